@@ -1,0 +1,86 @@
+/*
+ * lib.h - small shared helpers: the capped buffer, the JSON encoder, escaped
+ * logging and the output spool.  Nothing here knows about DMARC.
+ */
+#ifndef DMARCD_LIB_H
+#define DMARCD_LIB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* buf.c: the one growable buffer.  Every buffer has a named cap; growth past
+ * it fails instead of allocating (curl's dynbuf). */
+struct buf {
+	char	*data;	/* NUL-terminated when len > 0 */
+	size_t	 len;
+	size_t	 size;
+	size_t	 cap;	/* most bytes this buffer may ever hold */
+};
+
+void	buf_init(struct buf *b, size_t cap);
+/* Returns 0, or -1 when the cap would be exceeded (nothing appended). */
+int	buf_add(struct buf *b, const void *p, size_t n);
+int	buf_addc(struct buf *b, char c);
+int	buf_adds(struct buf *b, const char *s);
+int	buf_printf(struct buf *b, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	buf_reset(struct buf *b);
+void	buf_free(struct buf *b);
+/* Hands the data out (caller frees) and resets the buffer. */
+char	*buf_take(struct buf *b);
+
+/* json.c: the one JSON encoder.  Appends to an uncapped-enough buffer; the
+ * return value is that of buf_add (-1 when the buffer's cap is reached). */
+int	json_str(struct buf *b, const char *s);	/* NULL -> null */
+int	json_strn(struct buf *b, const char *s, size_t n);
+int	json_int(struct buf *b, long long v);
+int	json_uint(struct buf *b, unsigned long long v);
+/* Appends ,"key": (without the comma when first is true). */
+int	json_key(struct buf *b, const char *key, bool first);
+
+/* log.c: logging to stderr or syslog; every message is escaped so report
+ * bytes cannot forge log lines or terminal sequences. */
+void	log_init(const char *ident, bool use_syslog, int verbose);
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+/* Escapes control characters and invalid UTF-8 of s[0..n) into dst (size
+ * dstlen, always terminated, truncated with "..." when short). */
+void	str_escape(char *dst, size_t dstlen, const char *s, size_t n);
+
+/* spool.c: output held back until a unit of work succeeds, in memory up to
+ * mem_cap bytes and in an unlinked temporary file beyond, so a huge report's
+ * output never has to fit in memory. */
+struct spool {
+	struct buf	 mem;
+	FILE		*file;	/* NULL until the memory part is full */
+	size_t		 mem_cap;
+};
+
+void	spool_init(struct spool *s, size_t mem_cap);
+int	spool_write(struct spool *s, const void *p, size_t n);
+/* Copies everything spooled to out and empties the spool. */
+int	spool_flush_to(struct spool *s, FILE *out);
+void	spool_reset(struct spool *s);
+void	spool_free(struct spool *s);
+
+/* util.c */
+/* Reads a whole file (or stdin for "-") of at most cap bytes.  Returns 0, or
+ * -1 with a reason in err. */
+int	read_file_capped(const char *path, size_t cap, struct buf *out,
+	    char *err, size_t errlen);
+/* Trims ASCII white space in place; returns the start. */
+char	*str_trim(char *s);
+void	str_lower(char *s);
+/* strtoll on a trimmed decimal string; 0 on success, -1 if not a whole
+ * number in [min, max]. */
+int	parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r);
+
+#endif

@@ -1,0 +1,102 @@
+/* util.c - file reading and string helpers. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+int
+read_file_capped(const char *path, size_t cap, struct buf *out,
+    char *err, size_t errlen)
+{
+	char	 chunk[65536];
+	ssize_t	 n;
+	int	 fd;
+
+	buf_init(out, cap);
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "read error: %s", strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (buf_add(out, chunk, n) == -1) {
+			snprintf(err, errlen,
+			    "input larger than max_message_size (%zu bytes)", cap);
+			goto fail;
+		}
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return 0;
+fail:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf_free(out);
+	return -1;
+}
+
+static int
+is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+	    c == '\v';
+}
+
+char *
+str_trim(char *s)
+{
+	char	*e;
+
+	while (is_space(*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && is_space(e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+void
+str_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+int
+parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r)
+{
+	char		*end;
+	long long	 v;
+
+	while (is_space(*s))
+		s++;
+	if (*s == '\0' || !((*s >= '0' && *s <= '9') || *s == '-' || *s == '+'))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -1;
+	while (is_space(*end))
+		end++;
+	if (*end != '\0' || v < min || v > max)
+		return -1;
+	*v_r = v;
+	return 0;
+}

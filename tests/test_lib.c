@@ -1,0 +1,110 @@
+/* test_lib.c - the capped buffer, the JSON encoder, log escaping, spool. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "lib.h"
+#include "tap.h"
+
+static void
+test_buf(void)
+{
+	struct buf	b;
+
+	buf_init(&b, 8);
+	is_int(buf_adds(&b, "1234567"), 0, "buf: fits under its cap");
+	is_int(buf_addc(&b, '8'), 0, "buf: fills to exactly its cap");
+	is_int(buf_addc(&b, '9'), -1, "buf: refuses to grow past its cap");
+	is_str(b.data, "12345678", "buf: content intact after refusal");
+	buf_reset(&b);
+	is_int(buf_printf(&b, "%d-%s", 42, "x"), 0, "buf_printf");
+	is_str(b.data, "42-x", "buf_printf result");
+	is_int(buf_printf(&b, "%s", "far too long for it"), -1,
+	    "buf_printf respects the cap");
+	buf_free(&b);
+}
+
+static void
+test_json(void)
+{
+	struct buf	b;
+
+	buf_init(&b, 1 << 16);
+	json_str(&b, "a\"b\\c\n\x01<>");
+	is_str(b.data, "\"a\\\"b\\\\c\\n\\u0001<>\"", "json: escapes");
+	buf_reset(&b);
+	json_str(&b, NULL);
+	is_str(b.data, "null", "json: NULL is null");
+	buf_reset(&b);
+	json_str(&b, "caf\xc3\xa9 \xff\xfe \xed\xa0\x80");
+	is_str(b.data, "\"caf\xc3\xa9 \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\"",
+	    "json: valid UTF-8 kept, invalid bytes and surrogates replaced");
+	buf_reset(&b);
+	json_int(&b, -9223372036854775807LL - 1);
+	is_str(b.data, "-9223372036854775808", "json: INT64_MIN");
+	buf_reset(&b);
+	json_uint(&b, 18446744073709551615ULL);
+	is_str(b.data, "18446744073709551615", "json: UINT64_MAX");
+	buf_free(&b);
+}
+
+static void
+test_escape(void)
+{
+	char	out[64];
+
+	str_escape(out, sizeof(out), "a\nb\x1b[31m\\", 9);
+	is_str(out, "a\\x0ab\\x1b[31m\\\\", "log: control bytes escaped");
+	str_escape(out, 10, "0123456789abcdef", 16);
+	ok(strlen(out) < 10 && strstr(out, "...") != NULL,
+	    "log: long text truncated with an ellipsis");
+}
+
+static void
+test_spool(void)
+{
+	struct spool	s;
+	FILE		*f = tmpfile();
+	char		 big[5000], back[6000];
+	size_t		 n;
+
+	memset(big, 'x', sizeof(big));
+	spool_init(&s, 1000);
+	ok(spool_write(&s, "head", 4) == 0, "spool: small write in memory");
+	ok(s.file == NULL, "spool: still in memory");
+	ok(spool_write(&s, big, sizeof(big)) == 0, "spool: spills to file");
+	ok(s.file != NULL, "spool: file in use past mem_cap");
+	ok(spool_flush_to(&s, f) == 0, "spool: flush");
+	rewind(f);
+	n = fread(back, 1, sizeof(back), f);
+	is_int(n, 4 + sizeof(big), "spool: every byte flushed in order");
+	ok(memcmp(back, "headxxx", 7) == 0, "spool: order kept");
+	spool_free(&s);
+	fclose(f);
+}
+
+static void
+test_util(void)
+{
+	int64_t	v;
+	char	s[] = "  Hello \r\n";
+
+	is_str(str_trim(s), "Hello", "str_trim");
+	ok(parse_int64(" 42 ", 0, 100, &v) == 0 && v == 42, "parse_int64");
+	ok(parse_int64("4x", 0, 100, &v) == -1, "parse_int64: junk refused");
+	ok(parse_int64("101", 0, 100, &v) == -1, "parse_int64: range");
+	ok(parse_int64("", 0, 100, &v) == -1, "parse_int64: empty refused");
+	ok(parse_int64("99999999999999999999", 0, INT64_MAX, &v) == -1,
+	    "parse_int64: overflow refused");
+}
+
+int
+main(void)
+{
+	test_buf();
+	test_json();
+	test_escape();
+	test_spool();
+	test_util();
+	return done_testing();
+}
