@@ -1,0 +1,4 @@
+/* db.h - placeholder */
+#ifndef DMARCD_DB_H
+#define DMARCD_DB_H
+#endif
