@@ -74,6 +74,15 @@ int	unpack_bytes(const void *data, size_t len, const char *name,
 	    const struct unpack_limits *lim, unpack_cb cb, void *ctx,
 	    char *err, size_t errlen);
 
+/*
+ * The same for an open file or pipe: a bare document (XML, JSON) is streamed
+ * from fd as one item and never held whole in memory (max_report_size caps
+ * it); anything else is read whole, up to max_message_size, and handed to
+ * unpack_bytes.  Returns as unpack_bytes; -1 also on a read error.
+ */
+int	unpack_fd(int fd, const char *name, const struct unpack_limits *lim,
+	    unpack_cb cb, void *ctx, char *err, size_t errlen);
+
 /* GMime set-up and tear-down, once per process. */
 void	unpack_global_init(void);
 void	unpack_global_deinit(void);

@@ -8,9 +8,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib.h"
 #include "aggregate.h"
@@ -142,11 +145,10 @@ cmd_parse(int argc, char **argv)
 {
 	struct unpack_limits	 lim;
 	struct parse_ctx	 pc;
-	struct buf		 in;
 	char			 err[512];
 	char			 dash[] = "-", *stdin_only[] = { dash };
 	char			**paths;
-	int			 i, n, npaths, status = EXIT_OK, ch;
+	int			 i, n, npaths, status = EXIT_OK, ch, fd;
 
 	while ((ch = getopt(argc, argv, "h")) != -1) {
 		switch (ch) {
@@ -171,15 +173,19 @@ cmd_parse(int argc, char **argv)
 	for (i = 0; i < npaths; i++) {
 		pc.source = strcmp(paths[i], "-") == 0 ? "<stdin>" : paths[i];
 		pc.reports = pc.errors = 0;
-		if (read_file_capped(paths[i], lim.max_message_size, &in, err,
-		    sizeof(err)) == -1) {
+		if (strcmp(paths[i], "-") == 0)
+			fd = STDIN_FILENO;
+		else if ((fd = open(paths[i], O_RDONLY | O_CLOEXEC)) == -1) {
+			snprintf(err, sizeof(err), "cannot open: %s",
+			    strerror(errno));
 			print_error(&pc, err);
 			status = EXIT_INPUT;
 			continue;
 		}
-		n = unpack_bytes(in.data, in.len, pc.source, &lim, on_item, &pc,
-		    err, sizeof(err));
-		buf_free(&in);
+		n = unpack_fd(fd, pc.source, &lim, on_item, &pc, err,
+		    sizeof(err));
+		if (fd != STDIN_FILENO)
+			close(fd);
 		if (n == -1 || (n == 0 && pc.errors == 0))
 			print_error(&pc, err);
 		else if (pc.reports == 0 && pc.errors == 0)
