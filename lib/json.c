@@ -8,6 +8,26 @@
 
 static const char hex[] = "0123456789abcdef";
 
+/* Bytes copied as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char json_plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x10 */
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x30 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x70 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x80 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x90 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xa0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xb0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xc0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xd0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xe0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xf0 */
+};
+
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t
 utf8_seq(const unsigned char *s, size_t n)
@@ -39,10 +59,10 @@ utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-int
-json_strn(struct buf *b, const char *str, size_t n)
+/* The general case: escapes, UTF-8 checked byte by byte. */
+static int
+json_strn_slow(struct buf *b, const unsigned char *s, size_t n)
 {
-	const unsigned char	*s = (const unsigned char *)str;
 	size_t			 i = 0, run = 0, l;
 	char			 esc[6];
 
@@ -51,7 +71,7 @@ json_strn(struct buf *b, const char *str, size_t n)
 	while (i < n) {
 		unsigned char c = s[i];
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+		if (json_plain[c]) {
 			i++;
 			continue;
 		}
@@ -91,12 +111,49 @@ json_strn(struct buf *b, const char *str, size_t n)
 	return buf_addc(b, '"');
 }
 
+/*
+ * Most strings are short plain ASCII (addresses, domains, results): those
+ * are quoted on the stack and appended in one go.
+ */
 int
-json_str(struct buf *b, const char *s)
+json_strn(struct buf *b, const char *str, size_t n)
 {
+	const unsigned char	*s = (const unsigned char *)str;
+	char			 tmp[256];
+	size_t			 i;
+
+	if (n > sizeof(tmp) - 2)
+		return json_strn_slow(b, s, n);
+	for (i = 0; i < n; i++)
+		if (!json_plain[s[i]])
+			return json_strn_slow(b, s, n);
+	tmp[0] = '"';
+	memcpy(tmp + 1, s, n);
+	tmp[n + 1] = '"';
+	return buf_add(b, tmp, n + 2);
+}
+
+int
+json_str(struct buf *b, const char *str)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	char			 tmp[256];
+	size_t			 i;
+
 	if (s == NULL)
 		return buf_add(b, "null", 4);
-	return json_strn(b, s, strlen(s));
+	/* One pass: copy while the bytes are plain and the end is near. */
+	tmp[0] = '"';
+	for (i = 0; i < sizeof(tmp) - 2; i++) {
+		if (s[i] == '\0') {
+			tmp[i + 1] = '"';
+			return buf_add(b, tmp, i + 2);
+		}
+		if (!json_plain[s[i]])
+			break;
+		tmp[i + 1] = (char)s[i];
+	}
+	return json_strn_slow(b, s, strlen(str));
 }
 
 int

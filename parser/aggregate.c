@@ -1,15 +1,18 @@
 /*
  * aggregate.c - the streaming DMARC aggregate report parser (RFC 7489 and
- * DMARCbis) on libxml2's xmlTextReader.
+ * DMARCbis) on libxml2's SAX2 push parser.
  *
- * Shape: one pass over the reader's nodes with a small stack of states (one
- * byte per open element).  A state says what an element means where it is
- * (a <domain> under <policy_published> is not one under <dkim>), so elements
- * may come in any order and unknown ones are skipped with everything inside
- * them.  Elements are matched on their local name, whatever the namespace or
- * prefix.  Leaf text goes into one capped buffer; finished values go into an
- * arena that is emptied after every record, so memory does not grow with
- * the number of records.  Nothing is allocated per node.
+ * Shape: libxml2 is fed fixed-size chunks (filled whole, so the result does
+ * not depend on how the read callback splits its input) and calls us back
+ * per element and per run of text; no tree is ever built.  A small stack
+ * of states (one byte per open element) follows the nesting.  A state says
+ * what an element means where it is (a <domain> under <policy_published> is
+ * not one under <dkim>), so elements may come in any order and unknown ones
+ * are skipped with everything inside them.  Elements are matched on their
+ * local name, whatever the namespace or prefix.  Leaf text goes into one
+ * capped buffer; finished values go into an arena that is emptied after
+ * every record, so memory does not grow with the number of records.
+ * Nothing is allocated per element.
  *
  * Choices where the RFCs leave room:
  *  - A field given twice keeps its first value (this also bounds memory).
@@ -24,6 +27,8 @@
  *    Unknown enumeration values are kept, lower-cased and capped.
  *  - An empty <reason>, <dkim> or <spf> (no field at all) is dropped.
  *  - end < begin is accepted as given; only non-numbers are refused.
+ *  - Of several faults the first in document order is reported: libxml2
+ *    stops calling back at its first fatal error, and we stop it at ours.
  */
 #include "config.h"
 
@@ -40,7 +45,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
-#include <libxml/xmlreader.h>
 
 #include "aggregate.h"
 
@@ -49,6 +53,7 @@
 #define AGG_QUOTE_MAX	64	/* bytes of report data quoted in errors */
 #define AGG_ARENA_BLOCK	8192
 #define AGG_NAME_SLOTS	128	/* power of two, > 2 * AGG_NNAMES */
+#define AGG_CHUNK	65536	/* bytes handed to libxml2 at a time */
 
 /* Element names we know, whatever their parent. */
 enum agg_tok {
@@ -232,6 +237,8 @@ struct agg_parser {
 	const struct agg_limits	*lim;
 	const struct agg_handler *h;
 	void			*hctx;
+	xmlParserCtxtPtr	 ctxt;
+	char			*chunk;		/* AGG_CHUNK bytes of input */
 
 	unsigned char		*stack;		/* enum agg_state per level */
 	unsigned		 depth;
@@ -255,7 +262,7 @@ struct agg_parser {
 	uint64_t		 in_bytes;	/* read so far */
 
 	/*
-	 * Element names are interned in the reader's dictionary, so after
+	 * Element names are interned in the parser's dictionary, so after
 	 * one look-up per parse a name is found by its address alone.
 	 */
 	struct {
@@ -428,16 +435,16 @@ agg_name_hash(const xmlChar *name)
 	return (size_t)(h >> 57) & (AGG_NAME_SLOTS - 1);
 }
 
-/* Fills the address-keyed name table from the reader's dictionary. */
+/* Fills the address-keyed name table from the parser's dictionary. */
 static void
-agg_names_init(struct agg_parser *p, xmlTextReaderPtr reader)
+agg_names_init(struct agg_parser *p, xmlDictPtr dict)
 {
 	const xmlChar	*name;
 	size_t		 i, h;
 
 	for (i = 0; i < AGG_NNAMES; i++) {
-		name = xmlTextReaderConstString(reader,
-		    (const xmlChar *)agg_names[i].name);
+		name = xmlDictLookup(dict,
+		    (const xmlChar *)agg_names[i].name, -1);
 		if (name == NULL)
 			continue;
 		for (h = agg_name_hash(name); p->names[h].name != NULL;
@@ -1011,11 +1018,11 @@ agg_element_end(struct agg_parser *p)
 	return 0;
 }
 
+/* An element opened: name is its local name, from the parser's dictionary. */
 static int
-agg_element_begin(struct agg_parser *p, xmlTextReaderPtr reader)
+agg_element_begin(struct agg_parser *p, const xmlChar *name,
+    const xmlChar *prefix, const xmlChar *uri)
 {
-	const xmlChar	*name;
-	const char	*ns;
 	enum agg_state	 parent, st;
 	enum agg_tok	 t;
 
@@ -1025,19 +1032,21 @@ agg_element_begin(struct agg_parser *p, xmlTextReaderPtr reader)
 	if (p->depth >= p->lim->max_depth)
 		return agg_fail(p, "elements nested deeper than max_depth "
 		    "(%u)", p->lim->max_depth);
-	if ((name = xmlTextReaderConstLocalName(reader)) == NULL)
-		return agg_fail(p, "out of memory");
-
 	if (p->depth == 0) {
 		if (agg_name_tok(p, name) != T_FEEDBACK) {
-			char	q[AGG_QUOTE_MAX + 1];
+			char	q[AGG_QUOTE_MAX + 1], qn[2 * AGG_QUOTE_MAX + 2];
 
+			/* An undeclared prefix is part of the name as written. */
+			snprintf(qn, sizeof(qn), "%s%s%s",
+			    prefix != NULL && uri == NULL ?
+			    (const char *)prefix : "",
+			    prefix != NULL && uri == NULL ? ":" : "",
+			    (const char *)name);
 			return agg_fail(p, "not a DMARC aggregate report (root "
-			    "element <%s>)", agg_quote(q, sizeof(q),
-			    (const char *)name));
+			    "element <%s>)", agg_quote(q, sizeof(q), qn));
 		}
-		ns = (const char *)xmlTextReaderConstNamespaceUri(reader);
-		if (ns != NULL && strcmp(ns, AGG_NS_DMARC2) == 0)
+		if (uri != NULL &&
+		    strcmp((const char *)uri, AGG_NS_DMARC2) == 0)
 			p->r.dmarcbis = true;
 		st = S_FEEDBACK;
 	} else {
@@ -1096,8 +1105,6 @@ agg_element_begin(struct agg_parser *p, xmlTextReaderPtr reader)
 		p->text_over = 0;
 		break;
 	}
-	if (xmlTextReaderIsEmptyElement(reader) == 1)
-		return agg_element_end(p);
 	return 0;
 }
 
@@ -1162,102 +1169,175 @@ agg_prolog_scan(struct agg_parser *p, const char *buf, size_t n)
 	return 0;
 }
 
-static int
-agg_io_read(void *ctx, char *buf, int len)
+/* Reads until buf is full or the input ends; -1 when the read fails. */
+static ssize_t
+agg_fill(struct agg_parser *p, char *buf, size_t len)
+{
+	size_t	got = 0;
+	ssize_t	n;
+
+	while (got < len && !p->io_eof) {
+		if ((n = p->rd(p->rctx, buf + got, len - got)) < 0) {
+			p->read_failed = 1;
+			return -1;
+		}
+		if ((size_t)n > len - got)
+			n = (ssize_t)(len - got);
+		if (n == 0)
+			p->io_eof = 1;
+		got += (size_t)n;
+	}
+	p->in_bytes += got;
+	return (ssize_t)got;
+}
+
+/*
+ * The SAX2 callbacks.  One that fails stops libxml2 at once; the reason is
+ * already in p->err and nothing after it is looked at.
+ */
+static void
+agg_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+    int nb_attributes, int nb_defaulted, const xmlChar **attributes)
 {
 	struct agg_parser	*p = ctx;
-	ssize_t			 n;
 
-	if (len <= 0)
-		return 0;
-	if ((n = p->rd(p->rctx, buf, (size_t)len)) < 0) {
-		p->read_failed = 1;
-		return -1;
-	}
-	if (n > len)
-		n = len;
-	if (n == 0)
-		p->io_eof = 1;
-	p->in_bytes += (uint64_t)n;
-	if (p->in_prolog && agg_prolog_scan(p, buf, (size_t)n) == -1)
-		return -1;
-	return (int)n;
+	(void)nb_namespaces;
+	(void)namespaces;
+	(void)nb_attributes;
+	(void)nb_defaulted;
+	(void)attributes;
+	if (agg_element_begin(p, localname, prefix, uri) == -1)
+		xmlStopParser(p->ctxt);
 }
 
-static int
-agg_io_close(void *ctx)
+static void
+agg_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	struct agg_parser	*p = ctx;
+
+	(void)localname;
+	(void)prefix;
+	(void)uri;
+	if (agg_element_end(p) == -1)
+		xmlStopParser(p->ctxt);
+}
+
+/* Text and CDATA; only a leaf's own text is kept. */
+static void
+agg_sax_text(void *ctx, const xmlChar *s, int len)
+{
+	struct agg_parser	*p = ctx;
+
+	if (p->depth > 0 && p->stack[p->depth - 1] >= F_FIRST && len > 0)
+		agg_text_add(p, (const char *)s, (size_t)len);
+}
+
+/*
+ * A DOCTYPE that agg_prolog_scan() could not see (an encoding it does not
+ * read through): refused before its internal subset is parsed.
+ */
+static void
+agg_sax_dtd(void *ctx, const xmlChar *name, const xmlChar *external_id,
+    const xmlChar *system_id)
+{
+	struct agg_parser	*p = ctx;
+
+	(void)name;
+	(void)external_id;
+	(void)system_id;
+	p->doctype = 1;
+	agg_fail(p, "DTD not allowed");
+	xmlStopParser(p->ctxt);
+}
+
+static void
+agg_sax_entity_decl(void *ctx, const xmlChar *name, int type,
+    const xmlChar *public_id, const xmlChar *system_id, xmlChar *content)
+{
+	(void)type;
+	(void)public_id;
+	(void)content;
+	agg_sax_dtd(ctx, name, NULL, system_id);
+}
+
+/* No entity is ever defined: "&x;" is then libxml2's own error. */
+static xmlEntityPtr
+agg_sax_get_entity(void *ctx, const xmlChar *name)
 {
 	(void)ctx;
-	return 0;
+	(void)name;
+	return NULL;
 }
 
-/* Walks the reader's nodes; 0 when the document ended well. */
-static int
-agg_run(struct agg_parser *p, xmlTextReaderPtr reader)
+static void
+agg_sax_reference(void *ctx, const xmlChar *name)
 {
-	xmlNodePtr	 node;
-	const char	*v;
-	int		 ret;
+	struct agg_parser	*p = ctx;
 
-	agg_names_init(p, reader);
-	while ((ret = xmlTextReaderRead(reader)) == 1) {
-		/*
-		 * Text is most nodes; xmlTextReaderNodeType() would test each
-		 * one for blankness, so look at the node itself and keep only
-		 * the text of the fields we collect.
-		 */
-		if ((node = xmlTextReaderCurrentNode(reader)) == NULL)
-			continue;
-		if (node->type == XML_TEXT_NODE ||
-		    node->type == XML_CDATA_SECTION_NODE) {
-			if (p->depth == 0 || p->stack[p->depth - 1] < F_FIRST)
-				continue;
-			if ((v = (const char *)xmlTextReaderConstValue(reader))
-			    != NULL)
-				agg_text_add(p, v, strlen(v));
-			continue;
-		}
-		switch (xmlTextReaderNodeType(reader)) {
-		case XML_READER_TYPE_ELEMENT:
-			if (agg_element_begin(p, reader) == -1)
-				return -1;
-			break;
-		case XML_READER_TYPE_END_ELEMENT:
-			if (agg_element_end(p) == -1)
-				return -1;
-			break;
-		case XML_READER_TYPE_DOCUMENT_TYPE:
-			return agg_fail(p, "DTD not allowed");
-		case XML_READER_TYPE_ENTITY_REFERENCE:
-		case XML_READER_TYPE_ENTITY:
-			return agg_fail(p, "entity references not allowed");
-		default:
-			break;
-		}
-	}
-	if (ret == -1 || p->xml_fatal) {
-		if (p->doctype)
-			return agg_fail(p, "DTD not allowed");
-		if (p->read_failed)
+	(void)name;
+	agg_fail(p, "entity references not allowed");
+	xmlStopParser(p->ctxt);
+}
+
+/* Feeds libxml2 the whole input; 0 when the document ended well. */
+static int
+agg_run(struct agg_parser *p, xmlSAXHandler *sax)
+{
+	ssize_t	n;
+	size_t	off;
+	int	rc;
+
+	for (;;) {
+		if ((n = agg_fill(p, p->chunk, AGG_CHUNK)) == -1)
 			return agg_fail(p, "%s", p->read_error != NULL &&
 			    p->read_error(p->rctx) != NULL ?
 			    p->read_error(p->rctx) : "read error");
-		if (p->in_bytes == 0)
-			return agg_fail(p, "empty document");
-		/* libxml2 calls a truncated document "extra content". */
-		if (p->io_eof && p->xml_open > 0 &&
-		    p->xml_code == XML_ERR_DOCUMENT_END)
-			return agg_fail(p, "XML error at line %d: %s (the input "
-			    "ends inside %d open element%s)", p->xml_line,
-			    p->xml_err, p->xml_open, p->xml_open == 1 ? "" : "s");
-		if (p->xml_err[0] != '\0')
-			return agg_fail(p, "XML error at line %d: %s",
-			    p->xml_line, p->xml_err);
-		return agg_fail(p, "XML error");
+		if (p->in_prolog &&
+		    agg_prolog_scan(p, p->chunk, (size_t)n) == -1)
+			return agg_fail(p, "DTD not allowed");
+		off = 0;
+		if (p->ctxt == NULL) {
+			/* libxml2 guesses the encoding from 4 bytes, or none. */
+			off = n >= 4 ? 4 : 0;
+			p->ctxt = xmlCreatePushParserCtxt(sax, p,
+			    off > 0 ? p->chunk : NULL, (int)off, NULL);
+			if (p->ctxt == NULL)
+				return agg_fail(p, "cannot create XML parser%s%s",
+				    p->xml_err[0] ? ": " : "", p->xml_err);
+			/* No network, no DTD, no entity substitution. */
+			xmlCtxtUseOptions(p->ctxt,
+			    XML_PARSE_NONET | XML_PARSE_NOWARNING);
+			agg_names_init(p, p->ctxt->dict);
+		}
+		rc = xmlParseChunk(p->ctxt, p->chunk + off,
+		    (int)((size_t)n - off), p->io_eof);
+		if (p->failed)
+			return -1;
+		if (rc != 0 || !p->ctxt->wellFormed || p->xml_fatal)
+			break;
+		if (p->io_eof) {
+			if (p->n_elements == 0)
+				return agg_fail(p,
+				    "empty document (no root element)");
+			return 0;
+		}
 	}
-	if (p->n_elements == 0)
-		return agg_fail(p, "empty document (no root element)");
-	return 0;
+	if (p->doctype)
+		return agg_fail(p, "DTD not allowed");
+	if (p->in_bytes == 0)
+		return agg_fail(p, "empty document");
+	/* libxml2 calls a truncated document "extra content". */
+	if (p->io_eof && p->xml_open > 0 &&
+	    p->xml_code == XML_ERR_DOCUMENT_END)
+		return agg_fail(p, "XML error at line %d: %s (the input "
+		    "ends inside %d open element%s)", p->xml_line,
+		    p->xml_err, p->xml_open, p->xml_open == 1 ? "" : "s");
+	if (p->xml_err[0] != '\0')
+		return agg_fail(p, "XML error at line %d: %s",
+		    p->xml_line, p->xml_err);
+	return agg_fail(p, "XML error");
 }
 
 void
@@ -1269,12 +1349,20 @@ agg_limits_default(struct agg_limits *l)
 	l->max_text = 1024;
 }
 
-/* Keeps libxml2 quiet outside a parse too (a reader sets its own). */
+/* Keeps libxml2 quiet outside a parse too. */
 static void
 agg_xml_silent(void *arg, xmlErrorPtr e)
 {
 	(void)arg;
 	(void)e;
+}
+
+/* The few messages libxml2 prints without going through its error API. */
+static void
+agg_xml_quiet(void *arg, const char *fmt, ...)
+{
+	(void)arg;
+	(void)fmt;
 }
 
 void
@@ -1290,9 +1378,10 @@ agg_parse(agg_read_fn rd, const char *(*read_error)(void *), void *rctx,
     char *err, size_t errlen)
 {
 	struct agg_parser	*p;
-	xmlTextReaderPtr	 reader = NULL;
+	xmlSAXHandler		 sax;
 	xmlStructuredErrorFunc	 old_fn;
-	void			*old_ctx;
+	xmlGenericErrorFunc	 old_gfn;
+	void			*old_ctx, *old_gctx;
 	const char		*error = NULL;
 	int			 rc = -1;
 
@@ -1308,46 +1397,53 @@ agg_parse(agg_read_fn rd, const char *(*read_error)(void *), void *rctx,
 	p->hctx = hctx;
 	p->in_prolog = 1;
 	if ((p->stack = malloc(lim->max_depth + 1)) == NULL ||
-	    (p->text = malloc(lim->max_text + 1)) == NULL) {
+	    (p->text = malloc(lim->max_text + 1)) == NULL ||
+	    (p->chunk = malloc(AGG_CHUNK)) == NULL) {
 		agg_fail(p, "out of memory");
 		goto out;
 	}
 
 	/*
-	 * Errors raised while the reader is being set up go to the global
-	 * handler; point it at us for the duration of the parse.
+	 * Only what we use, so nothing builds a tree; DTDs and entities are
+	 * refused (see STYLE.md).
+	 */
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = agg_sax_start;
+	sax.endElementNs = agg_sax_end;
+	sax.characters = agg_sax_text;
+	sax.ignorableWhitespace = agg_sax_text;
+	sax.cdataBlock = agg_sax_text;
+	sax.internalSubset = agg_sax_dtd;
+	sax.externalSubset = agg_sax_dtd;
+	sax.entityDecl = agg_sax_entity_decl;
+	sax.getEntity = agg_sax_get_entity;
+	sax.getParameterEntity = agg_sax_get_entity;
+	sax.reference = agg_sax_reference;
+	sax.serror = agg_xml_error;
+
+	/*
+	 * Encoding errors are raised without a parser context and go to the
+	 * global handlers; point them at us for the duration of the parse.
 	 */
 	old_fn = xmlStructuredError;
 	old_ctx = xmlStructuredErrorContext;
+	old_gfn = xmlGenericError;
+	old_gctx = xmlGenericErrorContext;
 	xmlSetStructuredErrorFunc(p, agg_xml_error);
-	/* No network, no DTD, no entity substitution: see STYLE.md. */
-	reader = xmlReaderForIO(agg_io_read, agg_io_close, p, NULL, NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_COMPACT);
-	if (reader == NULL) {
-		if (p->doctype)
-			agg_fail(p, "DTD not allowed");
-		else if (p->read_failed)
-			agg_fail(p, "%s", read_error != NULL &&
-			    read_error(rctx) != NULL ? read_error(rctx) :
-			    "read error");
-		else
-			agg_fail(p, "cannot create XML reader%s%s",
-			    p->xml_err[0] ? ": " : "", p->xml_err);
-	} else {
-		xmlTextReaderSetStructuredErrorHandler(reader, agg_xml_error,
-		    p);
-		if (agg_run(p, reader) == 0) {
-			if (!p->begun)
-				agg_report_begin(p);
-			if (!p->failed && h->report_end != NULL &&
-			    h->report_end(hctx, &p->r, &error) == -1)
-				agg_fail(p, "%s", error ? error :
-				    "report_end failed");
-			if (!p->failed)
-				rc = 0;
-		}
-		xmlFreeTextReader(reader);
+	xmlSetGenericErrorFunc(NULL, agg_xml_quiet);
+	if (agg_run(p, &sax) == 0) {
+		if (!p->begun)
+			agg_report_begin(p);
+		if (!p->failed && h->report_end != NULL &&
+		    h->report_end(hctx, &p->r, &error) == -1)
+			agg_fail(p, "%s", error ? error : "report_end failed");
+		if (!p->failed)
+			rc = 0;
 	}
+	if (p->ctxt != NULL)
+		xmlFreeParserCtxt(p->ctxt);
+	xmlSetGenericErrorFunc(old_gctx, old_gfn);
 	xmlSetStructuredErrorFunc(old_ctx, old_fn);
 
  out:
@@ -1359,6 +1455,7 @@ agg_parse(agg_read_fn rd, const char *(*read_error)(void *), void *rctx,
 	agg_arena_free(&p->rec_arena);
 	free(p->stack);
 	free(p->text);
+	free(p->chunk);
 	free(p);
 	return rc;
 }

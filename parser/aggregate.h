@@ -1,6 +1,6 @@
 /*
  * aggregate.h - the streaming DMARC aggregate report parser (RFC 7489 and
- * DMARCbis / RFC 9990), on libxml2's xmlTextReader.
+ * DMARCbis / RFC 9990), on libxml2's SAX2 push parser (no tree is built).
  *
  * The parser pulls XML through a read callback and hands out the report's
  * metadata and policy once (before the first record), then each record in

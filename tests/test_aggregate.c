@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <iconv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,26 +209,19 @@ contains(const char *s, const char *sub)
  * Parses a fixture whole and one byte at a time; both must agree exactly.
  * The whole-buffer result stays in res for the caller's checks.
  */
-static int
-parse_fixture(const char *name, const struct agg_limits *lim,
-    struct result *res)
+/* Parses data whole and one byte at a time; both must agree exactly. */
+static void
+parse_both(const char *name, const char *data, size_t len,
+    const struct agg_limits *lim, struct result *res)
 {
 	struct result	 bytewise;
-	char		*data;
-	size_t		 len = 0;
 	int		 same;
 
-	memset(res, 0, sizeof(*res));
-	if ((data = slurp(name, &len)) == NULL) {
-		ok(0, "%s: fixture readable", name);
-		res->rc = -2;
-		return -1;
-	}
 	run(data, len, 0, lim, res);
 	run(data, len, 1, lim, &bytewise);
 	/*
-	 * On failure only the verdict must agree: libxml2 reads ahead, so
-	 * how many records were handed out before the error may differ.
+	 * On failure only the verdict must agree: how many records were
+	 * handed out before the error may differ.
 	 */
 	same = bytewise.rc == res->rc && strcmp(bytewise.err, res->err) == 0 &&
 	    (res->rc != 0 || strcmp(bytewise.text, res->text) == 0);
@@ -236,6 +230,23 @@ parse_fixture(const char *name, const struct agg_limits *lim,
 		diag("  whole: rc %d '%s'; bytewise: rc %d '%s'", res->rc,
 		    res->err, bytewise.rc, bytewise.err);
 	free(bytewise.text);
+}
+
+/* A fixture, whole and byte by byte; the whole result stays in res. */
+static int
+parse_fixture(const char *name, const struct agg_limits *lim,
+    struct result *res)
+{
+	char		*data;
+	size_t		 len = 0;
+
+	memset(res, 0, sizeof(*res));
+	if ((data = slurp(name, &len)) == NULL) {
+		ok(0, "%s: fixture readable", name);
+		res->rc = -2;
+		return -1;
+	}
+	parse_both(name, data, len, lim, res);
 	free(data);
 	return 0;
 }
@@ -540,6 +551,180 @@ test_errors(const struct agg_limits *lim)
 	    "after the first <record>");
 }
 
+/*
+ * The parser hands libxml2 its input AGG_CHUNK (64 KiB) bytes at a time.
+ * These documents are padded with a comment so that a marker straddles
+ * that boundary at every possible split: a multi-byte character, a CDATA
+ * section, a tag, the DOCTYPE keyword, a UTF-16 surrogate pair.
+ */
+#define CHUNK	65536
+
+static const char bnd_prolog[] = "<?xml version=\"1.0\" encoding=\"%s\"?>\n";
+static const char bnd_body[] =
+    "<feedback><report_metadata><org_name>\xf0\x9f\x98\x80 Empf\xc3\xa4nger"
+    "</org_name><report_id>r-1</report_id><date_range><begin>1</begin>"
+    "<end>2</end></date_range></report_metadata><policy_published>"
+    "<domain>example.org</domain></policy_published><record><row>"
+    "<source_ip>192.0.2.1</source_ip><count>3</count><policy_evaluated>"
+    "<dkim><![CDATA[ pass ]]></dkim></policy_evaluated></row></record>"
+    "</feedback>\n";
+static const char bnd_doctype[] =
+    "<!DOCTYPE feedback [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n";
+
+/* prolog, "<!--" pad "-->\n", then body; malloc'd, length in *len_r. */
+static char *
+bnd_doc(const char *encoding, size_t pad, const char *body, size_t *len_r)
+{
+	char	 prolog[128];
+	char	*d;
+	size_t	 pl, bl = strlen(body);
+
+	pl = (size_t)snprintf(prolog, sizeof(prolog), bnd_prolog, encoding);
+	if ((d = malloc(pl + pad + 8 + bl)) == NULL)
+		return NULL;
+	memcpy(d, prolog, pl);
+	memcpy(d + pl, "<!--", 4);
+	memset(d + pl + 4, 'x', pad);
+	memcpy(d + pl + 4 + pad, "-->\n", 4);
+	memcpy(d + pl + 8 + pad, body, bl);
+	*len_r = pl + pad + 8 + bl;
+	return d;
+}
+
+/* The pad that puts body[at] at CHUNK - split in the UTF-8 document. */
+static size_t
+bnd_pad(size_t at, size_t split)
+{
+	char	prolog[128];
+	size_t	pl = (size_t)snprintf(prolog, sizeof(prolog), bnd_prolog,
+		    "UTF-8");
+
+	return CHUNK - split - at - pl - 8;
+}
+
+static void
+bnd_check(const char *what, const struct result *r, int *fine)
+{
+	if (r->rc == 0 && strcmp(get(r, "org_name"),
+	    "\xf0\x9f\x98\x80 Empf\xc3\xa4nger") == 0 &&
+	    strcmp(get(r, "1.dkim"), "pass") == 0 &&
+	    strcmp(get(r, "records"), "1") == 0)
+		return;
+	*fine = 0;
+	diag("  %s: rc %d '%s'", what, r->rc, r->err);
+}
+
+static void
+test_chunk_boundaries(const struct agg_limits *lim)
+{
+	static const char *const markers[] = {
+		"\xf0\x9f\x98\x80", "\xc3\xa4", "<![CDATA[", "]]>", "</org_name>",
+	};
+	struct result	 r;
+	const char	*m;
+	char		*d, *u16, *in, *out, what[64];
+	size_t		 i, split, len, at, inleft, outleft;
+	int		 fine;
+	iconv_t		 cd;
+
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
+		m = markers[i];
+		at = (size_t)(strstr(bnd_body, m) - bnd_body);
+		fine = 1;
+		for (split = 1; split < strlen(m); split++) {
+			if ((d = bnd_doc("UTF-8", bnd_pad(at, split), bnd_body,
+			    &len)) == NULL)
+				break;
+			snprintf(what, sizeof(what), "marker %zu split %zu",
+			    i, split);
+			parse_both(what, d, len, lim, &r);
+			bnd_check(what, &r, &fine);
+			free(r.text);
+			free(d);
+		}
+		ok(fine, "marker %zu across the chunk boundary, every split", i);
+	}
+
+	/* The DOCTYPE keyword split: still refused. */
+	fine = 1;
+	for (split = 1; split < 9; split++) {
+		if ((d = bnd_doc("UTF-8", bnd_pad(0, split), bnd_doctype,
+		    &len)) == NULL)
+			break;
+		snprintf(what, sizeof(what), "DOCTYPE split %zu", split);
+		parse_both(what, d, len, lim, &r);
+		if (r.rc != -1 || strcmp(r.err, "DTD not allowed") != 0) {
+			fine = 0;
+			diag("  %s: rc %d '%s'", what, r.rc, r.err);
+		}
+		free(r.text);
+		free(d);
+	}
+	ok(fine, "<!DOCTYPE across the chunk boundary refused, every split");
+
+	/*
+	 * UTF-16LE with a BOM: the emoji's surrogate pair split in two.  What
+	 * precedes it is ASCII, two bytes a character.
+	 */
+	at = (size_t)(strstr(bnd_body, "\xf0") - bnd_body);
+	{
+		char	prolog[128];
+		size_t	pl = (size_t)snprintf(prolog, sizeof(prolog),
+			    bnd_prolog, "UTF-16");
+
+		/* 2 (BOM) + 2 * (pl + 8 + pad + at) = CHUNK - 2 */
+		d = bnd_doc("UTF-16", (CHUNK - 4) / 2 - pl - 8 - at, bnd_body,
+		    &len);
+	}
+	fine = 0;
+	if (d != NULL && (cd = iconv_open("UTF-16LE", "UTF-8")) !=
+	    (iconv_t)-1) {
+		if ((u16 = malloc(2 * len + 2)) != NULL) {
+			u16[0] = (char)0xff;
+			u16[1] = (char)0xfe;
+			in = d;
+			inleft = len;
+			out = u16 + 2;
+			outleft = 2 * len;
+			if (iconv(cd, &in, &inleft, &out, &outleft) !=
+			    (size_t)-1 && inleft == 0) {
+				fine = 1;
+				parse_both("UTF-16 surrogate pair split", u16,
+				    (size_t)(out - u16), lim, &r);
+				bnd_check("UTF-16", &r, &fine);
+				free(r.text);
+			}
+			free(u16);
+		}
+		iconv_close(cd);
+	}
+	free(d);
+	ok(fine, "UTF-16 surrogate pair across the chunk boundary");
+}
+
+/* Fewer than the 4 bytes libxml2 guesses the encoding from. */
+static void
+test_tiny(const struct agg_limits *lim)
+{
+	static const char *const docs[] = { "", "<", "<a", "<a>", "\xef\xbb\xbf" };
+	char		 what[48];
+	size_t		 i;
+	struct result	 r;
+	int		 fine = 1;
+
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		snprintf(what, sizeof(what), "%zu-byte document", strlen(docs[i]));
+		parse_both(what, docs[i], strlen(docs[i]), lim, &r);
+		if (r.rc != -1 || r.err[0] == '\0')
+			fine = 0;
+		free(r.text);
+	}
+	ok(fine, "documents under 4 bytes refused with a reason");
+	parse_both("0-byte document", "", 0, lim, &r);
+	is_str(r.err, "empty document", "0 bytes: empty document");
+	free(r.text);
+}
+
 static int
 fail_record(void *ctx, const struct agg_report *r,
     const struct agg_record *x, const char **error_r)
@@ -578,5 +763,7 @@ main(void)
 	test_caps(&lim);
 	test_errors(&lim);
 	test_handler_stop(&lim);
+	test_chunk_boundaries(&lim);
+	test_tiny(&lim);
 	return done_testing();
 }
