@@ -1,5 +1,258 @@
-/* db.c - placeholder */
+/*
+ * db.c - connecting, running commands, telling temporary from permanent
+ * failures, and the escaping of COPY fields and text[] values.
+ */
 #include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
 #include "db.h"
-int db_placeholder(void);
-int db_placeholder(void) { return 0; }
+
+/* SQLSTATE classes and codes after which the same input may well succeed
+ * later: connection problems, resources, shutdown, system errors. */
+static bool
+sqlstate_temporary(const char *st)
+{
+	if (st == NULL || strlen(st) != 5)
+		return true;	/* no server answer at all: connection lost */
+	return strncmp(st, "08", 2) == 0 ||	/* connection exception */
+	    strncmp(st, "53", 2) == 0 ||	/* insufficient resources */
+	    strncmp(st, "57", 2) == 0 ||	/* operator intervention */
+	    strncmp(st, "58", 2) == 0 ||	/* system error */
+	    strcmp(st, "40001") == 0 ||		/* serialization failure */
+	    strcmp(st, "40P01") == 0 ||		/* deadlock */
+	    strcmp(st, "55P03") == 0 ||		/* lock not available */
+	    strncmp(st, "XX", 2) == 0;		/* internal error */
+}
+
+bool
+db_result_retryable(const PGresult *res)
+{
+	const char	*st;
+
+	if (res == NULL)
+		return false;
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return st != NULL &&
+	    (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0);
+}
+
+int
+db_result_error(struct db *db, const PGresult *res, const char *what,
+    char *err, size_t errlen)
+{
+	const char	*msg, *st = NULL;
+	char		 clean[400];
+
+	msg = res != NULL ? PQresultErrorMessage(res) : "";
+	if (res != NULL)
+		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (*msg == '\0' && db != NULL && db->conn != NULL)
+		msg = PQerrorMessage(db->conn);
+	str_escape(clean, sizeof(clean), msg, strcspn(msg, "\n"));
+	snprintf(err, errlen, "%s: %s", what, *clean ? clean : "no answer");
+	if (db != NULL)
+		db->retryable = db_result_retryable(res);
+	if (db != NULL && db->conn != NULL &&
+	    PQstatus(db->conn) != CONNECTION_OK)
+		return DB_ETEMP;
+	return sqlstate_temporary(st) ? DB_ETEMP : DB_EPERM;
+}
+
+int
+db_exec(struct db *db, const char *sql, char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	res = PQexec(db->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_result_error(db, res, sql, err, errlen);
+	PQclear(res);
+	return rc;
+}
+
+/* Quiet notices ("relation already exists, skipping"). */
+static void
+notice_ignore(void *arg, const char *message)
+{
+}
+
+int
+db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
+    char *err, size_t errlen)
+{
+	const char	*keys[] = { "dbname", "client_encoding", "options",
+			    "fallback_application_name", NULL };
+	const char	*vals[] = { NULL, "UTF8", "-c TimeZone=UTC",
+			    "dmarcd", NULL };
+	char		 conninfo[1024], clean[400], *perr = NULL;
+	PQconninfoOption *opts;
+	struct db	*db;
+	const char	*msg;
+	int		 rc;
+
+	*db_r = NULL;
+	if (cfg->url == NULL || *cfg->url == '\0') {
+		if ((rc = db_cluster_start(cfg, conninfo, sizeof(conninfo),
+		    err, errlen)) != 0)
+			return rc;
+		vals[0] = conninfo;
+	} else {
+		if ((opts = PQconninfoParse(cfg->url, &perr)) == NULL) {
+			snprintf(err, errlen, "database URL: %s",
+			    perr ? perr : "out of memory");
+			PQfreemem(perr);
+			return DB_EPERM;
+		}
+		PQconninfoFree(opts);
+		vals[0] = cfg->url;
+	}
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return DB_ETEMP;
+	}
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
+		str_escape(clean, sizeof(clean), msg, strcspn(msg, "\n"));
+		snprintf(err, errlen, "cannot connect to the database: %s",
+		    clean);
+		db_close(&db);
+		return DB_ETEMP;
+	}
+	PQsetNoticeProcessor(db->conn, notice_ignore, NULL);
+	if (migrate && (rc = db_migrate(db, 0, NULL, NULL, err, errlen)) != 0) {
+		db_close(&db);
+		return rc;
+	}
+	*db_r = db;
+	return 0;
+}
+
+void
+db_close(struct db **dbp)
+{
+	struct db	*db = *dbp;
+
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	free(db);
+	*dbp = NULL;
+}
+
+int
+db_copy_field(struct buf *b, const char *s)
+{
+	const char	*run;
+	int		 rc = 0;
+
+	if (s == NULL)
+		return buf_add(b, "\\N", 2);
+	for (run = s; *s != '\0'; s++) {
+		const char	*esc;
+
+		switch (*s) {
+		case '\\': esc = "\\\\"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		default: continue;
+		}
+		rc |= buf_add(b, run, s - run);
+		rc |= buf_add(b, esc, 2);
+		run = s + 1;
+	}
+	rc |= buf_add(b, run, s - run);
+	return rc ? -1 : 0;
+}
+
+int
+db_array_field(struct buf *b, const char *const *first, size_t stride,
+    size_t n, bool copy)
+{
+	const char	*s, *p;
+	size_t		 i;
+	int		 rc = 0;
+
+	rc |= buf_addc(b, '{');
+	for (i = 0; i < n; i++) {
+		s = *(const char *const *)(const void *)
+		    ((const char *)first + i * stride);
+		if (i)
+			rc |= buf_addc(b, ',');
+		if (s == NULL) {
+			rc |= buf_adds(b, "NULL");
+			continue;
+		}
+		rc |= buf_addc(b, '"');
+		for (p = s; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				rc |= buf_adds(b, copy ? "\\\\" : "\\");
+			if (copy && *p == '\\')
+				rc |= buf_adds(b, "\\\\");
+			else if (copy && *p == '\t')
+				rc |= buf_adds(b, "\\t");
+			else if (copy && *p == '\n')
+				rc |= buf_adds(b, "\\n");
+			else if (copy && *p == '\r')
+				rc |= buf_adds(b, "\\r");
+			else
+				rc |= buf_addc(b, *p);
+		}
+		rc |= buf_addc(b, '"');
+	}
+	rc |= buf_addc(b, '}');
+	return rc ? -1 : 0;
+}
+
+int
+db_array_parse(char *s, char **out, size_t max)
+{
+	size_t	 n = 0;
+	char	*w, *start;
+	bool	 quoted;
+
+	if (*s++ != '{')
+		return -1;
+	if (*s == '}')
+		return s[1] == '\0' ? 0 : -1;
+	for (;;) {
+		if (n == max)
+			return -1;
+		quoted = *s == '"';
+		if (quoted)
+			s++;
+		start = w = s;
+		for (;;) {
+			if (*s == '\0')
+				return -1;
+			if (quoted) {
+				if (*s == '"')
+					break;
+				if (*s == '\\' && s[1] != '\0')
+					s++;
+			} else if (*s == ',' || *s == '}')
+				break;
+			*w++ = *s++;
+		}
+		if (quoted)
+			s++;
+		if (*s != ',' && *s != '}')
+			return -1;
+		/* decide NULL before terminating: w may overwrite the separator */
+		out[n] = !quoted && w - start == 4 &&
+		    strncasecmp(start, "NULL", 4) == 0 ? NULL : start;
+		n++;
+		if (*s == '}') {
+			*w = '\0';
+			return s[1] == '\0' ? (int)n : -1;
+		}
+		s++;
+		*w = '\0';
+	}
+}

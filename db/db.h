@@ -1,4 +1,259 @@
-/* db.h - placeholder */
+/*
+ * db.h - the PostgreSQL store (libpq): connecting, migrations, storing
+ * aggregate reports, the quarantine, export, and the embedded cluster.
+ *
+ * Error contract for the whole component: functions return 0 on success,
+ * DB_EPERM (-1) for a permanent failure (bad data, a constraint, a schema
+ * newer than this program) or DB_ETEMP (-2) for a temporary one (the
+ * database unreachable, the connection lost, out of resources, a deadlock):
+ * the caller keeps the input and exits EX_TEMPFAIL or answers 4xx.  The
+ * reason goes to a caller-owned buffer (err, errlen; always terminated).
+ */
 #ifndef DMARCD_DB_H
 #define DMARCD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "lib.h"
+#include "aggregate.h"
+#include "unpack.h"
+
+#define DB_EPERM	(-1)
+#define DB_ETEMP	(-2)
+#define DB_ERETRY	(-3)	/* db_batch_*: see there */
+
+#define DB_NAME		"dmarcd"	/* database of the embedded cluster */
+
+struct db_config {
+	const char	*url;		/* postgresql:// URL or conninfo; NULL
+					 * or "" = the embedded cluster */
+	const char	*state_dir;	/* NULL = db_state_dir_default() */
+	const char	*cluster_user;	/* run the cluster as this when root */
+	const char	*pg_bindir;	/* NULL = newest PostgreSQL found */
+	const char	*shared_buffers;	/* embedded cluster, e.g. "32MB" */
+};
+
+/* A connection.  Fields are private to db/. */
+struct db {
+	PGconn		*conn;
+	bool		 in_copy;
+	bool		 retryable;	/* last error: deadlock, serialization */
+	bool		 prepared;	/* store.c's statements are prepared */
+	char		 savepoint_err[256];
+};
+
+/* db.c */
+/* Connects (starting the embedded cluster if no URL is configured) and,
+ * when migrate is true, brings the schema up to date first. */
+int	db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
+	    char *err, size_t errlen);
+void	db_close(struct db **db);
+/* Runs a command without parameters (BEGIN, COMMIT, SAVEPOINT ...). */
+int	db_exec(struct db *db, const char *sql, char *err, size_t errlen);
+/* Classifies a failed result (res may be NULL): DB_ETEMP or DB_EPERM, with
+ * the server's message in err. */
+int	db_result_error(struct db *db, const PGresult *res, const char *what,
+	    char *err, size_t errlen);
+/* True when res is an error that retrying the transaction may cure
+ * (deadlock, serialization failure). */
+bool	db_result_retryable(const PGresult *res);
+/* Appends text as a COPY text-format field: NULL -> \N; backslash, tab,
+ * newline and carriage return escaped.  The one escaping path for COPY. */
+int	db_copy_field(struct buf *b, const char *s);
+/* Appends a text[] literal ({"a",NULL}) of n strings found every stride
+ * bytes from first; copy selects COPY escaping on top (else plain, for a
+ * query parameter). */
+int	db_array_field(struct buf *b, const char *const *first, size_t stride,
+	    size_t n, bool copy);
+/* Parses a one-dimensional text[] in PostgreSQL's output form into at most
+ * max strings (pointers into s, which is modified; NULL elements are NULL).
+ * Returns the number of elements, or -1 when malformed. */
+int	db_array_parse(char *s, char **out, size_t max);
+
+/* migrate.c; the SQL comes from sql/NNN_name.sql through the generated
+ * migrations.c. */
+struct db_migration {
+	int		 version;
+	const char	*name;
+	const char	*sql;
+};
+extern const struct db_migration db_migrations[];
+extern const size_t db_n_migrations;
+
+/* The newest schema version this program knows. */
+int	db_schema_latest(void);
+/* The database's schema version (0: empty database). */
+int	db_schema_version(struct db *db, int *version_r, char *err,
+	    size_t errlen);
+/* Applies the migrations above the current version up to target (0 = the
+ * latest) in one transaction, under an advisory lock so several processes
+ * may race.  from_r/to_r (may be NULL) get the versions before and after. */
+int	db_migrate(struct db *db, int target, int *from_r, int *to_r,
+	    char *err, size_t errlen);
+/* Prints version, pending migrations and table sizes. */
+int	db_status_print(struct db *db, FILE *out, char *err, size_t errlen);
+
+/* store.c: the store as an agg_handler, one report per SAVEPOINT. */
+struct db_store {
+	struct db	*db;
+	const char	*source;	/* where the message came from */
+	const char	*item;		/* attachment name */
+	const char	*message_id;
+	/* the current report */
+	int64_t		 report;	/* report.id, 0 when a duplicate */
+	char		*domain;	/* owned */
+	uint32_t	 ordinal;
+	int64_t		 begin, end;
+	uint64_t	 records_pending, messages_pending;
+	struct buf	 copy;		/* COPY lines not yet sent */
+	bool		 duplicate;
+	bool		 sp_open;	/* the last report's SAVEPOINT is not
+					 * released yet (the next one does) */
+	int		 status;	/* DB_ETEMP once the database failed */
+	char		 err[512];
+	unsigned char	 sha256[32];	/* of the document, set before end */
+	/* totals */
+	uint64_t	 reports, duplicates, records, messages;
+};
+
+extern const struct agg_handler db_store_handler;
+
+void	db_store_init(struct db_store *st, struct db *db);
+void	db_store_deinit(struct db_store *st);
+/* Around one agg_parse: a SAVEPOINT, then RELEASE when the parse succeeded
+ * or ROLLBACK TO when it failed (ok false), so a bad report leaves the
+ * message's other reports in place.  item_end returns 0 when the report was
+ * stored or was a duplicate, DB_EPERM when it was rolled back (the reason
+ * is the parser's, or in err when storing it failed), DB_ETEMP. */
+int	db_store_item_begin(struct db_store *st, char *err, size_t errlen);
+int	db_store_item_end(struct db_store *st, bool ok, char *err,
+	    size_t errlen);
+
+/* quarantine.c */
+/* Keeps a message that gave no (or not every) report: inserted, or when
+ * the same bytes are already there, times_seen and last_seen bumped. */
+int	db_quarantine_put(struct db *db, const void *data, size_t len,
+	    const char *source, const char *reason, char *err, size_t errlen);
+int	db_quarantine_list(struct db *db, bool all, FILE *out, char *err,
+	    size_t errlen);
+/* Writes the original bytes of quarantine row id, byte for byte. */
+int	db_quarantine_show(struct db *db, int64_t id, FILE *out, char *err,
+	    size_t errlen);
+/* Calls fn for each unresolved row (id > 0: that row only). */
+struct db_quarantined {
+	int64_t		 id;
+	const char	*domain;
+	const char	*source;
+	const void	*data;
+	size_t		 len;
+};
+int	db_quarantine_each(struct db *db, int64_t id,
+	    int (*fn)(void *ctx, const struct db_quarantined *q), void *ctx,
+	    char *err, size_t errlen);
+/* Marks a row resolved (its bytes stay). */
+int	db_quarantine_resolve(struct db *db, const char *domain, int64_t id,
+	    char *err, size_t errlen);
+
+/* message.c: one message, end to end, in one transaction. */
+struct db_ingest_limits {
+	struct unpack_limits	unpack;
+	struct agg_limits	agg;
+};
+
+struct db_message_result {
+	unsigned	reports;	/* stored */
+	unsigned	duplicates;
+	uint64_t	records;
+	bool		quarantined;
+	char		reason[1024];	/* why it was quarantined */
+};
+
+/* Unpacks, parses and stores every report of data[0..len) in one
+ * transaction; what gave no report is quarantined in the same transaction.
+ * On 0 everything is committed (the input may be released); on DB_ETEMP
+ * nothing is and the input must be kept.  Deadlocks are retried. */
+int	db_ingest_message(struct db *db, const struct db_ingest_limits *lim,
+	    const void *data, size_t len, const char *source,
+	    struct db_message_result *res, char *err, size_t errlen);
+/* The same inside a transaction the caller owns (quarantine retry). */
+int	db_ingest_message_tx(struct db *db, const struct db_ingest_limits *lim,
+	    const void *data, size_t len, const char *source, bool quarantine,
+	    struct db_message_result *res, char *err, size_t errlen);
+
+/*
+ * Group commit: many messages in one transaction, each in a SAVEPOINT of
+ * its own, so one commit (one fsync) serves them all.  db_batch_begin()
+ * opens the transaction, db_batch_message() and db_batch_unkept() add to
+ * it, db_batch_commit() commits: only after it returns 0 may the inputs of
+ * the batch be released (Maildir done).  Each adder returns
+ *   0          stored, or quarantined (res->quarantined) in the batch;
+ *              a message whose storing failed for good (a constraint,
+ *              text the database refuses) is rolled back alone and
+ *              quarantined with that reason;
+ *   DB_EPERM   not even its quarantine row could be written: rolled back
+ *              alone, the batch goes on, the input stays (reason in err);
+ *   DB_ERETRY  deadlock or serialization failure: rolled back alone;
+ *              commit the batch, then give it to db_ingest_message();
+ *   DB_ETEMP   the batch is lost: db_batch_rollback(), keep every input.
+ * db_batch_commit() returns 0 or DB_ETEMP (in doubt: keep the inputs;
+ * dedup makes ingesting them again harmless).
+ */
+int	db_batch_begin(struct db *db, char *err, size_t errlen);
+int	db_batch_message(struct db *db, const struct db_ingest_limits *lim,
+	    const void *data, size_t len, const char *source,
+	    struct db_message_result *res, char *err, size_t errlen);
+/* A quarantine row for input whose bytes are not kept (larger than the
+ * message cap): empty bytes, its real size, the reason, the source; keyed
+ * by source and size, so a second run bumps times_seen. */
+int	db_batch_unkept(struct db *db, uint64_t size, const char *source,
+	    const char *reason, char *err, size_t errlen);
+int	db_batch_commit(struct db *db, char *err, size_t errlen);
+/* Rolls the open batch back (nothing of it stays). */
+void	db_batch_rollback(struct db *db);
+
+/* export.c */
+enum db_export_format {
+	DB_EXPORT_JSON,
+	DB_EXPORT_CSV,
+};
+
+struct db_export_filter {
+	const char	*domain;	/* NULL = all */
+	const char	*since;		/* period ends at or after (timestamptz
+					 * text or unix seconds) */
+	const char	*until;		/* period begins before */
+};
+
+/* Streams stored reports to out in report order, records in their order. */
+int	db_export(struct db *db, const struct db_export_filter *f,
+	    enum db_export_format fmt, FILE *out, char *err, size_t errlen);
+/* Appends one RFC 4180 CSV field (quoted when needed).  The one path. */
+int	db_csv_field(struct buf *b, const char *s, bool first);
+
+/* cluster.c: the embedded default cluster. */
+/* $DMARCD_STATE_DIR, /var/lib/dmarcd as root, else $XDG_STATE_HOME/dmarcd
+ * or ~/.local/state/dmarcd.  Writes into buf. */
+int	db_state_dir_default(char *buf, size_t len);
+/* Creates (initdb) and starts the cluster if needed; conninfo_r gets how
+ * to reach it. */
+int	db_cluster_start(const struct db_config *cfg, char *conninfo_r,
+	    size_t conninfo_len, char *err, size_t errlen);
+/* Stops it (pg_ctl stop -m fast); 0 also when it was not running. */
+int	db_cluster_stop(const struct db_config *cfg, char *err, size_t errlen);
+/* 1 running, 0 stopped, 2 not created; DB_EPERM on error. */
+int	db_cluster_status(const struct db_config *cfg, FILE *out, char *err,
+	    size_t errlen);
+
+/* sha256.c: SHA-256 (GLib's GChecksum). */
+struct db_sha256;
+struct db_sha256 *db_sha256_new(void);
+void	db_sha256_update(struct db_sha256 *h, const void *p, size_t n);
+/* Writes the 32-byte digest and frees h. */
+void	db_sha256_finish(struct db_sha256 **h, unsigned char out[32]);
+
 #endif

@@ -55,6 +55,17 @@ struct source_ops {
 	int		(*estimate)(struct source *, struct source_estimate *,
 			    char *, size_t);
 	void		(*free)(struct source *);
+	/* NULL: done does nothing, so a pending message needs nothing */
+	int		(*hold)(struct source *, const struct source_msg *,
+			    struct source_pending **, char *, size_t);
+};
+
+/* What done will do for a message handed out earlier: a Maildir rename
+ * (from, to; to_rel for messages), or nothing (from NULL). */
+struct source_pending {
+	char	*from;
+	char	*to;
+	char	*to_rel;
 };
 
 struct source {
@@ -377,9 +388,9 @@ file_next(struct source *s, const struct source_msg **msg_r, char *err,
 	s->finished = true;
 	msg_begin(s);
 	msg_load(s);
-	/* An empty file is no message (an empty mbox looks just like it). */
-	if (s->msg.error == NULL && s->msg.len == 0)
-		return 0;
+	/* An empty file is handed out too (0 bytes), so the caller keeps it
+	 * in quarantine ("input is empty") like any other non-report: what
+	 * the user gave us is never dropped silently. */
 	*msg_r = &s->msg;
 	return 1;
 }
@@ -395,7 +406,7 @@ static int
 file_estimate(struct source *s, struct source_estimate *e, char *err,
     size_t errlen)
 {
-	e->messages = !s->regular || s->size > 0 ? 1 : 0;
+	e->messages = 1;	/* an empty file too: it is handed out */
 	e->bytes = s->regular ? s->size : 0;
 	e->exact = s->regular && s->ops->next == file_next;
 	return 0;
@@ -409,11 +420,11 @@ file_free(struct source *s)
 }
 
 static const struct source_ops file_ops = {
-	"file", file_next, file_done, file_estimate, file_free
+	"file", file_next, file_done, file_estimate, file_free, NULL
 };
 
 static const struct source_ops stdin_blob_ops = {
-	"stdin", file_next, file_done, file_estimate, file_free
+	"stdin", file_next, file_done, file_estimate, file_free, NULL
 };
 
 /* --- mbox: mboxrd and mboxo, streamed ------------------------------------ */
@@ -532,7 +543,7 @@ readerr:
 }
 
 static const struct source_ops mbox_ops = {
-	"mbox", mbox_next, file_done, file_estimate, file_free
+	"mbox", mbox_next, file_done, file_estimate, file_free, NULL
 };
 
 /* An mbox or a single message, by the first bytes.  0, or -1 with errno. */
@@ -566,7 +577,7 @@ stdin_next(struct source *s, const struct source_msg **msg_r, char *err,
 }
 
 static const struct source_ops stdin_ops = {
-	"stdin", stdin_next, file_done, file_estimate, file_free
+	"stdin", stdin_next, file_done, file_estimate, file_free, NULL
 };
 
 /*
@@ -727,40 +738,43 @@ maildir_seen_name(const char *rel)
 }
 
 /*
- * The caller committed the message: only now it may leave new/.  No fsync:
- * a rename lost in a crash only means the message is ingested again, and
- * dedup makes that harmless.
+ * The caller committed the message: only now may it leave new/ (the
+ * rename itself is source_pending_done's).
  */
 static int
 maildir_done(struct source *s, const struct source_msg *msg,
     enum source_outcome outcome, char *err, size_t errlen)
 {
-	char	*to_rel, *from = NULL, *to = NULL;
-	int	 r = -1;
+	struct source_pending	*p;
+
+	if (s->ops->hold(s, msg, &p, err, errlen) == -1)
+		return -1;
+	return source_pending_done(&p, outcome, err, errlen);
+}
+
+/* The rename maildir_done would do, copied out of the current message. */
+static int
+maildir_hold(struct source *s, const struct source_msg *msg,
+    struct source_pending **p_r, char *err, size_t errlen)
+{
+	struct source_pending	*p;
 
 	if (msg != &s->msg || s->cur_name == NULL) {
 		snprintf(err, errlen, "%s: source_done on a message that is "
 		    "not the current one", s->path);
 		return -1;
 	}
-	if ((to_rel = maildir_seen_name(s->cur_name)) == NULL ||
-	    (from = path_join(s->path, s->cur_name)) == NULL ||
-	    (to = path_join(s->path, to_rel)) == NULL) {
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->to_rel = maildir_seen_name(s->cur_name)) == NULL ||
+	    (p->from = path_join(s->path, s->cur_name)) == NULL ||
+	    (p->to = path_join(s->path, p->to_rel)) == NULL) {
+		source_pending_free(&p);
 		snprintf(err, errlen, "%s: out of memory", s->path);
-		goto out;
-	}
-	if (rename(from, to) == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "cannot move %s to %s: %s", from, to_rel,
-		    strerror(errno));
-		goto out;
+		return -1;
 	}
 	s->cur_name = NULL;
-	r = 0;
-out:
-	free(to_rel);
-	free(from);
-	free(to);
-	return r;
+	*p_r = p;
+	return 0;
 }
 
 /* Counts and sizes the messages source_open would list in a Maildir. */
@@ -814,7 +828,8 @@ maildir_free(struct source *s)
 }
 
 static const struct source_ops maildir_ops = {
-	"maildir", maildir_next, maildir_done, maildir_estimate, maildir_free
+	"maildir", maildir_next, maildir_done, maildir_estimate, maildir_free,
+	maildir_hold
 };
 
 static int
@@ -985,6 +1000,14 @@ dir_done(struct source *s, const struct source_msg *msg,
 	return 0;
 }
 
+static int
+dir_hold(struct source *s, const struct source_msg *msg,
+    struct source_pending **p_r, char *err, size_t errlen)
+{
+	return source_hold(s->child != NULL && msg == &s->child->msg ?
+	    s->child : NULL, msg, p_r, err, errlen);
+}
+
 /* Counts the tree below path as dir_next would walk it; best effort. */
 static void
 dir_count(const char *path, struct source_estimate *e)
@@ -1003,7 +1026,7 @@ dir_count(const char *path, struct source_estimate *e)
 				(void)maildir_count(p, e);
 			else if (S_ISDIR(st.st_mode))
 				dir_count(p, e);
-			else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+			else if (S_ISREG(st.st_mode)) {
 				e->messages++;
 				e->bytes += st.st_size;
 			}
@@ -1034,7 +1057,7 @@ dir_free(struct source *s)
 }
 
 static const struct source_ops dir_ops = {
-	"directory", dir_next, dir_done, dir_estimate, dir_free
+	"directory", dir_next, dir_done, dir_estimate, dir_free, dir_hold
 };
 
 static int
@@ -1098,6 +1121,61 @@ source_done(struct source *src, const struct source_msg *msg,
     enum source_outcome outcome, char *err, size_t errlen)
 {
 	return src->ops->done(src, msg, outcome, err, errlen);
+}
+
+int
+source_hold(struct source *src, const struct source_msg *msg,
+    struct source_pending **pending_r, char *err, size_t errlen)
+{
+	struct source_pending	*p;
+
+	*pending_r = NULL;
+	if (src != NULL && src->ops->hold != NULL)
+		return src->ops->hold(src, msg, pending_r, err, errlen);
+	/* nothing to do at done time; still a handle, so callers need not
+	 * tell sources apart */
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*pending_r = p;
+	return 0;
+}
+
+int
+source_pending_done(struct source_pending **pp,
+    enum source_outcome outcome, char *err, size_t errlen)
+{
+	struct source_pending	*p = *pp;
+	int			 r = 0;
+
+	(void)outcome;
+	if (p == NULL)
+		return 0;
+	/* No fsync: a rename lost in a crash only means the message is
+	 * ingested again, and dedup makes that harmless. */
+	if (p->from != NULL && rename(p->from, p->to) == -1 &&
+	    errno != ENOENT) {
+		snprintf(err, errlen, "cannot move %s to %s: %s", p->from,
+		    p->to_rel, strerror(errno));
+		r = -1;
+	}
+	source_pending_free(pp);
+	return r;
+}
+
+void
+source_pending_free(struct source_pending **pp)
+{
+	struct source_pending	*p = *pp;
+
+	if (p == NULL)
+		return;
+	free(p->from);
+	free(p->to);
+	free(p->to_rel);
+	free(p);
+	*pp = NULL;
 }
 
 int

@@ -6,7 +6,10 @@
  * commits, and only then calls source_done(); that is when a Maildir
  * message leaves new/ (DESIGN.md "Durability rule").  A caller that stops
  * before source_done() (crash, SIGKILL, database down) leaves the message
- * where it was, and the next run picks it up again.
+ * where it was, and the next run picks it up again.  A caller that commits
+ * several messages at once (group commit) takes a source_pending for each
+ * with source_hold() before the next source_next(), and calls
+ * source_pending_done() on each after the COMMIT.
  *
  * What each path is taken for (source_open):
  *   "-"              stdin: one message, or an mbox if it starts "From ".
@@ -34,7 +37,9 @@
  *                    not used: such files are split like mboxo.)
  *   other file       one message or blob (.eml, .xml, .zip, .gz...); the
  *                    unpacker looks inside, not this.
- * An empty file (or empty stdin) holds no message.
+ * An empty file (or empty stdin) is handed out as a message of 0 bytes,
+ * so that it is kept (quarantined) rather than dropped silently; an
+ * empty mbox is an empty file.
  *
  * Memory: one message at a time, capped by max_message_size; an mbox is
  * streamed, so a multi-gigabyte one reads with flat memory.
@@ -120,12 +125,34 @@ int	source_next(struct source *src, const struct source_msg **msg_r,
 /*
  * msg (the one source_next() last handed out) is committed: a Maildir
  * message moves to cur/ with the S flag; other sources do nothing.  Call it
- * before the next source_next().  Returns 0 (also when the message is
- * already gone: another process moved it), or -1 with a reason in err: the
- * message stays, and is ingested again - harmlessly - by the next run.
+ * before the next source_next(), or take a source_hold() then.  Returns 0
+ * (also when the message is already gone: another process moved it), or -1
+ * with a reason in err: the message stays, and is ingested again -
+ * harmlessly - by the next run.
  */
 int	source_done(struct source *src, const struct source_msg *msg,
 	    enum source_outcome outcome, char *err, size_t errlen);
+/*
+ * Group commit: what source_done() will do for msg (the message
+ * source_next() last handed out), copied out so that the caller may go on
+ * to the next message and call source_pending_done() later, after its
+ * COMMIT.  Returns 0 with *pending_r set (caller-owned, also for sources
+ * whose done does nothing), or -1 with a reason in err.  Independent of
+ * src: a pending handle may outlive the source.
+ */
+struct source_pending;
+int	source_hold(struct source *src, const struct source_msg *msg,
+	    struct source_pending **pending_r, char *err, size_t errlen);
+/*
+ * The held message is committed: done as source_done() would, then frees
+ * *pending and sets it to NULL (also on error).  Returns 0, or -1 with a
+ * reason in err (the message stays and is ingested again, harmlessly).
+ */
+int	source_pending_done(struct source_pending **pending,
+	    enum source_outcome outcome, char *err, size_t errlen);
+/* Drops a held message without done (it stays where it is); NULL is
+ * fine, *pending is set to NULL. */
+void	source_pending_free(struct source_pending **pending);
 /*
  * Counts what src holds without reading it (directory walk and stat for a
  * tree, the listing for a Maildir, the size for a file).  Returns 0, or -1

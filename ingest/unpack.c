@@ -24,6 +24,7 @@
 
 #include "lib.h"
 #include "unpack.h"
+#include "forensic.h"
 
 #define UNPACK_BLOCK		(16 * 1024)	/* bytes fed to libarchive at once */
 #define UNPACK_PEEK		512		/* bytes sniffed from a stream */
@@ -808,6 +809,10 @@ walk_part(struct unpack_walk *w, GMimePart *part, GMimeMessage *msg,
 		    (label = label_archive(type, fname)) != NULL)
 			stream_fail(&s, "%s", label);
 		walk_stream(w, &s, name, depth);
+	} else if (strcmp(type, "text/plain") == 0 &&
+	    arf_text_is_report(ba->data, ba->len)) {
+		/* A failure report some MTAs (Exim) send as plain text. */
+		emit_forensic(w, msg);
 	}
 	g_object_unref(ms);
 	g_free(type);

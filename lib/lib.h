@@ -43,6 +43,11 @@ int	json_uint(struct buf *b, unsigned long long v);
 /* Appends ,"key": (without the comma when first is true). */
 int	json_key(struct buf *b, const char *key, bool first);
 
+/* html.c: the one HTML escaper (for server-built HTML: the summary mail).
+ * Escapes & < > " ' and replaces invalid UTF-8 and control characters;
+ * NULL appends nothing.  Returns as buf_add. */
+int	html_escape(struct buf *b, const char *s);
+
 /* log.c: logging to stderr or syslog; every message is escaped so report
  * bytes cannot forge log lines or terminal sequences. */
 void	log_init(const char *ident, bool use_syslog, int verbose);

@@ -18,6 +18,8 @@
 #include "lib.h"
 #include "aggregate.h"
 #include "agg_json.h"
+#include "forensic.h"
+#include "tlsrpt.h"
 #include "unpack.h"
 #include "dmarcd.h"
 
@@ -101,6 +103,71 @@ print_error(struct parse_ctx *pc, const char *reason)
 	pc->errors++;
 }
 
+/* A failure report: one line, or one error line (also for a feedback
+ * report that is not about DMARC). */
+static int
+parse_forensic(struct parse_ctx *pc, struct unpack_item *item,
+    const char **error_r)
+{
+	struct arf_limits	 lim;
+	struct arf_report	 r;
+	char			 err[512], reason[600];
+	int			 rc;
+
+	arf_limits_default(&lim);
+	buf_reset(&pc->out);
+	if (arf_parse_message(unpack_item_message(item), &lim, &r, err,
+	    sizeof(err)) == -1)
+		rc = -1;
+	else if ((rc = arf_json(&pc->out, pc->source, &r)) == -1)
+		snprintf(err, sizeof(err), "output too large");
+	arf_report_free(&r);
+	if (rc == -1) {
+		snprintf(reason, sizeof(reason), "%s: %s",
+		    unpack_item_name(item), err);
+		print_error(pc, reason);
+		return 0;
+	}
+	if (fwrite(pc->out.data, 1, pc->out.len, stdout) != pc->out.len) {
+		*error_r = "cannot write output";
+		return -1;
+	}
+	pc->reports++;
+	return 0;
+}
+
+/* An SMTP TLS report: one line, or one error line. */
+static int
+parse_tlsrpt(struct parse_ctx *pc, struct unpack_item *item,
+    const char **error_r)
+{
+	struct tlsrpt_limits	 lim;
+	struct tlsrpt_report	 r;
+	char			 err[512], reason[600];
+	int			 rc;
+
+	tlsrpt_limits_default(&lim);
+	buf_reset(&pc->out);
+	if (tlsrpt_parse(unpack_item_read, unpack_item_error, item, &lim, &r,
+	    err, sizeof(err)) == -1)
+		rc = -1;
+	else if ((rc = tlsrpt_json(&pc->out, pc->source, &r)) == -1)
+		snprintf(err, sizeof(err), "output too large");
+	tlsrpt_report_free(&r);
+	if (rc == -1) {
+		snprintf(reason, sizeof(reason), "%s: %s",
+		    unpack_item_name(item), err);
+		print_error(pc, reason);
+		return 0;
+	}
+	if (fwrite(pc->out.data, 1, pc->out.len, stdout) != pc->out.len) {
+		*error_r = "cannot write output";
+		return -1;
+	}
+	pc->reports++;
+	return 0;
+}
+
 /* One candidate report out of the unpacker. */
 static int
 on_item(void *ctx, struct unpack_item *item, const char **error_r)
@@ -112,13 +179,9 @@ on_item(void *ctx, struct unpack_item *item, const char **error_r)
 	case UNPACK_AGGREGATE:
 		break;
 	case UNPACK_FORENSIC:
-		print_error(pc, "failure (forensic, RFC 6591) report: "
-		    "not yet supported by this version");
-		return 0;
+		return parse_forensic(pc, item, error_r);
 	case UNPACK_TLSRPT:
-		print_error(pc, "SMTP TLS report (RFC 8460): "
-		    "not yet supported by this version");
-		return 0;
+		return parse_tlsrpt(pc, item, error_r);
 	default:
 		break;
 	}

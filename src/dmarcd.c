@@ -14,6 +14,19 @@ static const struct command {
 	const char	*usage;
 } commands[] = {
 	{ "parse", cmd_parse, "parse [FILE|-]...   print reports as JSON lines" },
+	{ "ingest", cmd_ingest, "ingest [-q] PATH|-...   store reports" },
+	{ "export", cmd_export, "export [--format json|csv] [--domain D] "
+	    "[--since T] [--until T]" },
+	{ "quarantine", cmd_quarantine, "quarantine list [-a] | show ID | "
+	    "retry ID|--all" },
+	{ "db", cmd_db, "db migrate|status|start|stop" },
+	{ "serve", cmd_serve, "serve [--listen HOST:PORT] [--static-dir DIR] "
+	    "[--tls-cert F --tls-key F] [--users F]" },
+	{ "check-config", cmd_check_config, "check-config [-v] [-f FILE]" },
+	{ "lmtp", cmd_lmtp, "lmtp [--listen unix:PATH|HOST:PORT]... "
+	    "[--foreground]   LMTP server" },
+	{ "summary", cmd_summary, "summary [--period Nd | --since D --until D] "
+	    "[--domain D] [--to ADDR] [--send]" },
 };
 
 static void

@@ -12,5 +12,18 @@
 
 /* cmd_parse.c */
 int	cmd_parse(int argc, char **argv);
+/* cmd_db.c, cmd_ingest.c, cmd_export.c, cmd_quarantine.c,
+ * cmd_check_config.c */
+int	cmd_db(int argc, char **argv);
+int	cmd_ingest(int argc, char **argv);
+int	cmd_export(int argc, char **argv);
+int	cmd_quarantine(int argc, char **argv);
+int	cmd_check_config(int argc, char **argv);
+/* cmd_lmtp.c */
+int	cmd_lmtp(int argc, char **argv);
+/* cmd_serve.c */
+int	cmd_serve(int argc, char **argv);
+/* cmd_summary.c */
+int	cmd_summary(int argc, char **argv);
 
 #endif

@@ -49,7 +49,7 @@ for name in names:
     except ValueError as e:
         ok(False, "%s: output is JSON lines" % name, e)
         continue
-    good = all(l.get("type") == "aggregate" or
+    good = all(l.get("type") in ("aggregate", "forensic", "tlsrpt") or
                (l.get("type") == "error" and len(l.get("reason") or "") > 5)
                for l in lines)
     ok(lines and good, "%s: a report or an error line with a reason" % name,

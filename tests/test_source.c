@@ -205,14 +205,15 @@ test_dir(const struct source_limits *lim)
 	    "dir: open");
 	is_str(source_kind(src), "directory", "dir: kind");
 	ok(source_estimate(src, &e, err, sizeof(err)) == 0, "dir: estimate");
-	is_int(e.messages, 8, "dir: estimate counts files and Maildir "
-	    "messages, no hidden, links, empty files");
+	is_int(e.messages, 9, "dir: estimate counts files (empty ones "
+	    "too) and Maildir messages, no hidden, links");
 	is_int(e.bytes, 1 + 1 + 1 + 21 + 2 + 1 + 1 + 2, "dir: estimate bytes");
 	s = drain(src, true);
 	is_str(s, "d/Z.gz=Z;d/a.eml=A;d/b.xml=B;d/m.mbox:#1=M1\n;"
 	    "d/m.mbox:#2=M2\n;d/md/new/1.x=MD;d/sub/c.zip=C;"
-	    "d/sub/deeper/e=E;d/sub0=S0;",
-	    "dir: sorted depth first, hidden, links, fifo, empty skipped; "
+	    "d/sub/deeper/e=E;d/sub0=S0;d/zero=;",
+	    "dir: sorted depth first, hidden, links, fifo skipped, empty "
+	    "handed out (to be quarantined); "
 	    "mbox split; Maildir inside read as one");
 	free(s);
 	source_free(&src);
@@ -295,7 +296,8 @@ test_mbox(const struct source_limits *lim)
 
 	spews(at("empty.mbox"), "");
 	s = drain_path(at("empty.mbox"), lim, false);
-	is_str(s, "", "mbox: empty file, no messages");
+	is_str(s, "empty.mbox=;", "mbox: empty file, one empty message "
+	    "(kept, not dropped)");
 	free(s);
 
 	spews(at("bare.mbox"), "From x\n");
@@ -511,6 +513,68 @@ test_maildir(const struct source_limits *lim)
 	ok(exists(at("V/new/3")), "maildir vanish: 3 (not done) stays");
 }
 
+/* Group commit: several messages outstanding, done after the "commit",
+ * also once the directory walk has freed the Maildir they came from. */
+static void
+test_hold(const struct source_limits *lim)
+{
+	struct source		*src;
+	const struct source_msg	*m;
+	struct source_pending	*p[4] = { NULL };
+	char			 err[256];
+	int			 n = 0;
+
+	mkd(at("H"));
+	maildir_make(at("H/md"));
+	spews(at("H/md/new/1.a"), "1");
+	spews(at("H/md/new/2.b"), "2");
+	spews(at("H/md/new/3.c:2,F"), "3");
+	spews(at("H/z.xml"), "z");
+	ok(source_open(at("H"), lim, &src, err, sizeof(err)) == 0,
+	    "hold: open tree");
+	while (n < 4 && source_next(src, &m, err, sizeof(err)) == 1) {
+		if (source_hold(src, m, &p[n], err, sizeof(err)) == -1)
+			diag("hold: %s", err);
+		n++;
+	}
+	is_int(n, 4, "hold: four messages handed out, none done");
+	ok(p[0] != NULL && p[1] != NULL && p[2] != NULL && p[3] != NULL,
+	    "hold: a handle for each (the file's too)");
+	ok(exists(at("H/md/new/1.a")) && exists(at("H/md/new/2.b")) &&
+	    exists(at("H/md/new/3.c:2,F")), "hold: all still in new/ "
+	    "before the commit");
+	is_int(source_next(src, &m, err, sizeof(err)), 0, "hold: end");
+	source_free(&src);
+	/* the batch is dropped for message 2: it stays */
+	source_pending_free(&p[1]);
+	ok(p[1] == NULL, "hold: free NULLs the handle");
+	is_int(source_pending_done(&p[0], SOURCE_STORED, err, sizeof(err)), 0,
+	    "hold: done after the source is freed");
+	is_int(source_pending_done(&p[2], SOURCE_QUARANTINED, err,
+	    sizeof(err)), 0, "hold: done, flags kept");
+	is_int(source_pending_done(&p[3], SOURCE_STORED, err, sizeof(err)), 0,
+	    "hold: done on a plain file is a no-op");
+	ok(p[0] == NULL && p[2] == NULL && p[3] == NULL,
+	    "hold: done frees the handles");
+	ok(!exists(at("H/md/new/1.a")) && exists(at("H/md/cur/1.a:2,S")),
+	    "hold: 1 moved to cur/ with S");
+	ok(exists(at("H/md/new/2.b")), "hold: 2 (dropped) stays in new/");
+	ok(exists(at("H/md/cur/3.c:2,FS")), "hold: 3 moved, F kept");
+	ok(exists(at("H/z.xml")), "hold: the plain file is untouched");
+
+	/* a handle whose message is gone (another dmarcd took it) */
+	ok(source_open(at("H/md"), lim, &src, err, sizeof(err)) == 0 &&
+	    source_next(src, &m, err, sizeof(err)) == 1 &&
+	    source_hold(src, m, &p[0], err, sizeof(err)) == 0,
+	    "hold: take 2 again");
+	is_int(source_done(src, m, SOURCE_STORED, err, sizeof(err)), -1,
+	    "hold: source_done after hold is refused (the handle has it)");
+	unlink(at("H/md/new/2.b"));
+	is_int(source_pending_done(&p[0], SOURCE_STORED, err, sizeof(err)), 0,
+	    "hold: done on a vanished message is fine");
+	source_free(&src);
+}
+
 static void
 test_oversize(void)
 {
@@ -626,7 +690,8 @@ test_stdin(const struct source_limits *lim)
 	free(s);
 
 	s = drain_stdin("", 0, 1, lim, &kind);
-	is_str(s, "", "stdin: empty, no messages");
+	is_str(s, "<stdin>=;", "stdin: empty, one empty message (kept, not "
+	    "dropped)");
 	free(s);
 }
 
@@ -738,6 +803,7 @@ main(void)
 	test_mbox(&lim);
 	test_mbox_random(&lim);
 	test_maildir(&lim);
+	test_hold(&lim);
 	test_oversize();
 	test_stdin(&lim);
 	test_mbox_large(&lim);

@@ -1,0 +1,416 @@
+/*
+ * export.c - stored reports back out: JSON lines in exactly the `parse`
+ * format (parser/agg_json.c builds them from the same structures) or CSV,
+ * one row per record.  Rows stream in single-row mode, so memory holds one
+ * record and one output chunk whatever the size of the export.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "agg_json.h"
+
+#define EXPORT_FLUSH_AT	(64 * 1024)	/* output bytes held before fwrite */
+#define EXPORT_BUF_CAP	(64 << 20)	/* one record's output, at most */
+
+#define EXPORT_QUERY \
+	"SELECT r.domain, r.id, r.org_name, r.org_email," \
+	" r.extra_contact_info, r.report_id," \
+	" extract(epoch FROM r.begin_time)::bigint," \
+	" extract(epoch FROM r.end_time)::bigint, r.errors, r.generator," \
+	" r.version, r.adkim, r.aspf, r.p, r.sp, r.np, r.pct, r.fo," \
+	" r.testing, r.discovery_method, r.dmarcbis, r.source," \
+	" c.ordinal, host(c.source_ip), c.count, c.disposition, c.dkim," \
+	" c.spf, c.reason_type, c.reason_comment, c.header_from," \
+	" c.envelope_from, c.envelope_to, c.dkim_domain, c.dkim_selector," \
+	" c.dkim_result, c.dkim_human_result, c.spf_domain, c.spf_scope," \
+	" c.spf_result, c.spf_human_result" \
+	" FROM report r LEFT JOIN record c" \
+	" ON c.domain = r.domain AND c.report = r.id" \
+	" WHERE ($1::text IS NULL OR r.domain = $1)" \
+	" AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \
+	" AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)" \
+	" ORDER BY r.domain, r.id, c.ordinal"
+
+/* Column numbers of EXPORT_QUERY. */
+enum {
+	C_DOMAIN, C_ID, C_ORG_NAME, C_ORG_EMAIL, C_EXTRA, C_REPORT_ID,
+	C_BEGIN, C_END, C_ERRORS, C_GENERATOR, C_VERSION, C_ADKIM, C_ASPF,
+	C_P, C_SP, C_NP, C_PCT, C_FO, C_TESTING, C_DISCOVERY, C_DMARCBIS,
+	C_SOURCE, C_ORDINAL, C_IP, C_COUNT, C_DISPOSITION, C_DKIM, C_SPF,
+	C_REASON_TYPE, C_REASON_COMMENT, C_HEADER_FROM, C_ENVELOPE_FROM,
+	C_ENVELOPE_TO, C_DKIM_DOMAIN, C_DKIM_SELECTOR, C_DKIM_RESULT,
+	C_DKIM_HUMAN, C_SPF_DOMAIN, C_SPF_SCOPE, C_SPF_RESULT, C_SPF_HUMAN,
+};
+
+static const char csv_header[] = "org_name,org_email,extra_contact_info,"
+    "report_id,begin,end,errors,generator,version,domain,adkim,aspf,p,sp,np,"
+    "pct,fo,testing,discovery_method,source_ip,count,disposition,dkim,spf,"
+    "reasons,header_from,envelope_from,envelope_to,auth_dkim,auth_spf\r\n";
+
+static char *
+col(PGresult *res, int c)
+{
+	return PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+}
+
+/* A timestamp parameter: unix seconds become ISO 8601 UTC; anything else
+ * goes to PostgreSQL's timestamptz input as is. */
+static const char *
+time_param(const char *s, char *buf, size_t len)
+{
+	const char	*p;
+	time_t		 t;
+	struct tm	 tm;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	for (p = s; isdigit((unsigned char)*p); p++)
+		;
+	if (*p != '\0')
+		return s;
+	t = (time_t)strtoll(s, NULL, 10);
+	if (gmtime_r(&t, &tm) == NULL)
+		return s;
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S+00", &tm);
+	return buf;
+}
+
+static void
+row_report(PGresult *res, struct agg_report *r)
+{
+	static char	*errors[AGG_MAX_ERRORS];
+	int		 n;
+
+	memset(r, 0, sizeof(*r));
+	r->domain = col(res, C_DOMAIN);
+	r->org_name = col(res, C_ORG_NAME);
+	r->org_email = col(res, C_ORG_EMAIL);
+	r->extra_contact_info = col(res, C_EXTRA);
+	r->report_id = col(res, C_REPORT_ID);
+	r->begin = strtoll(PQgetvalue(res, 0, C_BEGIN), NULL, 10);
+	r->end = strtoll(PQgetvalue(res, 0, C_END), NULL, 10);
+	n = db_array_parse(PQgetvalue(res, 0, C_ERRORS), errors,
+	    AGG_MAX_ERRORS);
+	r->n_errors = n > 0 ? (size_t)n : 0;
+	memcpy(r->errors, errors, sizeof(errors));
+	r->generator = col(res, C_GENERATOR);
+	r->version = col(res, C_VERSION);
+	r->adkim = col(res, C_ADKIM);
+	r->aspf = col(res, C_ASPF);
+	r->p = col(res, C_P);
+	r->sp = col(res, C_SP);
+	r->np = col(res, C_NP);
+	r->has_pct = !PQgetisnull(res, 0, C_PCT);
+	r->pct = r->has_pct ? atoi(PQgetvalue(res, 0, C_PCT)) : 0;
+	r->fo = col(res, C_FO);
+	r->testing = col(res, C_TESTING);
+	r->discovery_method = col(res, C_DISCOVERY);
+	r->dmarcbis = *PQgetvalue(res, 0, C_DMARCBIS) == 't';
+}
+
+/* Parses text[] column c into at most max strings; returns the count. */
+static size_t
+row_array(PGresult *res, int c, char **out, size_t max)
+{
+	int	n;
+
+	if (PQgetisnull(res, 0, c))
+		return 0;
+	n = db_array_parse(PQgetvalue(res, 0, c), out, max);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static size_t
+min_n(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static void
+row_record(PGresult *res, struct agg_record *rec)
+{
+	char	*a[4][AGG_MAX_DKIM > AGG_MAX_SPF ? AGG_MAX_DKIM : AGG_MAX_SPF];
+	size_t	 i, n;
+
+	memset(rec, 0, offsetof(struct agg_record, reasons));
+	snprintf(rec->source_ip, sizeof(rec->source_ip), "%s",
+	    PQgetvalue(res, 0, C_IP));
+	rec->count = strtoull(PQgetvalue(res, 0, C_COUNT), NULL, 10);
+	rec->disposition = col(res, C_DISPOSITION);
+	rec->dkim = col(res, C_DKIM);
+	rec->spf = col(res, C_SPF);
+	n = row_array(res, C_REASON_TYPE, a[0], AGG_MAX_REASONS);
+	n = min_n(n, row_array(res, C_REASON_COMMENT, a[1], AGG_MAX_REASONS));
+	for (i = 0; i < n; i++) {
+		rec->reasons[i].type = a[0][i];
+		rec->reasons[i].comment = a[1][i];
+	}
+	rec->n_reasons = n;
+	rec->header_from = col(res, C_HEADER_FROM);
+	rec->envelope_from = col(res, C_ENVELOPE_FROM);
+	rec->envelope_to = col(res, C_ENVELOPE_TO);
+	n = row_array(res, C_DKIM_DOMAIN, a[0], AGG_MAX_DKIM);
+	n = min_n(n, row_array(res, C_DKIM_SELECTOR, a[1], AGG_MAX_DKIM));
+	n = min_n(n, row_array(res, C_DKIM_RESULT, a[2], AGG_MAX_DKIM));
+	n = min_n(n, row_array(res, C_DKIM_HUMAN, a[3], AGG_MAX_DKIM));
+	for (i = 0; i < n; i++) {
+		rec->auth_dkim[i].domain = a[0][i];
+		rec->auth_dkim[i].selector = a[1][i];
+		rec->auth_dkim[i].result = a[2][i];
+		rec->auth_dkim[i].human_result = a[3][i];
+	}
+	rec->n_dkim = n;
+	n = row_array(res, C_SPF_DOMAIN, a[0], AGG_MAX_SPF);
+	n = min_n(n, row_array(res, C_SPF_SCOPE, a[1], AGG_MAX_SPF));
+	n = min_n(n, row_array(res, C_SPF_RESULT, a[2], AGG_MAX_SPF));
+	n = min_n(n, row_array(res, C_SPF_HUMAN, a[3], AGG_MAX_SPF));
+	for (i = 0; i < n; i++) {
+		rec->auth_spf[i].domain = a[0][i];
+		rec->auth_spf[i].scope = a[1][i];
+		rec->auth_spf[i].result = a[2][i];
+		rec->auth_spf[i].human_result = a[3][i];
+	}
+	rec->n_spf = n;
+}
+
+int
+db_csv_field(struct buf *b, const char *s, bool first)
+{
+	const char	*p;
+	int		 rc = 0;
+
+	if (!first)
+		rc |= buf_addc(b, ',');
+	if (s == NULL)
+		return rc ? -1 : 0;
+	if (strpbrk(s, "\",\r\n") == NULL && *s != ' ' &&
+	    (*s == '\0' || s[strlen(s) - 1] != ' '))
+		return rc | buf_adds(b, s) ? -1 : 0;
+	rc |= buf_addc(b, '"');
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '"')
+			rc |= buf_addc(b, '"');
+		rc |= buf_addc(b, *p);
+	}
+	rc |= buf_addc(b, '"');
+	return rc ? -1 : 0;
+}
+
+/* "a:b:c d:e:f": a list in one CSV cell (NULL parts empty). */
+static void
+csv_join(struct buf *tmp, const char *parts[], size_t nparts, bool first)
+{
+	size_t	i;
+
+	if (!first)
+		buf_addc(tmp, ' ');
+	for (i = 0; i < nparts; i++) {
+		if (i)
+			buf_addc(tmp, ':');
+		if (parts[i] != NULL)
+			buf_adds(tmp, parts[i]);
+	}
+}
+
+static int
+csv_time(struct buf *b, int64_t t)
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+	char		 s[32];
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		snprintf(s, sizeof(s), "%" PRId64, t);
+	else
+		strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return db_csv_field(b, s, false);
+}
+
+static int
+csv_row(struct buf *b, const struct agg_report *r,
+    const struct agg_record *rec)
+{
+	struct buf	 tmp;
+	const char	*parts[3];
+	char		 num[24];
+	size_t		 i;
+	int		 rc = 0;
+
+	buf_init(&tmp, EXPORT_BUF_CAP);
+	rc |= db_csv_field(b, r->org_name, true);
+	rc |= db_csv_field(b, r->org_email, false);
+	rc |= db_csv_field(b, r->extra_contact_info, false);
+	rc |= db_csv_field(b, r->report_id, false);
+	rc |= csv_time(b, r->begin);
+	rc |= csv_time(b, r->end);
+	for (i = 0; i < r->n_errors; i++) {
+		if (i)
+			buf_adds(&tmp, "; ");
+		buf_adds(&tmp, r->errors[i] ? r->errors[i] : "");
+	}
+	rc |= db_csv_field(b, tmp.len ? tmp.data : NULL, false);
+	buf_reset(&tmp);
+	rc |= db_csv_field(b, r->generator, false);
+	rc |= db_csv_field(b, r->version, false);
+	rc |= db_csv_field(b, r->domain, false);
+	rc |= db_csv_field(b, r->adkim, false);
+	rc |= db_csv_field(b, r->aspf, false);
+	rc |= db_csv_field(b, r->p, false);
+	rc |= db_csv_field(b, r->sp, false);
+	rc |= db_csv_field(b, r->np, false);
+	snprintf(num, sizeof(num), "%d", r->pct);
+	rc |= db_csv_field(b, r->has_pct ? num : NULL, false);
+	rc |= db_csv_field(b, r->fo, false);
+	rc |= db_csv_field(b, r->testing, false);
+	rc |= db_csv_field(b, r->discovery_method, false);
+	if (rec == NULL) {
+		rc |= buf_adds(b, ",,,,,,,,,,\r\n");
+		buf_free(&tmp);
+		return rc ? -1 : 0;
+	}
+	rc |= db_csv_field(b, rec->source_ip, false);
+	snprintf(num, sizeof(num), "%" PRIu64, rec->count);
+	rc |= db_csv_field(b, num, false);
+	rc |= db_csv_field(b, rec->disposition, false);
+	rc |= db_csv_field(b, rec->dkim, false);
+	rc |= db_csv_field(b, rec->spf, false);
+	for (i = 0; i < rec->n_reasons; i++) {
+		parts[0] = rec->reasons[i].type;
+		parts[1] = rec->reasons[i].comment;
+		csv_join(&tmp, parts, 2, i == 0);
+	}
+	rc |= db_csv_field(b, tmp.len ? tmp.data : NULL, false);
+	buf_reset(&tmp);
+	rc |= db_csv_field(b, rec->header_from, false);
+	rc |= db_csv_field(b, rec->envelope_from, false);
+	rc |= db_csv_field(b, rec->envelope_to, false);
+	for (i = 0; i < rec->n_dkim; i++) {
+		parts[0] = rec->auth_dkim[i].domain;
+		parts[1] = rec->auth_dkim[i].selector;
+		parts[2] = rec->auth_dkim[i].result;
+		csv_join(&tmp, parts, 3, i == 0);
+	}
+	rc |= db_csv_field(b, tmp.len ? tmp.data : NULL, false);
+	buf_reset(&tmp);
+	for (i = 0; i < rec->n_spf; i++) {
+		parts[0] = rec->auth_spf[i].domain;
+		parts[1] = rec->auth_spf[i].scope;
+		parts[2] = rec->auth_spf[i].result;
+		csv_join(&tmp, parts, 3, i == 0);
+	}
+	rc |= db_csv_field(b, tmp.len ? tmp.data : NULL, false);
+	rc |= buf_adds(b, "\r\n");
+	buf_free(&tmp);
+	return rc ? -1 : 0;
+}
+
+static int
+out_flush(struct buf *b, FILE *out, bool force, char *err, size_t errlen)
+{
+	if (b->len == 0 || (!force && b->len < EXPORT_FLUSH_AT))
+		return 0;
+	if (fwrite(b->data, 1, b->len, out) != b->len) {
+		snprintf(err, errlen, "write error");
+		return DB_EPERM;
+	}
+	buf_reset(b);
+	return 0;
+}
+
+int
+db_export(struct db *db, const struct db_export_filter *f,
+    enum db_export_format fmt, FILE *out, char *err, size_t errlen)
+{
+	const char		*v[3];
+	char			 since[40], until[40], *key_domain = NULL;
+	char			 key_id[24] = "";
+	struct agg_report	 r;
+	struct agg_record	*rec;
+	struct buf		 b;
+	PGresult		*res;
+	bool			 open = false, first = true;
+	int			 rc = 0;
+
+	if ((rec = calloc(1, sizeof(*rec))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return DB_ETEMP;
+	}
+	v[0] = f->domain;
+	v[1] = time_param(f->since, since, sizeof(since));
+	v[2] = time_param(f->until, until, sizeof(until));
+	if (!PQsendQueryParams(db->conn, EXPORT_QUERY, 3, NULL, v, NULL, NULL,
+	    0) || !PQsetSingleRowMode(db->conn)) {
+		free(rec);
+		return db_result_error(db, NULL, "export", err, errlen);
+	}
+	buf_init(&b, EXPORT_BUF_CAP);
+	if (fmt == DB_EXPORT_CSV)
+		buf_adds(&b, csv_header);
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			PQclear(res);
+			continue;
+		}
+		if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
+			if (rc == 0)
+				rc = db_result_error(db, res, "export", err,
+				    errlen);
+			PQclear(res);
+			continue;
+		}
+		if (rc != 0) {
+			PQclear(res);
+			continue;	/* drain */
+		}
+		row_report(res, &r);
+		if (key_domain == NULL ||
+		    strcmp(key_domain, PQgetvalue(res, 0, C_DOMAIN)) != 0 ||
+		    strcmp(key_id, PQgetvalue(res, 0, C_ID)) != 0) {
+			/* a new report */
+			if (open && fmt == DB_EXPORT_JSON)
+				rc |= agg_json_end(&b);
+			free(key_domain);
+			key_domain = strdup(PQgetvalue(res, 0, C_DOMAIN));
+			snprintf(key_id, sizeof(key_id), "%s",
+			    PQgetvalue(res, 0, C_ID));
+			if (fmt == DB_EXPORT_JSON)
+				rc |= agg_json_begin(&b,
+				    col(res, C_SOURCE), &r);
+			open = true;
+			first = true;
+		}
+		if (!PQgetisnull(res, 0, C_ORDINAL)) {
+			row_record(res, rec);
+			if (fmt == DB_EXPORT_JSON)
+				rc |= agg_json_record(&b, rec, first);
+			else
+				rc |= csv_row(&b, &r, rec);
+			first = false;
+		} else if (fmt == DB_EXPORT_CSV)
+			rc |= csv_row(&b, &r, NULL);
+		PQclear(res);
+		if (rc != 0) {
+			snprintf(err, errlen, "export: record too large");
+			rc = DB_EPERM;
+		} else
+			rc = out_flush(&b, out, false, err, errlen);
+	}
+	if (rc == 0 && open && fmt == DB_EXPORT_JSON)
+		rc = agg_json_end(&b) == 0 ? 0 : DB_EPERM;
+	if (rc == 0)
+		rc = out_flush(&b, out, true, err, errlen);
+	if (rc == 0 && fflush(out) != 0) {
+		snprintf(err, errlen, "write error");
+		rc = DB_EPERM;
+	}
+	buf_free(&b);
+	free(key_domain);
+	free(rec);
+	return rc;
+}

@@ -1,0 +1,399 @@
+/*
+ * store.c - aggregate reports into PostgreSQL as an agg_handler: the report
+ * row at report_begin (its unique key decides duplicates there, before any
+ * record is read), records streamed into one COPY, and at the end the
+ * report's totals and its daily rollups in one statement.  Memory stays
+ * flat: at most STORE_COPY_CHUNK bytes of COPY data are held.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+
+#define STORE_COPY_CHUNK	(256 * 1024)	/* COPY bytes per PQputCopyData */
+#define STORE_COPY_CAP		(STORE_COPY_CHUNK + 256 * 1024)	/* + a record */
+
+/* Returned through error_r when a report is already stored: parsing stops
+ * early and the caller counts a duplicate, not a failure. */
+static const char store_duplicate[] = "duplicate report";
+
+#define INSERT_REPORT \
+	"INSERT INTO report (domain, org_name, org_email, extra_contact_info," \
+	" report_id, begin_time, end_time, errors, generator, version, adkim," \
+	" aspf, p, sp, np, pct, fo, testing, discovery_method, dmarcbis," \
+	" source, item, message_id)" \
+	" VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint)," \
+	" to_timestamp($7::bigint), $8::text[], $9, $10, $11, $12, $13, $14," \
+	" $15, $16::smallint, $17, $18, $19, $20::boolean, $21, $22, $23)" \
+	" ON CONFLICT DO NOTHING RETURNING id"
+
+#define COPY_RECORDS \
+	"COPY record (domain, report, ordinal, source_ip, count, disposition," \
+	" dkim, spf, reason_type, reason_comment, header_from, envelope_from," \
+	" envelope_to, dkim_domain, dkim_selector, dkim_result," \
+	" dkim_human_result, spf_domain, spf_scope, spf_result," \
+	" spf_human_result) FROM STDIN"
+
+/* Totals and rollups of one report, in one statement.  ORDER BY makes
+ * concurrent ingests take daily's row locks in the same order. */
+#define FINISH_REPORT \
+	"WITH u AS (UPDATE report SET n_records = $3, messages = $4," \
+	" sha256 = $5 WHERE domain = $1 AND id = $2)" \
+	" INSERT INTO daily (domain, day, source_ip, header_from," \
+	" dkim_aligned, spf_aligned, disposition, messages, records)" \
+	" SELECT $1, $6::date, source_ip, coalesce(header_from, '')," \
+	" coalesce(dkim = 'pass', false), coalesce(spf = 'pass', false)," \
+	" coalesce(disposition, ''), sum(count), count(*)" \
+	" FROM record WHERE domain = $1 AND report = $2" \
+	" GROUP BY 3, 4, 5, 6, 7 ORDER BY 3, 4, 5, 6, 7" \
+	" ON CONFLICT (domain, day, source_ip, header_from, dkim_aligned," \
+	" spf_aligned, disposition) DO UPDATE SET" \
+	" messages = daily.messages + excluded.messages," \
+	" records = daily.records + excluded.records"
+
+void
+db_store_init(struct db_store *st, struct db *db)
+{
+	memset(st, 0, sizeof(*st));
+	st->db = db;
+	buf_init(&st->copy, STORE_COPY_CAP);
+}
+
+void
+db_store_deinit(struct db_store *st)
+{
+	buf_free(&st->copy);
+	free(st->domain);
+	st->domain = NULL;
+}
+
+/* Prepares the per-report statements once per connection: parse and plan
+ * cost as much as running them (measured). */
+static int
+store_prepare(struct db_store *st, const char **error_r)
+{
+	static const struct {
+		const char	*name, *sql;
+		int		 nparams;
+	} stmts[] = {
+		{ "dmarcd_report", INSERT_REPORT, 23 },
+		{ "dmarcd_finish", FINISH_REPORT, 6 },
+	};
+	PGresult	*res;
+	size_t		 i;
+
+	for (i = 0; i < nitems(stmts); i++) {
+		res = PQprepare(st->db->conn, stmts[i].name, stmts[i].sql,
+		    stmts[i].nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			if (db_result_error(st->db, res, "prepare", st->err,
+			    sizeof(st->err)) == DB_ETEMP)
+				st->status = DB_ETEMP;
+			PQclear(res);
+			*error_r = st->err;
+			return -1;
+		}
+		PQclear(res);
+	}
+	st->db->prepared = true;
+	return 0;
+}
+
+/* Records a database failure; returns -1 for the callback. */
+static int
+store_fail(struct db_store *st, const PGresult *res, const char *what,
+    const char **error_r)
+{
+	if (db_result_error(st->db, res, what, st->err, sizeof(st->err)) ==
+	    DB_ETEMP)
+		st->status = DB_ETEMP;
+	*error_r = st->err;
+	return -1;
+}
+
+static int
+store_begin(void *ctx, const struct agg_report *r, const char **error_r)
+{
+	struct db_store	*st = ctx;
+	const char	*v[23];
+	char		 begin[24], end[24], pct[8];
+	struct buf	 errors;
+	PGresult	*res;
+	int		 rc;
+
+	if (!st->db->prepared && store_prepare(st, error_r) == -1)
+		return -1;
+	buf_init(&errors, 64 * 1024);
+	if (db_array_field(&errors, (const char *const *)r->errors,
+	    sizeof(r->errors[0]), r->n_errors, false) == -1) {
+		buf_free(&errors);
+		*error_r = "report errors too long";
+		return -1;
+	}
+	snprintf(begin, sizeof(begin), "%" PRId64, r->begin);
+	snprintf(end, sizeof(end), "%" PRId64, r->end);
+	snprintf(pct, sizeof(pct), "%d", r->pct);
+	v[0] = r->domain;
+	v[1] = r->org_name;
+	v[2] = r->org_email;
+	v[3] = r->extra_contact_info;
+	v[4] = r->report_id;
+	v[5] = begin;
+	v[6] = end;
+	v[7] = errors.data;
+	v[8] = r->generator;
+	v[9] = r->version;
+	v[10] = r->adkim;
+	v[11] = r->aspf;
+	v[12] = r->p;
+	v[13] = r->sp;
+	v[14] = r->np;
+	v[15] = r->has_pct ? pct : NULL;
+	v[16] = r->fo;
+	v[17] = r->testing;
+	v[18] = r->discovery_method;
+	v[19] = r->dmarcbis ? "true" : "false";
+	v[20] = st->source;
+	v[21] = st->item;
+	v[22] = st->message_id;
+	res = PQexecPrepared(st->db->conn, "dmarcd_report", 23, v, NULL, NULL,
+	    0);
+	buf_free(&errors);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = store_fail(st, res, "storing report", error_r);
+		PQclear(res);
+		return rc;
+	}
+	free(st->domain);
+	st->domain = strdup(r->domain);
+	st->ordinal = 0;
+	st->report = 0;
+	st->begin = r->begin;
+	st->end = r->end;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		st->duplicate = true;
+		*error_r = store_duplicate;
+		return -1;
+	}
+	st->report = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (st->domain == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	res = PQexec(st->db->conn, COPY_RECORDS);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		rc = store_fail(st, res, "COPY record", error_r);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	st->db->in_copy = true;
+	buf_reset(&st->copy);
+	return 0;
+}
+
+static int
+store_flush(struct db_store *st, const char **error_r)
+{
+	if (st->copy.len == 0)
+		return 0;
+	if (PQputCopyData(st->db->conn, st->copy.data, st->copy.len) != 1)
+		return store_fail(st, NULL, "COPY record", error_r);
+	buf_reset(&st->copy);
+	return 0;
+}
+
+/* A field of each element of an array of structs: first, stride, count. */
+#define ARR(arr, field, n) \
+	(const char *const *)&rec->arr[0].field, sizeof(rec->arr[0]), (n)
+
+static int
+store_record(void *ctx, const struct agg_report *r,
+    const struct agg_record *rec, const char **error_r)
+{
+	struct db_store	*st = ctx;
+	struct buf	*b = &st->copy;
+	char		 num[64];
+	int		 rc = 0;
+
+	snprintf(num, sizeof(num), "%" PRId64 "\t%" PRIu32 "\t", st->report,
+	    st->ordinal++);
+	rc |= db_copy_field(b, st->domain);
+	rc |= buf_addc(b, '\t');
+	rc |= buf_adds(b, num);
+	rc |= db_copy_field(b, rec->source_ip);
+	snprintf(num, sizeof(num), "\t%" PRIu64 "\t", rec->count);
+	rc |= buf_adds(b, num);
+	rc |= db_copy_field(b, rec->disposition);
+	rc |= buf_addc(b, '\t');
+	rc |= db_copy_field(b, rec->dkim);
+	rc |= buf_addc(b, '\t');
+	rc |= db_copy_field(b, rec->spf);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(reasons, type, rec->n_reasons),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(reasons, comment, rec->n_reasons),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_copy_field(b, rec->header_from);
+	rc |= buf_addc(b, '\t');
+	rc |= db_copy_field(b, rec->envelope_from);
+	rc |= buf_addc(b, '\t');
+	rc |= db_copy_field(b, rec->envelope_to);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_dkim, domain, rec->n_dkim),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_dkim, selector, rec->n_dkim),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_dkim, result, rec->n_dkim),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_dkim, human_result, rec->n_dkim), true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_spf, domain, rec->n_spf),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_spf, scope, rec->n_spf), true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_spf, result, rec->n_spf),
+	    true);
+	rc |= buf_addc(b, '\t');
+	rc |= db_array_field(b, ARR(auth_spf, human_result, rec->n_spf), true);
+	rc |= buf_addc(b, '\n');
+	if (rc) {
+		*error_r = "record too large to store";
+		return -1;
+	}
+	if (b->len >= STORE_COPY_CHUNK)
+		return store_flush(st, error_r);
+	return 0;
+}
+
+static int
+store_end(void *ctx, const struct agg_report *r, const char **error_r)
+{
+	struct db_store	*st = ctx;
+	PGresult	*res;
+	int		 rc = 0;
+
+	if (store_flush(st, error_r) == -1)
+		return -1;
+	st->db->in_copy = false;
+	if (PQputCopyEnd(st->db->conn, NULL) != 1)
+		return store_fail(st, NULL, "COPY record", error_r);
+	while ((res = PQgetResult(st->db->conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = store_fail(st, res, "COPY record", error_r);
+		PQclear(res);
+	}
+	st->records_pending = r->n_records;
+	st->messages_pending = r->messages;
+	return rc;
+}
+
+const struct agg_handler db_store_handler = {
+	store_begin, store_record, store_end,
+};
+
+int
+db_store_item_begin(struct db_store *st, char *err, size_t errlen)
+{
+	st->report = 0;
+	st->duplicate = false;
+	st->err[0] = '\0';
+	/* One round trip: the previous report's SAVEPOINT goes with it. */
+	if (st->sp_open) {
+		st->sp_open = false;
+		return db_exec(st->db, "RELEASE SAVEPOINT report; "
+		    "SAVEPOINT report", err, errlen);
+	}
+	return db_exec(st->db, "SAVEPOINT report", err, errlen);
+}
+
+/* UTC date of the middle of the period: the rollup's day. */
+static void
+report_day(int64_t begin, int64_t end, char *buf, size_t len)
+{
+	time_t		 mid = (time_t)(begin + (end - begin) / 2);
+	struct tm	 tm;
+
+	if (gmtime_r(&mid, &tm) == NULL)
+		snprintf(buf, len, "1970-01-01");
+	else
+		strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+static int
+store_finish(struct db_store *st, char *err, size_t errlen)
+{
+	const char	*v[6];
+	int		 lens[6] = { 0, 0, 0, 0, 32, 0 };
+	int		 fmts[6] = { 0, 0, 0, 0, 1, 0 };
+	char		 id[24], nrec[24], msgs[24], day[16];
+	PGresult	*res;
+	int		 rc = 0;
+
+	snprintf(id, sizeof(id), "%" PRId64, st->report);
+	snprintf(nrec, sizeof(nrec), "%" PRIu64, st->records_pending);
+	snprintf(msgs, sizeof(msgs), "%" PRIu64, st->messages_pending);
+	report_day(st->begin, st->end, day, sizeof(day));
+	v[0] = st->domain;
+	v[1] = id;
+	v[2] = nrec;
+	v[3] = msgs;
+	v[4] = (const char *)st->sha256;
+	v[5] = day;
+	res = PQexecPrepared(st->db->conn, "dmarcd_finish", 6, v, lens, fmts,
+	    0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_result_error(st->db, res, "report totals and rollups",
+		    err, errlen);
+	PQclear(res);
+	return rc;
+}
+
+int
+db_store_item_end(struct db_store *st, bool ok, char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 rc;
+
+	if (st->db->in_copy) {
+		/* the parse failed half-way: abandon the COPY */
+		st->db->in_copy = false;
+		PQputCopyEnd(st->db->conn, "report abandoned");
+		while ((res = PQgetResult(st->db->conn)) != NULL)
+			PQclear(res);
+		ok = false;
+	}
+	if (ok && st->report != 0) {
+		if ((rc = store_finish(st, err, errlen)) != 0) {
+			if (rc == DB_ETEMP)
+				return rc;
+			ok = false;
+		} else {
+			st->reports++;
+			st->records += st->records_pending;
+			st->messages += st->messages_pending;
+		}
+	} else if (st->duplicate)
+		st->duplicates++;
+	if (ok || st->duplicate) {
+		/* released by the next report's item_begin, or with the
+		 * enclosing SAVEPOINT or transaction: a round trip saved */
+		st->sp_open = true;
+		return 0;
+	}
+	rc = db_exec(st->db, "ROLLBACK TO SAVEPOINT report; "
+	    "RELEASE SAVEPOINT report", err, errlen);
+	return rc == 0 ? DB_EPERM : rc;
+}

@@ -1,0 +1,836 @@
+/*
+ * api.c - the JSON API under /api/: read-only, parameterised queries on the
+ * dashboard rollups (sql/003_dashboard.sql), bounded responses.  Every
+ * parameter is checked here and refused with 400 and a reason; every value
+ * goes out through the JSON encoder of lib/.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "httpd.h"
+
+#define API_LIMIT_MAX		500	/* rows of one page */
+#define API_LIMIT_DEFAULT	100
+#define API_OFFSET_MAX		1000000
+#define API_DAYS_MAX		(100 * 366)	/* span of one period */
+#define API_PERIOD_DEFAULT	30	/* days, when no from/to */
+#define API_TEXT_MAX		1024	/* bytes of a domain or reporter */
+#define API_ARRAY_MAX		64	/* elements of a text[] sent out */
+#define API_RAW_MAX		(64 << 20)	/* quarantine download */
+
+/* Parameters an endpoint takes. */
+#define P_DOMAIN	0x001
+#define P_REPORTER	0x002
+#define P_PERIOD	0x004	/* from, to */
+#define P_IP		0x008
+#define P_PAGE		0x010	/* limit, offset */
+#define P_SORT		0x020	/* sort, order */
+#define P_ID		0x040
+#define P_ALL		0x080
+#define P_FILTER	(P_DOMAIN | P_REPORTER | P_PERIOD)
+
+/* The checked parameters; NULL when absent.  vals[] are the SQL
+ * parameters $1.. of every filtered query: domain, from, to, reporter. */
+struct api_ctx {
+	struct httpd		*h;
+	struct db		*db;
+	struct httpd_reply	*reply;
+	const char		*domain, *reporter, *ip, *sort, *order;
+	char			 from[16], to[16];
+	char			 limit_s[24], offset_s[24], id_s[24];
+	int64_t			 limit, offset, id;
+	bool			 all;
+};
+
+/* Sortable columns: a name from the client, an SQL expression from us. */
+struct api_sort {
+	const char	*name;
+	const char	*sql;
+};
+
+void
+api_error(struct httpd_reply *reply, unsigned status, const char *msg)
+{
+	buf_reset(&reply->body);
+	reply->status = status;
+	reply->type = "application/json; charset=utf-8";
+	reply->disposition[0] = '\0';
+	buf_adds(&reply->body, "{");
+	json_key(&reply->body, "error", true);
+	json_str(&reply->body, msg);
+	buf_adds(&reply->body, "}\n");
+}
+
+/* YYYY-MM-DD, a real date; normalised into out. */
+static int
+api_parse_date(const char *s, char out[16])
+{
+	struct tm	 tm;
+	const char	*end;
+	time_t		 t;
+
+	if (strlen(s) != 10)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || *end != '\0')
+		return -1;
+	tm.tm_hour = 12;
+	if ((t = timegm(&tm)) == (time_t)-1 || tm.tm_year < 70 ||
+	    tm.tm_year > 200)
+		return -1;
+	/* timegm normalises 02-30 to 03-02: compare back */
+	strftime(out, 16, "%Y-%m-%d", &tm);
+	return strcmp(out, s) == 0 ? 0 : -1;
+}
+
+static int64_t
+api_day_number(const char *d)
+{
+	struct tm	tm;
+
+	memset(&tm, 0, sizeof(tm));
+	strptime(d, "%Y-%m-%d", &tm);
+	tm.tm_hour = 12;
+	return (int64_t)timegm(&tm) / 86400;
+}
+
+/* Text without control characters, at most API_TEXT_MAX bytes. */
+static bool
+api_text_ok(const char *s)
+{
+	const unsigned char	*p;
+
+	if (strlen(s) > API_TEXT_MAX)
+		return false;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Checks params against what the endpoint takes; 400 and -1 on error. */
+static int
+api_parse_params(struct api_ctx *x, unsigned allowed,
+    const struct api_param *params, size_t n)
+{
+	static const struct {
+		const char	*name;
+		unsigned	 bit;
+	} known[] = {
+		{ "domain", P_DOMAIN }, { "reporter", P_REPORTER },
+		{ "from", P_PERIOD }, { "to", P_PERIOD }, { "ip", P_IP },
+		{ "limit", P_PAGE }, { "offset", P_PAGE }, { "sort", P_SORT },
+		{ "order", P_SORT }, { "id", P_ID }, { "all", P_ALL },
+	};
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	const char	*k, *v;
+	char		 msg[160], today[16];
+	time_t		 now;
+	struct tm	 tm;
+	size_t		 i, j;
+	bool		 seen[nitems(known)];
+
+	memset(seen, 0, sizeof(seen));
+	x->limit = API_LIMIT_DEFAULT;
+	for (i = 0; i < n; i++) {
+		k = params[i].key;
+		v = params[i].value;
+		for (j = 0; j < nitems(known); j++)
+			if (strcmp(k, known[j].name) == 0)
+				break;
+		if (j == nitems(known) || !(allowed & known[j].bit)) {
+			snprintf(msg, sizeof(msg), "unknown parameter: %.40s",
+			    k);
+			goto bad_msg;
+		}
+		if (seen[j]) {
+			snprintf(msg, sizeof(msg), "repeated parameter: %s", k);
+			goto bad_msg;
+		}
+		seen[j] = true;
+		if (*v == '\0')
+			continue;	/* empty: not set */
+		if (strcmp(k, "domain") == 0 || strcmp(k, "reporter") == 0) {
+			if (!api_text_ok(v)) {
+				snprintf(msg, sizeof(msg), "%s: control "
+				    "characters or longer than %d bytes", k,
+				    API_TEXT_MAX);
+				goto bad_msg;
+			}
+			if (*k == 'd')
+				x->domain = v;
+			else
+				x->reporter = v;
+		} else if (strcmp(k, "from") == 0 || strcmp(k, "to") == 0) {
+			if (api_parse_date(v, *k == 'f' ? x->from : x->to)
+			    != 0) {
+				snprintf(msg, sizeof(msg), "%s: expected a date "
+				    "YYYY-MM-DD", k);
+				goto bad_msg;
+			}
+		} else if (strcmp(k, "ip") == 0) {
+			if (inet_pton(AF_INET, v, &a4) != 1 &&
+			    inet_pton(AF_INET6, v, &a6) != 1) {
+				snprintf(msg, sizeof(msg), "ip: not an IPv4 or "
+				    "IPv6 address");
+				goto bad_msg;
+			}
+			x->ip = v;
+		} else if (strcmp(k, "limit") == 0) {
+			if (parse_int64(v, 1, API_LIMIT_MAX, &x->limit) != 0) {
+				snprintf(msg, sizeof(msg), "limit: expected "
+				    "1..%d", API_LIMIT_MAX);
+				goto bad_msg;
+			}
+		} else if (strcmp(k, "offset") == 0) {
+			if (parse_int64(v, 0, API_OFFSET_MAX, &x->offset)
+			    != 0) {
+				snprintf(msg, sizeof(msg), "offset: expected "
+				    "0..%d", API_OFFSET_MAX);
+				goto bad_msg;
+			}
+		} else if (strcmp(k, "id") == 0) {
+			if (parse_int64(v, 1, INT64_MAX, &x->id) != 0) {
+				snprintf(msg, sizeof(msg), "id: expected a "
+				    "positive number");
+				goto bad_msg;
+			}
+		} else if (strcmp(k, "sort") == 0) {
+			x->sort = v;	/* checked by the endpoint */
+		} else if (strcmp(k, "order") == 0) {
+			if (strcmp(v, "asc") != 0 && strcmp(v, "desc") != 0) {
+				snprintf(msg, sizeof(msg), "order: expected "
+				    "asc or desc");
+				goto bad_msg;
+			}
+			x->order = v;
+		} else if (strcmp(k, "all") == 0) {
+			if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+				snprintf(msg, sizeof(msg), "all: expected 0 or "
+				    "1");
+				goto bad_msg;
+			}
+			x->all = *v == '1';
+		}
+	}
+	/* The period: default the last API_PERIOD_DEFAULT days (UTC). */
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	if (x->to[0] == '\0')
+		memcpy(x->to, today, sizeof(today));
+	if (x->from[0] == '\0') {
+		now = (time_t)(api_day_number(x->to) -
+		    (API_PERIOD_DEFAULT - 1)) * 86400;
+		gmtime_r(&now, &tm);
+		strftime(x->from, sizeof(x->from), "%Y-%m-%d", &tm);
+	}
+	if (api_day_number(x->from) > api_day_number(x->to)) {
+		snprintf(msg, sizeof(msg), "from: after to");
+		goto bad_msg;
+	}
+	if (api_day_number(x->to) - api_day_number(x->from) > API_DAYS_MAX) {
+		snprintf(msg, sizeof(msg), "period longer than %d days",
+		    API_DAYS_MAX);
+		goto bad_msg;
+	}
+	snprintf(x->limit_s, sizeof(x->limit_s), "%lld", (long long)x->limit);
+	snprintf(x->offset_s, sizeof(x->offset_s), "%lld",
+	    (long long)x->offset);
+	snprintf(x->id_s, sizeof(x->id_s), "%lld", (long long)x->id);
+	return 0;
+bad_msg:
+	api_error(x->reply, 400, msg);
+	return -1;
+}
+
+/* The ORDER BY for x->sort/x->order from the endpoint's table; 400 when
+ * the name is not in it.  The first entry is the default. */
+static int
+api_order_by(struct api_ctx *x, const struct api_sort *s, size_t n,
+    char *out, size_t outlen)
+{
+	size_t	i = 0;
+	char	msg[200];
+	bool	asc;
+
+	if (x->sort != NULL) {
+		for (i = 0; i < n; i++)
+			if (strcmp(x->sort, s[i].name) == 0)
+				break;
+		if (i == n) {
+			snprintf(msg, sizeof(msg), "sort: unknown column");
+			api_error(x->reply, 400, msg);
+			return -1;
+		}
+	}
+	/* numbers largest first, names in alphabetical order by default */
+	if (x->order != NULL)
+		asc = strcmp(x->order, "asc") == 0;
+	else
+		asc = strcmp(s[i].name, "ip") == 0;
+	snprintf(out, outlen, "%s %s", s[i].sql, asc ? "ASC" : "DESC");
+	return 0;
+}
+
+/* Runs a query with params; on failure answers 503 (database down) or
+ * 500 and returns NULL.  The server's message goes to the log only. */
+static PGresult *
+api_exec(struct api_ctx *x, const char *sql, int n, const char *const *vals,
+    int format)
+{
+	PGresult	*res;
+	char		 err[512];
+
+	static const Oid types[] = { 25, 25, 25, 25, 25, 25, 25, 25 };
+
+	/* all text, so a parameter a query leaves unused is no error */
+	if ((size_t)n > nitems(types))
+		fatalx("api_exec: %d parameters", n);
+	res = PQexecParams(x->db->conn, sql, n, types, vals, NULL, NULL,
+	    format);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	if (db_result_error(x->db, res, "api query", err, sizeof(err)) ==
+	    DB_ETEMP) {
+		log_warnx("%s", err);
+		api_error(x->reply, 503, "database unavailable");
+	} else {
+		log_warnx("%s", err);
+		api_error(x->reply, 500, "query failed");
+	}
+	PQclear(res);
+	return NULL;
+}
+
+/* One value of a result as JSON by its column type. */
+static int
+api_value(struct buf *b, const PGresult *res, int row, int col)
+{
+	const char	*v;
+	char		*copy, *el[API_ARRAY_MAX];
+	int		 i, n, rc = 0;
+
+	if (PQgetisnull(res, row, col))
+		return buf_adds(b, "null");
+	v = PQgetvalue(res, row, col);
+	switch (PQftype(res, col)) {
+	case 20:	/* int8 */
+	case 21:	/* int2 */
+	case 23:	/* int4 */
+		return json_int(b, strtoll(v, NULL, 10));
+	case 16:	/* bool */
+		return buf_adds(b, *v == 't' ? "true" : "false");
+	case 1009:	/* text[] */
+		if ((copy = strdup(v)) == NULL)
+			return -1;
+		n = db_array_parse(copy, el, nitems(el));
+		rc = buf_addc(b, '[');
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				rc |= buf_addc(b, ',');
+			rc |= json_str(b, el[i]);
+		}
+		rc |= buf_addc(b, ']');
+		free(copy);
+		return rc;
+	default:
+		return json_str(b, v);
+	}
+}
+
+/* Appends "key":[{col: value, ...}, ...] (columns named by the query). */
+static int
+api_rows(struct buf *b, const char *key, bool first, const PGresult *res)
+{
+	int	row, col, rc;
+
+	rc = json_key(b, key, first);
+	rc |= buf_addc(b, '[');
+	for (row = 0; row < PQntuples(res) && rc == 0; row++) {
+		rc |= buf_adds(b, row > 0 ? ",{" : "{");
+		for (col = 0; col < PQnfields(res); col++) {
+			rc |= json_key(b, PQfname(res, col), col == 0);
+			rc |= api_value(b, res, row, col);
+		}
+		rc |= buf_addc(b, '}');
+	}
+	rc |= buf_addc(b, ']');
+	return rc;
+}
+
+/* Appends "key":{...} of a one-row result, or null. */
+static int
+api_row(struct buf *b, const char *key, bool first, const PGresult *res)
+{
+	int	col, rc;
+
+	rc = json_key(b, key, first);
+	if (PQntuples(res) == 0)
+		return rc | buf_adds(b, "null");
+	rc |= buf_addc(b, '{');
+	for (col = 0; col < PQnfields(res); col++) {
+		rc |= json_key(b, PQfname(res, col), col == 0);
+		rc |= api_value(b, res, 0, col);
+	}
+	return rc | buf_addc(b, '}');
+}
+
+/* Opens the response object with the filter as applied. */
+static int
+api_begin(struct api_ctx *x)
+{
+	struct buf	*b = &x->reply->body;
+	int		 rc;
+
+	rc = buf_adds(b, "{");
+	json_key(b, "filter", true);
+	rc |= buf_adds(b, "{");
+	rc |= json_key(b, "domain", true);
+	rc |= json_str(b, x->domain);
+	rc |= json_key(b, "reporter", false);
+	rc |= json_str(b, x->reporter);
+	rc |= json_key(b, "from", false);
+	rc |= json_str(b, x->from);
+	rc |= json_key(b, "to", false);
+	rc |= json_str(b, x->to);
+	return rc | buf_adds(b, "}");
+}
+
+static int
+api_end(struct api_ctx *x, int rc)
+{
+	if (rc != 0 || buf_adds(&x->reply->body, "}\n") != 0) {
+		api_error(x->reply, 500, "response too large");
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs one query and appends its rows under key; -1 when answered. */
+static int
+api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
+    const char *const *vals, bool one)
+{
+	PGresult	*res;
+	int		 rc;
+
+	if ((res = api_exec(x, sql, n, vals, 0)) == NULL)
+		return -1;
+	rc = one ? api_row(&x->reply->body, key, false, res) :
+	    api_rows(&x->reply->body, key, false, res);
+	PQclear(res);
+	if (rc != 0) {
+		api_error(x->reply, 500, "response too large");
+		return -1;
+	}
+	return 0;
+}
+
+/* The filter every rollup query has: $1 domain, $2 from, $3 to,
+ * $4 reporter. */
+#define ROLLUP_WHERE \
+	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
+	" $3::date AND ($4::text IS NULL OR reporter = $4)"
+
+#define FILTER_VALS(x) \
+	{ (x)->domain, (x)->from, (x)->to, (x)->reporter, (x)->ip, \
+	  (x)->limit_s, (x)->offset_s, (x)->id_s }
+
+/* GET /api/meta: domains, reporters, the span of the data, features. */
+static int
+api_meta(struct api_ctx *x)
+{
+	struct buf	*b = &x->reply->body;
+	int		 rc;
+
+	rc = buf_adds(b, "{");
+	rc |= json_key(b, "version", true);
+	rc |= json_str(b, PACKAGE_VERSION);
+	if (rc != 0 ||
+	    api_add_query(x, "domains", "SELECT domain, min(day)::text AS"
+	    " first_day, max(day)::text AS last_day, sum(messages)::bigint AS"
+	    " messages FROM dash_summary GROUP BY domain ORDER BY domain"
+	    " LIMIT 500", 0, NULL, false) != 0 ||
+	    api_add_query(x, "reporters", "SELECT reporter, max(day)::text AS"
+	    " last_day FROM dash_reporter GROUP BY reporter ORDER BY reporter"
+	    " LIMIT 500", 0, NULL, false) != 0 ||
+	    api_add_query(x, "features", "SELECT to_regclass('forensic') IS"
+	    " NOT NULL AS forensic, to_regclass('tlsrpt') IS NOT NULL AS"
+	    " tlsrpt, current_date::text AS today, (SELECT count(*) FROM"
+	    " quarantine WHERE resolved IS NULL) AS quarantined", 0, NULL,
+	    true) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/overview: per domain totals and the daily series. */
+static int
+api_overview(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "domains", "SELECT s.domain, s.messages, s.pass,"
+	    " s.spf_aligned, s.dkim_aligned, s.records,"
+	    " coalesce(r.reports, 0)::bigint AS reports FROM (SELECT domain,"
+	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
+	    " (WHERE dkim_aligned OR spf_aligned), 0)::bigint AS pass,"
+	    " coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)::bigint"
+	    " AS spf_aligned, coalesce(sum(messages) FILTER (WHERE"
+	    " dkim_aligned), 0)::bigint AS dkim_aligned, sum(records)::bigint"
+	    " AS records FROM dash_summary WHERE" ROLLUP_WHERE
+	    " GROUP BY domain) s LEFT JOIN (SELECT domain, sum(reports) AS"
+	    " reports FROM dash_reporter WHERE" ROLLUP_WHERE " GROUP BY"
+	    " domain) r USING (domain) ORDER BY s.messages DESC, s.domain"
+	    " LIMIT 500", 4, vals, false) != 0 ||
+	    api_add_query(x, "days", "SELECT day::text AS day,"
+	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned OR"
+	    " spf_aligned), 0)::bigint AS pass, coalesce(sum(messages) FILTER"
+	    " (WHERE NOT (dkim_aligned OR spf_aligned) AND disposition IN"
+	    " ('none', '')), 0)::bigint AS fail_none, coalesce(sum(messages)"
+	    " FILTER (WHERE NOT (dkim_aligned OR spf_aligned) AND disposition"
+	    " = 'quarantine'), 0)::bigint AS fail_quarantine,"
+	    " coalesce(sum(messages) FILTER (WHERE NOT (dkim_aligned OR"
+	    " spf_aligned) AND disposition = 'reject'), 0)::bigint AS"
+	    " fail_reject FROM dash_summary WHERE" ROLLUP_WHERE
+	    " GROUP BY day ORDER BY day LIMIT 40000", 4, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/alignment: auth results over time, reasons, failing sources,
+ * DKIM selectors. */
+static int
+api_alignment(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "days", "SELECT day::text AS day, method, result,"
+	    " sum(messages)::bigint AS messages FROM dash_auth WHERE"
+	    ROLLUP_WHERE " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 50000",
+	    4, vals, false) != 0 ||
+	    api_add_query(x, "alignment", "SELECT day::text AS day,"
+	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
+	    " (WHERE spf_aligned), 0)::bigint AS spf_aligned,"
+	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)::bigint"
+	    " AS dkim_aligned FROM dash_summary WHERE" ROLLUP_WHERE
+	    " GROUP BY day ORDER BY day LIMIT 40000", 4, vals, false) != 0 ||
+	    api_add_query(x, "reasons", "SELECT reason, sum(messages)::bigint"
+	    " AS messages, coalesce(sum(messages) FILTER (WHERE NOT"
+	    " dmarc_pass), 0)::bigint AS fail FROM dash_reason WHERE"
+	    ROLLUP_WHERE " GROUP BY reason ORDER BY 2 DESC, 1 LIMIT 100", 4,
+	    vals, false) != 0 ||
+	    api_add_query(x, "failing_sources", "SELECT host(source_ip) AS ip,"
+	    " sum(messages)::bigint AS messages, coalesce(sum(messages)"
+	    " FILTER (WHERE disposition = 'quarantine'), 0)::bigint AS"
+	    " quarantine, coalesce(sum(messages) FILTER (WHERE disposition ="
+	    " 'reject'), 0)::bigint AS reject, (array_agg(DISTINCT"
+	    " header_from ORDER BY header_from))[1:10] AS header_from"
+	    " FROM dash_source WHERE" ROLLUP_WHERE " AND NOT (dkim_aligned OR"
+	    " spf_aligned) GROUP BY source_ip ORDER BY 2 DESC, 1 LIMIT 50", 4,
+	    vals, false) != 0 ||
+	    api_add_query(x, "selectors", "SELECT auth_domain AS domain,"
+	    " selector, sum(messages)::bigint AS messages,"
+	    " coalesce(sum(messages) FILTER (WHERE result = 'pass'),"
+	    " 0)::bigint AS pass FROM dash_auth WHERE" ROLLUP_WHERE
+	    " AND method = 'dkim' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+	    " LIMIT 200", 4, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/sources: every sending IP, paginated and sortable. */
+static int
+api_sources(struct api_ctx *x)
+{
+	static const struct api_sort sorts[] = {
+		{ "messages", "messages" }, { "pass", "pass" },
+		{ "fail", "fail" }, { "ip", "source_ip" }, { "records", "records" },
+	};
+	const char	*vals[] = FILTER_VALS(x);
+	char		 order[64], sql[2048];
+
+	if (api_order_by(x, sorts, nitems(sorts), order, sizeof(order)) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT host(source_ip) AS ip,"
+	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
+	    " (WHERE dkim_aligned OR spf_aligned), 0)::bigint AS pass,"
+	    " coalesce(sum(messages) FILTER (WHERE NOT (dkim_aligned OR"
+	    " spf_aligned)), 0)::bigint AS fail, sum(records)::bigint AS"
+	    " records, (array_agg(DISTINCT header_from ORDER BY"
+	    " header_from))[1:10] AS header_from, count(DISTINCT header_from)"
+	    " AS n_header_from, (array_agg(DISTINCT domain ORDER BY"
+	    " domain))[1:10] AS domains, count(*) OVER () AS total"
+	    " FROM dash_source WHERE" ROLLUP_WHERE " GROUP BY source_ip"
+	    " ORDER BY %s, source_ip LIMIT $6::int OFFSET $7::bigint", order);
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "sources", sql, 7, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/source?ip=: one sending IP: its rollup rows and records. */
+static int
+api_source(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+
+	if (x->ip == NULL) {
+		api_error(x->reply, 400, "ip: required");
+		return -1;
+	}
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "summary", "SELECT domain, header_from,"
+	    " dkim_aligned, spf_aligned, disposition, sum(messages)::bigint AS"
+	    " messages, sum(records)::bigint AS records FROM dash_source WHERE"
+	    ROLLUP_WHERE " AND source_ip = $5::inet GROUP BY 1, 2, 3, 4, 5"
+	    " ORDER BY 6 DESC, 1, 2 LIMIT 500", 5, vals, false) != 0 ||
+	    api_add_query(x, "records", "SELECT r.domain, r.id AS report,"
+	    " r.org_name, r.report_id, dmarcd_report_day(r.begin_time,"
+	    " r.end_time)::text AS day, c.ordinal, c.count, c.disposition,"
+	    " c.dkim, c.spf, c.header_from, c.envelope_from, c.dkim_domain,"
+	    " c.dkim_selector, c.dkim_result, c.spf_domain, c.spf_result,"
+	    " c.reason_type, count(*) OVER () AS total FROM record c JOIN"
+	    " report r ON r.domain = c.domain AND r.id = c.report WHERE"
+	    " c.source_ip = $5::inet AND ($1::text IS NULL OR c.domain = $1)"
+	    " AND dmarcd_report_day(r.begin_time, r.end_time) BETWEEN"
+	    " $2::date AND $3::date AND ($4::text IS NULL OR"
+	    " coalesce(r.org_name, '') = $4) ORDER BY r.end_time DESC, r.id"
+	    " DESC, c.ordinal LIMIT $6::int OFFSET $7::bigint", 7, vals,
+	    false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/reporters: who reports, how often, last seen. */
+static int
+api_reporters(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "reporters", "SELECT reporter,"
+	    " sum(reports)::bigint AS reports, sum(messages)::bigint AS"
+	    " messages, sum(records)::bigint AS records, count(DISTINCT day)"
+	    " AS days, count(DISTINCT domain) AS domains, min(day)::text AS"
+	    " first_day, max(day)::text AS last_day,"
+	    " extract(epoch FROM max(last_received))::bigint AS last_received"
+	    " FROM dash_reporter WHERE" ROLLUP_WHERE " GROUP BY reporter"
+	    " ORDER BY 2 DESC, 1 LIMIT 500", 4, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+#define REPORT_COLUMNS \
+	" r.domain, r.id, r.org_name, r.report_id," \
+	" extract(epoch FROM r.begin_time)::bigint AS begin_time," \
+	" extract(epoch FROM r.end_time)::bigint AS end_time," \
+	" dmarcd_report_day(r.begin_time, r.end_time)::text AS day," \
+	" r.n_records AS records, r.messages, r.p," \
+	" cardinality(r.errors) AS n_errors"
+
+/* GET /api/reports: the reports behind a figure (same day rule as the
+ * rollups), newest first, paginated. */
+static int
+api_reports(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "reports", "SELECT" REPORT_COLUMNS ","
+	    " count(*) OVER () AS total FROM report r WHERE ($1::text IS NULL"
+	    " OR r.domain = $1) AND dmarcd_report_day(r.begin_time,"
+	    " r.end_time) BETWEEN $2::date AND $3::date AND ($4::text IS NULL"
+	    " OR coalesce(r.org_name, '') = $4) AND ($5::inet IS NULL OR"
+	    " (r.domain, r.id) IN (SELECT domain, report FROM record WHERE"
+	    " source_ip = $5::inet)) ORDER BY 7 DESC, r.id DESC LIMIT $6::int"
+	    " OFFSET $7::bigint", 7, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/report?domain=&id=: one report, its records (paginated). */
+static int
+api_report(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+	struct buf	*b = &x->reply->body;
+	int		 rc;
+
+	if (x->domain == NULL || x->id == 0) {
+		api_error(x->reply, 400, "domain and id: required");
+		return -1;
+	}
+	rc = buf_adds(b, "{");
+	rc |= json_key(b, "raw_xml", true);
+	rc |= json_str(b, NULL);
+	rc |= json_key(b, "raw_note", false);
+	rc |= json_str(b, "The report document is not stored; these are the "
+	    "fields stored from it.");
+	if (rc != 0 ||
+	    api_add_query(x, "report", "SELECT" REPORT_COLUMNS ","
+	    " r.org_email, r.extra_contact_info, r.errors, r.generator,"
+	    " r.version, r.adkim, r.aspf, r.sp, r.np, r.pct, r.fo, r.testing,"
+	    " r.discovery_method, r.dmarcbis, r.source, r.item,"
+	    " r.message_id, encode(r.sha256, 'hex') AS sha256,"
+	    " extract(epoch FROM r.received)::bigint AS received FROM report"
+	    " r WHERE r.domain = $1 AND r.id = $8::bigint", 8, vals,
+	    true) != 0 ||
+	    api_add_query(x, "records", "SELECT ordinal, host(source_ip) AS ip,"
+	    " count, disposition, dkim, spf, reason_type, reason_comment,"
+	    " header_from, envelope_from, envelope_to, dkim_domain,"
+	    " dkim_selector, dkim_result, dkim_human_result, spf_domain,"
+	    " spf_scope, spf_result, spf_human_result FROM record WHERE"
+	    " domain = $1 AND report = $8::bigint AND $6::int > 0 AND"
+	    " $7::bigint >= 0 ORDER BY ordinal LIMIT $6::int OFFSET"
+	    " $7::bigint", 8, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/quarantine: what failed to parse and why (no bytes). */
+static int
+api_quarantine(struct api_ctx *x)
+{
+	const char	*vals[] = { x->all ? "t" : "f", x->limit_s,
+			    x->offset_s };
+	struct buf	*b = &x->reply->body;
+
+	if (buf_adds(b, "{") != 0 || json_key(b, "all", true) != 0 ||
+	    buf_adds(b, x->all ? "true" : "false") != 0 ||
+	    api_add_query(x, "quarantine", "SELECT domain, id,"
+	    " encode(sha256, 'hex') AS sha256, size, reason, source,"
+	    " extract(epoch FROM first_seen)::bigint AS first_seen,"
+	    " extract(epoch FROM last_seen)::bigint AS last_seen, times_seen,"
+	    " extract(epoch FROM resolved)::bigint AS resolved,"
+	    " count(*) OVER () AS total FROM quarantine WHERE $1::boolean OR"
+	    " resolved IS NULL ORDER BY last_seen DESC, id DESC LIMIT $2::int"
+	    " OFFSET $3::bigint", 3, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/quarantine/raw?domain=&id=: the original bytes, as a
+ * download (never rendered: octet-stream, attachment, nosniff). */
+static int
+api_quarantine_raw(struct api_ctx *x)
+{
+	const char	*vals[] = { x->domain != NULL ? x->domain : "",
+			    x->id_s };
+	PGresult	*res;
+	struct buf	*b = &x->reply->body;
+	if (x->id == 0) {
+		api_error(x->reply, 400, "id: required");
+		return -1;
+	}
+	if ((res = api_exec(x, "SELECT bytes FROM quarantine WHERE domain ="
+	    " $1 AND id = $2::bigint", 2, vals, 1)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		api_error(x->reply, 404, "no such quarantined message");
+		return -1;
+	}
+	buf_free(b);
+	buf_init(b, API_RAW_MAX);
+	if (buf_add(b, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0)) != 0) {
+		PQclear(res);
+		buf_init(b, HTTPD_JSON_MAX);
+		api_error(x->reply, 413, "too large to download here; use "
+		    "dmarcd quarantine show ID");
+		return -1;
+	}
+	PQclear(res);
+	x->reply->type = "application/octet-stream";
+	snprintf(x->reply->disposition, sizeof(x->reply->disposition),
+	    "attachment; filename=\"quarantine-%lld.eml\"", (long long)x->id);
+	x->reply->no_gzip = true;
+	return 0;
+}
+
+/* GET /api/forensic, /api/tlsrpt: hooks until those reports are stored. */
+static int
+api_later(struct api_ctx *x, const char *table)
+{
+	const char	*vals[] = { table };
+	struct buf	*b = &x->reply->body;
+
+	if (buf_adds(b, "{") != 0 || json_key(b, "kind", true) != 0 ||
+	    json_str(b, table) != 0 ||
+	    api_add_query(x, "status", "SELECT to_regclass($1) IS NOT NULL AS"
+	    " available", 1, vals, true) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+static int
+api_forensic(struct api_ctx *x)
+{
+	return api_later(x, "forensic");
+}
+
+static int
+api_tlsrpt(struct api_ctx *x)
+{
+	return api_later(x, "tlsrpt");
+}
+
+static const struct api_endpoint {
+	const char	*path;
+	unsigned	 params;
+	int		(*fn)(struct api_ctx *);
+} api_endpoints[] = {
+	{ "meta", 0, api_meta },
+	{ "overview", P_FILTER, api_overview },
+	{ "alignment", P_FILTER, api_alignment },
+	{ "sources", P_FILTER | P_PAGE | P_SORT, api_sources },
+	{ "source", P_FILTER | P_IP | P_PAGE, api_source },
+	{ "reporters", P_FILTER, api_reporters },
+	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },
+	{ "report", P_DOMAIN | P_ID | P_PAGE, api_report },
+	{ "quarantine", P_ALL | P_PAGE, api_quarantine },
+	{ "quarantine/raw", P_DOMAIN | P_ID, api_quarantine_raw },
+	{ "forensic", 0, api_forensic },
+	{ "tlsrpt", 0, api_tlsrpt },
+};
+
+void
+api_handle(struct httpd *h, const char *path, const struct api_param *params,
+    size_t nparams, struct httpd_reply *reply)
+{
+	const struct api_endpoint	*e = NULL;
+	struct api_ctx			 x;
+	char				 err[512];
+	size_t				 i;
+
+	reply->status = 200;
+	reply->type = "application/json; charset=utf-8";
+	for (i = 0; i < nitems(api_endpoints); i++)
+		if (strcmp(path, api_endpoints[i].path) == 0)
+			e = &api_endpoints[i];
+	if (e == NULL) {
+		api_error(reply, 404, "no such API endpoint");
+		return;
+	}
+	memset(&x, 0, sizeof(x));
+	x.h = h;
+	x.reply = reply;
+	if (api_parse_params(&x, e->params, params, nparams) != 0)
+		return;
+	if ((x.db = httpd_pool_get(&h->pool, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		api_error(reply, 503, "database unavailable");
+		return;
+	}
+	e->fn(&x);
+	httpd_pool_put(&h->pool, x.db);
+}

@@ -1,0 +1,149 @@
+/*
+ * httpd.h - the dashboard: a libmicrohttpd server with a read-only JSON API
+ * under /api/ and the single-page app from static/.
+ *
+ * Error contract: functions return 0 or -1 with a reason in a caller-owned
+ * buffer (err, errlen; always terminated) unless stated otherwise.
+ */
+#ifndef DMARCD_HTTPD_H
+#define DMARCD_HTTPD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib.h"
+#include "db.h"
+
+#define HTTPD_DEFAULT_LISTEN	"127.0.0.1:8080"
+#define HTTPD_THREADS		4	/* worker threads = DB connections */
+#define HTTPD_MAX_CONNECTIONS	64	/* concurrent HTTP connections */
+#define HTTPD_TIMEOUT		30	/* seconds of client inactivity */
+#define HTTPD_CONN_MEMORY	(64 * 1024)	/* request headers per connection */
+#define HTTPD_STATIC_MAX	(8 << 20)	/* bytes of one static file */
+#define HTTPD_STATIC_FILES	64	/* files in static/ */
+#define HTTPD_JSON_MAX		(16 << 20)	/* bytes of one API response */
+#define HTTPD_GZIP_MIN		1024	/* smaller bodies go uncompressed */
+#define HTTPD_USERS_MAX		64	/* users in the users file */
+#define HTTPD_USERS_FILE_MAX	(64 * 1024)	/* bytes of the users file */
+#define HTTPD_STATEMENT_TIMEOUT	"15s"	/* of one API query */
+
+struct httpd_config {
+	const char	*listen;	/* HOST:PORT, [v6]:PORT */
+	const char	*static_dir;	/* the app (index.html, app.js ...) */
+	const char	*vendor_dir;	/* Chart.js (libjs-chart.js) */
+	const char	*tls_cert;	/* PEM files; both or neither */
+	const char	*tls_key;
+	const char	*users_file;	/* "name:crypt-hash" lines */
+	struct db_config dbc;
+};
+
+/* One file served from memory: read once at start-up, so a request never
+ * touches the file system (no traversal, no symlink races). */
+struct httpd_file {
+	char		*path;		/* URL path, e.g. "/static/app.js" */
+	const char	*type;		/* Content-Type */
+	char		*data;
+	size_t		 len;
+	char		*gz;		/* gzip of data, NULL when not worth it */
+	size_t		 gzlen;
+	char		 etag[24];	/* "hex" of a content hash */
+	char		 last_modified[40];
+	bool		 immutable;	/* vendor files: cache for a day */
+};
+
+struct httpd_user {
+	char		*name;
+	char		*hash;		/* crypt(3) hash */
+};
+
+/* The connection pool: one read-only connection per worker thread. */
+struct httpd_pool {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	struct db	*conns[HTTPD_THREADS];
+	bool		 busy[HTTPD_THREADS];
+	const struct db_config *dbc;
+};
+
+struct httpd {
+	struct httpd_config	 cfg;
+	struct httpd_file	 files[HTTPD_STATIC_FILES];
+	size_t			 nfiles;
+	struct httpd_user	 users[HTTPD_USERS_MAX];
+	size_t			 nusers;
+	struct httpd_pool	 pool;
+	struct MHD_Daemon	*daemon;
+	char			*tls_cert_pem, *tls_key_pem;
+};
+
+/* A response being built by the API: status, type and a capped body. */
+struct httpd_reply {
+	unsigned	 status;
+	const char	*type;
+	struct buf	 body;
+	char		 disposition[96];	/* Content-Disposition or "" */
+	bool		 no_gzip;
+};
+
+/* server.c */
+/* Checks the configuration (loopback or TLS + users), loads the files and
+ * users, opens the database pool, and starts listening. */
+int	httpd_start(struct httpd *h, const struct httpd_config *cfg,
+	    char *err, size_t errlen);
+void	httpd_stop(struct httpd *h);
+/* True when host (numeric) is a loopback address. */
+bool	httpd_is_loopback(const char *host);
+/* Splits HOST:PORT / [V6]:PORT into host (numeric) and port. */
+int	httpd_parse_listen(const char *listen, char *host, size_t hostlen,
+	    uint16_t *port_r, char *err, size_t errlen);
+
+/* static.c */
+/* Loads every regular file of dir (not following symlinks, no
+ * subdirectories) under prefix, and the named files of vendor_dir. */
+int	httpd_static_load(struct httpd *h, char *err, size_t errlen);
+void	httpd_static_free(struct httpd *h);
+/* The file for a request path, or NULL.  *bad_r is set when the path is
+ * malformed (.., %, backslash, //): the caller answers 400, not 404. */
+const struct httpd_file *httpd_static_find(const struct httpd *h,
+	    const char *path, bool *bad_r);
+/* gzip of data[0..len) into out (capped). */
+int	httpd_gzip(const void *data, size_t len, struct buf *out);
+
+/* auth.c */
+/* Reads the users file (refused when others may read it). */
+int	httpd_auth_load(struct httpd *h, char *err, size_t errlen);
+void	httpd_auth_free(struct httpd *h);
+/* True when name/password match a user (crypt_r, constant-time compare). */
+bool	httpd_auth_check(const struct httpd *h, const char *name,
+	    const char *password);
+
+/* pool.c */
+int	httpd_pool_open(struct httpd_pool *p, const struct db_config *dbc,
+	    char *err, size_t errlen);
+void	httpd_pool_close(struct httpd_pool *p);
+/* Waits for a free connection (reconnecting a broken one); NULL when the
+ * database is unreachable. */
+struct db *httpd_pool_get(struct httpd_pool *p, char *err, size_t errlen);
+void	httpd_pool_put(struct httpd_pool *p, struct db *db);
+
+/* api.c */
+/* A query-string parameter as the API saw it. */
+struct api_param {
+	const char	*key;
+	const char	*value;
+};
+
+#define API_PARAMS_MAX	16
+
+/* Answers GET /api/<path> with params into reply (status 200, 400, 404,
+ * 503 with a JSON {"error": ...} body). */
+void	api_handle(struct httpd *h, const char *path,
+	    const struct api_param *params, size_t nparams,
+	    struct httpd_reply *reply);
+/* Fills reply with {"error": msg}. */
+void	api_error(struct httpd_reply *reply, unsigned status,
+	    const char *msg);
+
+#endif

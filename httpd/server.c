@@ -1,0 +1,470 @@
+/*
+ * server.c - the libmicrohttpd daemon: routing, the headers every response
+ * carries (CSP, nosniff, caching), gzip, and HTTP basic authentication.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "httpd.h"
+
+#define HTTPD_CSP "default-src 'self'; script-src 'self'; style-src 'self'; " \
+	"img-src 'self' data:; connect-src 'self'; object-src 'none'; " \
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+#define HTTPD_PEM_MAX	(1 << 20)	/* bytes of a key or certificate */
+
+bool
+httpd_is_loopback(const char *host)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+int
+httpd_parse_listen(const char *listen, char *host, size_t hostlen,
+    uint16_t *port_r, char *err, size_t errlen)
+{
+	const char	*colon, *h = listen;
+	size_t		 hl;
+	int64_t		 port;
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+
+	if (*listen == '[') {
+		h = listen + 1;
+		if ((colon = strchr(h, ']')) == NULL || colon[1] != ':')
+			goto bad;
+		hl = (size_t)(colon - h);
+		colon++;
+	} else {
+		if ((colon = strrchr(listen, ':')) == NULL)
+			goto bad;
+		hl = (size_t)(colon - listen);
+	}
+	if (hl == 0 || hl >= hostlen)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, hostlen, "127.0.0.1");
+	if (parse_int64(colon + 1, 1, 65535, &port) != 0)
+		goto bad;
+	if (inet_pton(AF_INET, host, &a4) != 1 &&
+	    inet_pton(AF_INET6, host, &a6) != 1) {
+		snprintf(err, errlen, "listen: %s: not a numeric address",
+		    host);
+		return -1;
+	}
+	*port_r = (uint16_t)port;
+	return 0;
+bad:
+	snprintf(err, errlen, "listen: expected HOST:PORT or [V6]:PORT");
+	return -1;
+}
+
+/* Whether the client takes gzip (a "gzip" token not weighted q=0). */
+static bool
+httpd_accepts_gzip(struct MHD_Connection *c)
+{
+	const char	*ae, *p;
+
+	ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	if (ae == NULL || (p = strstr(ae, "gzip")) == NULL)
+		return false;
+	p += 4;
+	while (*p == ' ')
+		p++;
+	if (strncmp(p, ";q=0", 4) != 0)
+		return true;
+	p += 4;
+	if (*p == '.')
+		p += 1 + strspn(p + 1, "0");
+	return *p != '\0' && *p != ',' && *p != ' ';
+}
+
+/* Headers of every response. */
+static void
+httpd_common_headers(const struct httpd *h, struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Content-Security-Policy", HTTPD_CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cross-Origin-Opener-Policy",
+	    "same-origin");
+	if (h->cfg.tls_cert != NULL)
+		MHD_add_response_header(r, "Strict-Transport-Security",
+		    "max-age=31536000");
+}
+
+static enum MHD_Result
+httpd_queue(const struct httpd *h, struct MHD_Connection *c,
+    unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result	 ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	httpd_common_headers(h, r);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Sends reply (taking its body), gzipped when worth it and accepted. */
+static enum MHD_Result
+httpd_send_reply(const struct httpd *h, struct MHD_Connection *c,
+    struct httpd_reply *reply)
+{
+	struct MHD_Response	*r;
+	struct buf		 gz;
+	size_t			 len = reply->body.len;
+	bool			 zipped = false;
+	char			*data;
+
+	buf_init(&gz, HTTPD_JSON_MAX);
+	if (!reply->no_gzip && len >= HTTPD_GZIP_MIN &&
+	    httpd_accepts_gzip(c) &&
+	    httpd_gzip(reply->body.data, len, &gz) == 0) {
+		buf_free(&reply->body);
+		len = gz.len;
+		data = buf_take(&gz);
+		zipped = true;
+	} else {
+		buf_free(&gz);
+		data = buf_take(&reply->body);
+	}
+	if (data == NULL)
+		len = 0;
+	r = MHD_create_response_from_buffer(len, data != NULL ? data : "",
+	    data != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, reply->type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	if (zipped)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+		    "gzip");
+	if (reply->disposition[0] != '\0')
+		MHD_add_response_header(r, "Content-Disposition",
+		    reply->disposition);
+	return httpd_queue(h, c, reply->status, r);
+}
+
+static enum MHD_Result
+httpd_send_text(const struct httpd *h, struct MHD_Connection *c,
+    unsigned status, const char *text)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	return httpd_queue(h, c, status, r);
+}
+
+/* A static file, 304 when the client's copy is current. */
+static enum MHD_Result
+httpd_send_file(const struct httpd *h, struct MHD_Connection *c,
+    const struct httpd_file *f)
+{
+	struct MHD_Response	*r;
+	const char		*inm;
+	bool			 zipped;
+
+	inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm != NULL && strstr(inm, f->etag) != NULL) {
+		r = MHD_create_response_from_buffer(0, "",
+		    MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, f->etag);
+		return httpd_queue(h, c, MHD_HTTP_NOT_MODIFIED, r);
+	}
+	zipped = f->gz != NULL && httpd_accepts_gzip(c);
+	r = MHD_create_response_from_buffer(zipped ? f->gzlen : f->len,
+	    zipped ? f->gz : f->data, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, f->etag);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED,
+	    f->last_modified);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    f->immutable ? "public, max-age=86400" : "no-cache");
+	if (f->gz != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
+		    "Accept-Encoding");
+	if (zipped)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+		    "gzip");
+	return httpd_queue(h, c, MHD_HTTP_OK, r);
+}
+
+struct httpd_args {
+	struct api_param	p[API_PARAMS_MAX];
+	size_t			n;
+	bool			overflow;
+};
+
+static enum MHD_Result
+httpd_collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct httpd_args	*a = cls;
+
+	(void)kind;
+	if (a->n == nitems(a->p)) {
+		a->overflow = true;
+		return MHD_NO;
+	}
+	a->p[a->n].key = key;
+	a->p[a->n].value = value != NULL ? value : "";
+	a->n++;
+	return MHD_YES;
+}
+
+/* Basic authentication, when users are configured; false: 401 queued. */
+static bool
+httpd_authorized(const struct httpd *h, struct MHD_Connection *c,
+    enum MHD_Result *ret_r)
+{
+	struct MHD_Response	*r;
+	char			*user, *pass = NULL;
+	bool			 ok;
+	static const char	 msg[] = "authentication required\n";
+
+	if (h->nusers == 0)
+		return true;
+	user = MHD_basic_auth_get_username_password(c, &pass);
+	ok = user != NULL && pass != NULL &&
+	    httpd_auth_check(h, user, pass);
+	if (pass != NULL) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user != NULL)
+		MHD_free(user);
+	if (ok)
+		return true;
+	r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)(uintptr_t)msg,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		*ret_r = MHD_NO;
+		return false;
+	}
+	httpd_common_headers(h, r);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	*ret_r = MHD_queue_basic_auth_fail_response(c, "dmarcd", r);
+	MHD_destroy_response(r);
+	return false;
+}
+
+/* The access handler: GET/HEAD only; /api/... or a static file. */
+static enum MHD_Result
+httpd_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct httpd		*h = cls;
+	const struct httpd_file	*f;
+	struct httpd_reply	 reply;
+	struct httpd_args	 args;
+	enum MHD_Result		 ret = MHD_NO;
+	bool			 bad = false;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	/* answered at once, before any request body is read */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return httpd_send_text(h, c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n");
+	if (!httpd_authorized(h, c, &ret))
+		return ret;
+	if (strncmp(url, "/api/", 5) == 0) {
+		memset(&args, 0, sizeof(args));
+		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+		    httpd_collect_arg, &args);
+		memset(&reply, 0, sizeof(reply));
+		buf_init(&reply.body, HTTPD_JSON_MAX);
+		if (args.overflow)
+			api_error(&reply, MHD_HTTP_BAD_REQUEST,
+			    "too many parameters");
+		else
+			api_handle(h, url + 5, args.p, args.n, &reply);
+		ret = httpd_send_reply(h, c, &reply);
+		buf_free(&reply.body);
+		log_debug("%s %s %u", method, url, reply.status);
+		return ret;
+	}
+	if (strcmp(url, "/") == 0)
+		url = "/index.html";
+	if ((f = httpd_static_find(h, url, &bad)) != NULL)
+		return httpd_send_file(h, c, f);
+	return httpd_send_text(h, c, bad ? MHD_HTTP_BAD_REQUEST :
+	    MHD_HTTP_NOT_FOUND, bad ? "bad path\n" : "not found\n");
+}
+
+static int
+httpd_read_pem(const char *path, char **pem_r, char *err, size_t errlen)
+{
+	struct buf	b;
+
+	buf_init(&b, HTTPD_PEM_MAX);
+	if (read_file_capped(path, HTTPD_PEM_MAX, &b, err, errlen) != 0) {
+		buf_free(&b);
+		return -1;
+	}
+	if (buf_addc(&b, '\0') != 0 || (*pem_r = buf_take(&b)) == NULL) {
+		snprintf(err, errlen, "%s: empty or too large", path);
+		buf_free(&b);
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses a private key others may read. */
+static int
+httpd_check_secret(const char *path, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXO)) {
+		snprintf(err, errlen, "%s: readable by others; chmod o-rwx",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+httpd_start(struct httpd *h, const struct httpd_config *cfg, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	char			 host[INET6_ADDRSTRLEN + 1];
+	uint16_t		 port;
+	unsigned		 flags;
+	bool			 tls, v6;
+
+	memset(h, 0, sizeof(*h));
+	h->cfg = *cfg;
+	if (httpd_parse_listen(cfg->listen, host, sizeof(host), &port, err,
+	    errlen) != 0)
+		return -1;
+	tls = cfg->tls_cert != NULL && *cfg->tls_cert != '\0';
+	if (tls != (cfg->tls_key != NULL && *cfg->tls_key != '\0')) {
+		snprintf(err, errlen, "TLS needs both a certificate and a key");
+		return -1;
+	}
+	if (!tls)
+		h->cfg.tls_cert = h->cfg.tls_key = NULL;
+	if (cfg->users_file != NULL && *cfg->users_file != '\0' &&
+	    httpd_auth_load(h, err, errlen) != 0)
+		return -1;
+	if (!httpd_is_loopback(host) && (!tls || h->nusers == 0)) {
+		snprintf(err, errlen, "refusing to listen on %s without TLS "
+		    "and users (http_tls_cert, http_tls_key, http_users); or "
+		    "listen on loopback behind a reverse proxy", host);
+		goto fail;
+	}
+	if (tls && (httpd_check_secret(cfg->tls_key, err, errlen) != 0 ||
+	    httpd_read_pem(cfg->tls_cert, &h->tls_cert_pem, err,
+	    errlen) != 0 ||
+	    httpd_read_pem(cfg->tls_key, &h->tls_key_pem, err, errlen) != 0))
+		goto fail;
+	if (httpd_static_load(h, err, errlen) != 0)
+		goto fail;
+	if (httpd_pool_open(&h->pool, &h->cfg.dbc, err, errlen) != 0)
+		goto fail;
+
+	memset(&ss, 0, sizeof(ss));
+	v6 = strchr(host, ':') != NULL;
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		inet_pton(AF_INET6, host, &sin6->sin6_addr);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		inet_pton(AF_INET, host, &sin->sin_addr);
+	}
+	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	if (tls)
+		flags |= MHD_USE_TLS;
+	h->daemon = MHD_start_daemon(flags, port, NULL, NULL, httpd_access, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTPD_THREADS,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY,
+	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+	    h->tls_cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key_pem,
+	    MHD_OPTION_END);
+	if (h->daemon == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s",
+		    cfg->listen, errno ? strerror(errno) : "failed");
+		goto fail;
+	}
+	return 0;
+fail:
+	httpd_stop(h);
+	return -1;
+}
+
+void
+httpd_stop(struct httpd *h)
+{
+	if (h->daemon != NULL)
+		MHD_stop_daemon(h->daemon);
+	h->daemon = NULL;
+	httpd_pool_close(&h->pool);
+	httpd_static_free(h);
+	httpd_auth_free(h);
+	if (h->tls_key_pem != NULL)
+		explicit_bzero(h->tls_key_pem, strlen(h->tls_key_pem));
+	free(h->tls_key_pem);
+	free(h->tls_cert_pem);
+	h->tls_key_pem = h->tls_cert_pem = NULL;
+}

@@ -1,0 +1,162 @@
+/*
+ * cmd_db.c - `dmarcd db migrate|status|start|stop`: the schema and the
+ * embedded cluster.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib.h"
+#include "conf.h"
+#include "dmarcd.h"
+
+static void
+db_usage(void)
+{
+	fprintf(stderr, "usage: dmarcd db [-f FILE] [--db URL] "
+	    "migrate [--to N] | status | start | stop\n");
+}
+
+/* -f FILE and --db URL, shared by every database command. */
+int
+cmd_common_opt(struct cmd_env *env, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'f':
+		env->conf_file = arg;
+		return 0;
+	case 'D':
+		env->db_url = arg;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+db_migrate_cmd(struct cmd_env *env, int target)
+{
+	struct db	*db = NULL;
+	char		 err[1024];
+	int		 rc, from, to;
+
+	/* connect without the automatic migration: this is the migration */
+	if ((rc = db_open(&env->dbc, false, &db, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+	}
+	rc = db_migrate(db, target, &from, &to, err, sizeof(err));
+	db_close(&db);
+	if (rc != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+	}
+	if (from == to)
+		printf("schema at version %d, nothing to do\n", to);
+	else
+		printf("schema migrated from version %d to %d\n", from, to);
+	return 0;
+}
+
+static int
+db_status_cmd(struct cmd_env *env)
+{
+	struct db	*db = NULL;
+	char		 err[1024];
+	int		 rc;
+
+	if (env->dbc.url == NULL || *env->dbc.url == '\0') {
+		/* say where it stands; never start it just to look */
+		if ((rc = db_cluster_status(&env->dbc, stdout, err,
+		    sizeof(err))) != 1) {
+			if (rc < 0)
+				log_warnx("%s", err);
+			return rc < 0 ? EXIT_DB : 0;
+		}
+	} else
+		printf("database: configured URL\n");
+	if ((rc = db_open(&env->dbc, false, &db, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+	}
+	rc = db_status_print(db, stdout, err, sizeof(err));
+	db_close(&db);
+	if (rc != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+	}
+	return 0;
+}
+
+int
+cmd_db(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'D' },
+		{ "to", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_env	 env;
+	const char	*sub;
+	char		 err[1024], conninfo[1024];
+	int		 ch, rc, target = 0;
+
+	memset(&env, 0, sizeof(env));
+	while ((ch = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1)
+		if (cmd_common_opt(&env, ch, optarg) == -1) {
+			db_usage();
+			return EXIT_USAGE;
+		}
+	if (optind >= argc) {
+		db_usage();
+		return EXIT_USAGE;
+	}
+	sub = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f:", longopts, NULL)) != -1) {
+		if (ch == 'T' && strcmp(sub, "migrate") == 0)
+			target = atoi(optarg);
+		else if (cmd_common_opt(&env, ch, optarg) == -1) {
+			db_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		db_usage();
+		return EXIT_USAGE;
+	}
+	if ((rc = cmd_env_load(&env)) != 0)
+		return rc;
+	if (strcmp(sub, "migrate") == 0 || strcmp(sub, "init") == 0)
+		rc = db_migrate_cmd(&env, target);
+	else if (strcmp(sub, "status") == 0)
+		rc = db_status_cmd(&env);
+	else if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0) {
+		if (env.dbc.url != NULL && *env.dbc.url != '\0') {
+			log_warnx("db %s: a database URL is configured; only "
+			    "the embedded cluster is started and stopped here",
+			    sub);
+			rc = EXIT_USAGE;
+		} else if (strcmp(sub, "start") == 0) {
+			rc = db_cluster_start(&env.dbc, conninfo,
+			    sizeof(conninfo), err, sizeof(err));
+			if (rc != 0)
+				log_warnx("%s", err);
+			rc = rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL :
+			    EXIT_DB;
+		} else {
+			rc = db_cluster_stop(&env.dbc, err, sizeof(err));
+			if (rc != 0)
+				log_warnx("%s", err);
+			rc = rc == 0 ? 0 : EXIT_DB;
+		}
+	} else {
+		db_usage();
+		rc = EXIT_USAGE;
+	}
+	cmd_env_free(&env);
+	return rc;
+}

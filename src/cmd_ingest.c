@@ -1,0 +1,396 @@
+/*
+ * cmd_ingest.c - `dmarcd ingest PATH...`: every message of files,
+ * directories, mboxes, Maildirs or stdin into the database, many messages
+ * per transaction (each in a SAVEPOINT of its own); a Maildir message
+ * leaves new/ only after the COMMIT of its transaction.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib.h"
+#include "aggregate.h"
+#include "unpack.h"
+#include "source.h"
+#include "conf.h"
+#include "dmarcd.h"
+
+/* Group commit: a transaction holds at most this many messages, bytes of
+ * messages, or seconds, whichever comes first.  One COMMIT (one fsync)
+ * then serves many messages; the bytes of a message are not held after it
+ * is stored, only what done needs (source_hold). */
+#define INGEST_BATCH_MESSAGES	1000
+#define INGEST_BATCH_BYTES	(64 << 20)
+#define INGEST_BATCH_SECONDS	0.5
+
+struct ingest_totals {
+	uint64_t	messages, reports, records, duplicates, quarantined;
+	uint64_t	failed, bytes;
+};
+
+/* A message stored in the open transaction, waiting for its COMMIT. */
+struct ingest_pending {
+	struct source_pending	*done;
+	enum source_outcome	 outcome;
+	char			*note;	/* "origin: quarantined: reason" */
+};
+
+struct ingest_batch {
+	struct db		*db;
+	bool			 open;	/* a transaction is */
+	double			 started;
+	uint64_t		 bytes;
+	struct ingest_pending	*v;
+	size_t			 n, size;
+	struct ingest_totals	 t;	/* of the batch, not committed yet */
+};
+
+static double
+now_seconds(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+totals_add(struct ingest_totals *to, const struct ingest_totals *from)
+{
+	to->messages += from->messages;
+	to->reports += from->reports;
+	to->records += from->records;
+	to->duplicates += from->duplicates;
+	to->quarantined += from->quarantined;
+	to->failed += from->failed;
+	to->bytes += from->bytes;
+}
+
+/* Forgets the batch's messages without done: they stay where they are. */
+static void
+batch_drop(struct ingest_batch *b)
+{
+	size_t	i;
+
+	for (i = 0; i < b->n; i++) {
+		source_pending_free(&b->v[i].done);
+		free(b->v[i].note);
+	}
+	b->n = 0;
+	b->bytes = 0;
+	memset(&b->t, 0, sizeof(b->t));
+}
+
+static int
+batch_open(struct ingest_batch *b)
+{
+	char	err[512];
+
+	if (b->open)
+		return 0;
+	if (db_batch_begin(b->db, err, sizeof(err)) != 0) {
+		log_warnx("database unavailable, stopping: %s", err);
+		return EXIT_TEMPFAIL;
+	}
+	b->open = true;
+	b->started = now_seconds();
+	return 0;
+}
+
+/* COMMITs the batch, then (only then) releases its inputs.  Returns 0, or
+ * EXIT_TEMPFAIL with every input of the batch left where it was. */
+static int
+batch_commit(struct ingest_batch *b, struct ingest_totals *t)
+{
+	char	err[1024];
+	size_t	i;
+
+	if (!b->open)
+		return 0;
+	b->open = false;
+	if (db_batch_commit(b->db, err, sizeof(err)) != 0) {
+		log_warnx("database unavailable, stopping (the last %zu "
+		    "messages stay for the next run): %s", b->n, err);
+		batch_drop(b);
+		return EXIT_TEMPFAIL;
+	}
+	for (i = 0; i < b->n; i++) {
+		if (b->v[i].note != NULL)
+			log_info("%s", b->v[i].note);
+		if (source_pending_done(&b->v[i].done, b->v[i].outcome, err,
+		    sizeof(err)) == -1)
+			log_warnx("%s", err);
+	}
+	totals_add(t, &b->t);
+	batch_drop(b);
+	return 0;
+}
+
+/* Rolls the batch back after the database failed. */
+static int
+batch_abort(struct ingest_batch *b, const char *origin, const char *err)
+{
+	log_warnx("database unavailable, stopping (%s and the %zu messages "
+	    "before it in this transaction stay for the next run): %s",
+	    origin, b->n, err);
+	if (b->open)
+		db_batch_rollback(b->db);
+	b->open = false;
+	batch_drop(b);
+	return EXIT_TEMPFAIL;
+}
+
+/* Adds a stored message (its done handle taken) to the batch. */
+static int
+batch_push(struct ingest_batch *b, struct source_pending **done,
+    const char *origin, size_t len, const struct db_message_result *res)
+{
+	struct ingest_pending	*v, *p;
+
+	if (b->n == b->size) {
+		if ((v = reallocarray(b->v, b->size ? b->size * 2 : 64,
+		    sizeof(*v))) == NULL)
+			fatalx("out of memory");
+		b->v = v;
+		b->size = b->size ? b->size * 2 : 64;
+	}
+	p = &b->v[b->n++];
+	p->done = *done;
+	*done = NULL;
+	p->outcome = res->reports + res->duplicates > 0 ? SOURCE_STORED :
+	    SOURCE_QUARANTINED;
+	p->note = NULL;
+	if (res->quarantined && asprintf(&p->note, "%s: quarantined: %s",
+	    origin, res->reason) == -1)
+		p->note = NULL;
+	b->bytes += len;
+	b->t.messages++;
+	b->t.bytes += len;
+	b->t.reports += res->reports;
+	b->t.records += res->records;
+	b->t.duplicates += res->duplicates;
+	if (res->quarantined)
+		b->t.quarantined++;
+	return 0;
+}
+
+/* A deadlock rolled msg back alone: commit the rest, then msg in a
+ * transaction of its own (db_ingest_message retries). */
+static int
+ingest_alone(struct ingest_batch *b, const struct db_ingest_limits *lim,
+    const struct source_msg *msg, struct source_pending **done,
+    struct ingest_totals *t)
+{
+	struct db_message_result	 res;
+	char				 err[1024];
+	int				 rc;
+
+	if ((rc = batch_commit(b, t)) != 0) {
+		source_pending_free(done);
+		return rc;
+	}
+	rc = db_ingest_message(b->db, lim, msg->data, msg->len, msg->origin,
+	    &res, err, sizeof(err));
+	if (rc == DB_ETEMP) {
+		source_pending_free(done);
+		return batch_abort(b, msg->origin, err);
+	}
+	if (rc != 0) {
+		log_warnx("%s: %s", msg->origin, err);
+		t->failed++;
+		source_pending_free(done);
+		return 0;
+	}
+	batch_push(b, done, msg->origin, msg->len, &res);
+	/* committed already: release it now */
+	b->open = false;
+	if (b->v[0].note != NULL)
+		log_info("%s", b->v[0].note);
+	if (source_pending_done(&b->v[0].done, b->v[0].outcome, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	totals_add(t, &b->t);
+	batch_drop(b);
+	return 0;
+}
+
+/* One source, message by message, into the open batch.  Returns 0, or
+ * EXIT_TEMPFAIL when the database went away (the batch's messages stay
+ * where they are). */
+static int
+ingest_source(struct ingest_batch *b, const struct db_ingest_limits *lim,
+    struct source *src, struct progress *prog, struct ingest_totals *t)
+{
+	const struct source_msg		*msg;
+	struct db_message_result	 res;
+	struct source_pending		*done;
+	char				 err[1024], reason[1024];
+	int				 rc;
+
+	for (;;) {
+		if ((rc = source_next(src, &msg, err, sizeof(err))) == 0)
+			return 0;
+		if (rc == -1) {
+			log_warnx("%s", err);
+			t->failed++;
+			return 0;
+		}
+		if (msg->error != NULL && msg->temporary) {
+			/* left in place: nothing stored, nothing lost */
+			log_warnx("%s: %s", msg->origin, msg->error);
+			t->failed++;
+			continue;
+		}
+		if (source_hold(src, msg, &done, err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			t->failed++;
+			continue;
+		}
+		if ((rc = batch_open(b)) != 0) {
+			source_pending_free(&done);
+			return rc;
+		}
+		memset(&res, 0, sizeof(res));
+		if (msg->error != NULL) {
+			/* permanent (too large): a row saying so, then done,
+			 * so it does not wait in new/ forever */
+			snprintf(reason, sizeof(reason), "%s; bytes not kept",
+			    msg->error);
+			rc = db_batch_unkept(b->db, msg->len, msg->origin,
+			    reason, err, sizeof(err));
+			res.quarantined = true;
+			snprintf(res.reason, sizeof(res.reason), "%s", reason);
+		} else
+			rc = db_batch_message(b->db, lim, msg->data, msg->len,
+			    msg->origin, &res, err, sizeof(err));
+		if (rc == DB_ETEMP) {
+			source_pending_free(&done);
+			return batch_abort(b, msg->origin, err);
+		}
+		if (rc == DB_ERETRY) {
+			if ((rc = ingest_alone(b, lim, msg, &done, t)) != 0)
+				return rc;
+		} else if (rc != 0) {
+			log_warnx("%s: %s", msg->origin, err);
+			t->failed++;
+			source_pending_free(&done);
+		} else
+			batch_push(b, &done, msg->origin,
+			    msg->error == NULL ? msg->len : 0, &res);
+		if (b->open && (b->n >= INGEST_BATCH_MESSAGES ||
+		    b->bytes >= INGEST_BATCH_BYTES ||
+		    now_seconds() - b->started >= INGEST_BATCH_SECONDS) &&
+		    (rc = batch_commit(b, t)) != 0)
+			return rc;
+		progress_update(prog, t->messages + b->t.messages,
+		    t->reports + b->t.reports, t->bytes + b->t.bytes);
+	}
+}
+
+int
+cmd_ingest(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmd_env		 env;
+	struct db		*db = NULL;
+	struct db_ingest_limits	 lim;
+	struct source_limits	 slim;
+	struct source		*src;
+	struct source_estimate	 est, all;
+	struct progress		 prog;
+	struct ingest_totals	 t;
+	struct ingest_batch	 batch;
+	char			 err[1024];
+	double			 start, secs;
+	int			 ch, i, rc = 0, status = EXIT_OK;
+	bool			 quiet = false;
+
+	memset(&env, 0, sizeof(env));
+	while ((ch = getopt_long(argc, argv, "f:q", longopts, NULL)) != -1) {
+		if (ch == 'q')
+			quiet = true;
+		else if (cmd_common_opt(&env, ch, optarg) == -1) {
+			fprintf(stderr, "usage: dmarcd ingest [-q] [-f FILE] "
+			    "[--db URL] PATH|-...\n");
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		fprintf(stderr, "usage: dmarcd ingest [-q] [-f FILE] "
+		    "[--db URL] PATH|-...\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = cmd_env_load(&env)) != 0)
+		return rc;
+	conf_ingest_limits(&env.conf, &lim);
+	source_limits_default(&slim);
+	slim.max_message_size = lim.unpack.max_message_size;
+	agg_global_init();
+	unpack_global_init();
+	if ((rc = cmd_env_open(&env, &db)) != 0) {
+		cmd_env_free(&env);
+		unpack_global_deinit();
+		return rc;
+	}
+
+	start = now_seconds();
+	memset(&t, 0, sizeof(t));
+	memset(&all, 0, sizeof(all));
+	all.exact = true;
+	/* a look ahead for the progress line, only when someone sees it */
+	if (!quiet && isatty(fileno(stderr)))
+		for (i = 0; i < argc; i++) {
+			if (source_open(argv[i], &slim, &src, err,
+			    sizeof(err)) == -1)
+				continue;
+			if (source_estimate(src, &est, err, sizeof(err)) == 0) {
+				all.messages += est.messages;
+				all.bytes += est.bytes;
+				all.exact = all.exact && est.exact;
+			}
+			source_free(&src);
+		}
+	progress_init(&prog, quiet ? NULL : stderr, &all);
+	if (quiet)
+		prog.enabled = false;
+	memset(&batch, 0, sizeof(batch));
+	batch.db = db;
+	for (i = 0; i < argc && status != EXIT_TEMPFAIL; i++) {
+		if (source_open(argv[i], &slim, &src, err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			t.failed++;
+			continue;
+		}
+		/* the batch spans sources: its done handles outlive them */
+		if ((rc = ingest_source(&batch, &lim, src, &prog, &t)) != 0)
+			status = rc;
+		source_free(&src);
+	}
+	if (status != EXIT_TEMPFAIL && (rc = batch_commit(&batch, &t)) != 0)
+		status = rc;
+	free(batch.v);
+	progress_end(&prog);
+	secs = now_seconds() - start;
+	printf("ingest: %llu messages, %llu reports, %llu records, "
+	    "%llu duplicates, %llu quarantined, %llu failed, %.2f s "
+	    "(%.0f records/s)\n", (unsigned long long)t.messages,
+	    (unsigned long long)t.reports, (unsigned long long)t.records,
+	    (unsigned long long)t.duplicates,
+	    (unsigned long long)t.quarantined, (unsigned long long)t.failed,
+	    secs, secs > 0 ? t.records / secs : 0.0);
+	db_close(&db);
+	cmd_env_free(&env);
+	unpack_global_deinit();
+	if (status == EXIT_OK && t.failed > 0)
+		status = EXIT_INPUT;
+	return status;
+}

@@ -1,0 +1,77 @@
+/*
+ * conf.h - dmarcd.conf: one file for every subcommand.  Settings are
+ * declared as data in conf.c (name, type, default, bounds, help), and every
+ * error is reported as file:line, all of them at once.
+ */
+#ifndef DMARCD_CONF_H
+#define DMARCD_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "db.h"
+
+#define CONF_DEFAULT_FILE	"/etc/dmarcd.conf"
+
+#define EXIT_DB		1	/* a permanent database error */
+#define EXIT_CONFIG	78	/* EX_CONFIG */
+
+struct conf {
+	const char	*file;		/* what was read; NULL: none */
+	char		*database;
+	char		*state_dir;
+	char		*cluster_user;
+	char		*pg_bindir;
+	char		*shared_buffers;
+	/* unpacker */
+	uint64_t	 max_message_size;
+	uint64_t	 max_attachments;
+	uint64_t	 max_archive_entries;
+	uint64_t	 max_report_size;
+	uint64_t	 max_ratio;
+	uint64_t	 max_nesting;
+	/* aggregate parser */
+	uint64_t	 xml_max_depth;
+	uint64_t	 xml_max_elements;
+	uint64_t	 max_records;
+	uint64_t	 max_text;
+	/* summary (cmd_summary.c) */
+	char		*summary_from;
+	char		*summary_to;
+	char		*sendmail_path;
+};
+
+/* Defaults, then the file (NULL: $DMARCD_CONF, else CONF_DEFAULT_FILE, which
+ * may be missing).  Returns 0, or -1 with every error written to errs as
+ * "file:line: message" lines. */
+int	conf_load(struct conf *c, const char *file, FILE *errs);
+void	conf_free(struct conf *c);
+/* Prints every setting with its value (check-config -v). */
+void	conf_print(const struct conf *c, FILE *out);
+
+/* The database to use: --db, else $DMARCD_DB, else the file's. */
+void	conf_db_config(const struct conf *c, const char *db_url,
+	    struct db_config *dc);
+void	conf_ingest_limits(const struct conf *c, struct db_ingest_limits *l);
+
+/* The options every database command takes: -f FILE, --db URL.  Parses
+ * them out of argv (getopt_long, with extra short options in opts and long
+ * ones in longopts for the caller to handle through fn), loads the file and
+ * opens the database.  Prints errors; returns an exit status (0: go on). */
+struct cmd_env {
+	struct conf		 conf;
+	struct db_config	 dbc;
+	const char		*conf_file;
+	const char		*db_url;
+};
+
+/* cmd_db.c: handles -f (ch 'f') and --db (ch 'D'); -1 for other options. */
+int	cmd_common_opt(struct cmd_env *env, int ch, const char *arg);
+int	cmd_env_load(struct cmd_env *env);
+void	cmd_env_free(struct cmd_env *env);
+/* Opens (and migrates) the database; prints the error and returns the
+ * exit status on failure (75 when temporary). */
+int	cmd_env_open(struct cmd_env *env, struct db **db_r);
+
+#endif

@@ -1,0 +1,692 @@
+/*
+ * summary.c - the figures of a summary: per domain, messages and alignment
+ * of the period and of the period of the same length before it, the top
+ * failing and the new sources, reporters seen and gone silent, the policy
+ * published and a verdict on moving to a stricter one.
+ *
+ * Totals come from the daily rollups; only the reasons of the top failing
+ * sources read record, bounded by the period, the sources listed and
+ * SUMMARY_REASON_RECORDS.  A report belongs to the day of the middle of its
+ * period (daily's day, store.c), so every query here uses that day.  The
+ * session runs in UTC so that dates mean UTC days.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "summary.h"
+
+#define DAY	86400
+
+/* The report's rollup day, as in store.c (report_day). */
+#define REPORT_DAY \
+	"((r.begin_time + (r.end_time - r.begin_time) / 2)::date)"
+
+/* $1 prev_since, $2 since, $3 until, $4 domain or NULL. */
+#define Q_TOTALS \
+	"SELECT domain, day >= $2::date," \
+	" sum(messages)," \
+	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
+	" count(DISTINCT day)" \
+	" FROM daily WHERE day >= $1::date AND day < $3::date" \
+	" AND ($4::text IS NULL OR domain = $4)" \
+	" GROUP BY 1, 2 ORDER BY 1, 2"
+
+/* $1 domain, $2 window since, $3 until. */
+#define Q_WINDOW \
+	"SELECT coalesce(sum(messages), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
+	" count(DISTINCT day)," \
+	" (SELECT extract(epoch FROM min(day)::timestamp)::bigint FROM daily" \
+	"  WHERE domain = $1 AND day < $3::date)" \
+	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date"
+
+/* Sources that pass for some messages and fail for others in the window:
+ * authorised senders with a gap.  $1 domain, $2 window since, $3 until. */
+#define Q_LEGIT_FAILING \
+	"SELECT count(*), min(ip) FROM (SELECT host(source_ip) AS ip" \
+	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
+	" GROUP BY source_ip HAVING bool_or(dkim_aligned OR spf_aligned)" \
+	" AND bool_or(NOT (dkim_aligned OR spf_aligned))) s"
+
+/* The latest report of the period or before it (by its day, as
+ * everywhere).  $1 domain, $2 until. */
+#define Q_POLICY \
+	"SELECT p, sp, pct, coalesce(nullif(org_name, ''), '(unnamed)')," \
+	" extract(epoch FROM end_time)::bigint FROM report r" \
+	" WHERE domain = $1 AND begin_time < $2::date" \
+	" AND " REPORT_DAY " < $2::date" \
+	" ORDER BY begin_time DESC, id DESC LIMIT 1"
+
+/* $1 domain, $2 since, $3 until; the last column counts every failing
+ * (source, header_from) before the LIMIT. */
+#define Q_FAILING \
+	"SELECT host(source_ip), header_from, sum(messages), count(*) OVER ()" \
+	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
+	" AND NOT (dkim_aligned OR spf_aligned)" \
+	" GROUP BY source_ip, header_from" \
+	" ORDER BY 3 DESC, source_ip, header_from LIMIT " \
+	STRINGIFY(SUMMARY_TOP)
+
+/* Why the top failing sources failed: auth results and overrides of their
+ * failing records in the period.  $1 domain, $2 since, $3 until, $4 the
+ * sources' addresses. */
+#define Q_REASONS \
+	"WITH f AS (SELECT c.source_ip, coalesce(c.header_from, '') AS hf," \
+	" c.reason_type, c.dkim_result, c.spf_result" \
+	" FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id" \
+	" WHERE r.domain = $1 AND r.begin_time < $3::date" \
+	" AND r.end_time >= $2::date" \
+	" AND " REPORT_DAY " >= $2::date AND " REPORT_DAY " < $3::date" \
+	" AND c.source_ip = ANY ($4::inet[])" \
+	" AND NOT (coalesce(c.dkim = 'pass', false)" \
+	" OR coalesce(c.spf = 'pass', false))" \
+	" LIMIT " STRINGIFY(SUMMARY_REASON_RECORDS) ")" \
+	" SELECT host(f.source_ip), f.hf," \
+	" string_agg(DISTINCT t.tok, ' ' ORDER BY t.tok)" \
+	" FROM f CROSS JOIN LATERAL (" \
+	"  SELECT 'dkim=' || lower(x) FROM unnest(CASE WHEN" \
+	"   cardinality(f.dkim_result) = 0 THEN '{none}' ELSE f.dkim_result END) x" \
+	"  UNION ALL SELECT 'spf=' || lower(x) FROM unnest(CASE WHEN" \
+	"   cardinality(f.spf_result) = 0 THEN '{none}' ELSE f.spf_result END) x" \
+	"  UNION ALL SELECT 'override=' || lower(x) FROM unnest(f.reason_type) x" \
+	" ) t(tok) GROUP BY 1, 2"
+
+/* Sources of the period never seen for the domain before it.  $1 domain,
+ * $2 since, $3 until. */
+#define Q_NEW \
+	"SELECT host(source_ip), min(nullif(header_from, '')), sum(messages)," \
+	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
+	" count(*) OVER ()" \
+	" FROM daily d WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
+	" AND source_ip NOT IN (SELECT source_ip FROM daily" \
+	"  WHERE domain = $1 AND day < $2::date)" \
+	" GROUP BY source_ip ORDER BY 3 DESC, source_ip LIMIT " \
+	STRINGIFY(SUMMARY_TOP)
+
+/* Reporters of the period and of the one before.  $1 domain, $2 since,
+ * $3 until, $4 prev_since. */
+#define Q_REPORTERS \
+	"SELECT name, cur, sum(cur) OVER () FROM (" \
+	" SELECT coalesce(nullif(org_name, ''), '(unnamed)') AS name," \
+	" count(*) FILTER (WHERE day >= $2::date) AS cur," \
+	" count(*) FILTER (WHERE day < $2::date) AS prev FROM (" \
+	"  SELECT org_name, " REPORT_DAY " AS day FROM report r" \
+	"  WHERE domain = $1 AND begin_time < $3::date" \
+	"  AND end_time >= $4::date) x" \
+	" WHERE day >= $4::date AND day < $3::date GROUP BY 1) y" \
+	" ORDER BY cur DESC, name LIMIT " STRINGIFY(SUMMARY_MAX_REPORTERS)
+
+/* Quarantined messages of the period by domain ('' unknown); $1 since,
+ * $2 until. */
+#define Q_QUARANTINE \
+	"SELECT domain, count(*) FROM quarantine" \
+	" WHERE first_seen >= $1::date AND first_seen < $2::date" \
+	" GROUP BY 1 ORDER BY 1"
+
+#define Q_GLOBAL \
+	"SELECT (SELECT count(*) FROM quarantine WHERE resolved IS NULL)," \
+	" (SELECT extract(epoch FROM max(received))::bigint FROM report)," \
+	" to_regclass('forensic') IS NOT NULL," \
+	" to_regclass('tlsrpt') IS NOT NULL"
+
+/* Which timestamp column dates a failure or TLS report: the first of these
+ * the table has.  Looked up, not assumed: those tables are younger than
+ * this file. */
+#define Q_TIME_COLUMN \
+	"SELECT column_name FROM information_schema.columns" \
+	" WHERE table_schema = current_schema() AND table_name = $1" \
+	" AND column_name IN ('received', 'arrival', 'begin_time'," \
+	" 'first_seen')" \
+	" ORDER BY array_position(ARRAY['received', 'arrival', 'begin_time'," \
+	" 'first_seen']::text[], column_name::text) LIMIT 1"
+
+#define STRINGIFY(x)	STRINGIFY2(x)
+#define STRINGIFY2(x)	#x
+
+struct summary_q {
+	struct db	*db;
+	char		*err;
+	size_t		 errlen;
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if (s == NULL)
+		return NULL;
+	if ((p = strdup(s)) == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+static uint64_t
+col_u64(PGresult *res, int row, int c)
+{
+	if (PQgetisnull(res, row, c))
+		return 0;
+	return strtoull(PQgetvalue(res, row, c), NULL, 10);
+}
+
+static const char *
+col_str(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+}
+
+/* Runs one query; *res_r is the caller's on 0. */
+static int
+summary_query(struct summary_q *q, const char *what, const char *sql,
+    int n, const char *const *params, PGresult **res_r)
+{
+	PGresult	*res;
+	int		 rc;
+
+	res = PQexecParams(q->db->conn, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = db_result_error(q->db, res, what, q->err, q->errlen);
+		PQclear(res);
+		return rc;
+	}
+	*res_r = res;
+	return 0;
+}
+
+static void
+summary_date(time_t t, char *buf, size_t len)
+{
+	struct tm	tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+int
+summary_parse_date(const char *s, time_t *t_r)
+{
+	struct tm	 tm;
+	const char	*end;
+	char		 back[16];
+	time_t		 t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) != 10 || (end = strptime(s, "%Y-%m-%d", &tm)) == NULL ||
+	    *end != '\0' || tm.tm_year < 70 || tm.tm_year > 1100)
+		return -1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	/* strptime takes 2024-02-31; the round trip does not */
+	summary_date(t, back, sizeof(back));
+	if (strcmp(back, s) != 0)
+		return -1;
+	*t_r = t;
+	return 0;
+}
+
+int
+summary_period_days(const char *s, time_t now, struct summary_opts *o,
+    char *err, size_t errlen)
+{
+	int64_t		 days;
+	size_t		 l = strlen(s);
+	char		 num[16];
+
+	if (l < 2 || l >= sizeof(num) || s[l - 1] != 'd') {
+		snprintf(err, errlen, "period: expected Nd (1d, 7d, 30d)");
+		return -1;
+	}
+	memcpy(num, s, l - 1);
+	num[l - 1] = '\0';
+	if (parse_int64(num, 1, SUMMARY_MAX_DAYS, &days) == -1) {
+		snprintf(err, errlen, "period: days must be 1..%d",
+		    SUMMARY_MAX_DAYS);
+		return -1;
+	}
+	/* whole UTC days up to today: today's reports are still arriving */
+	o->until = now - now % DAY;
+	o->since = o->until - (time_t)days * DAY;
+	return 0;
+}
+
+/* Reads one period's totals for every domain (or the one asked for). */
+static int
+summary_totals(struct summary_q *q, struct summary *s)
+{
+	struct summary_domain	*d = NULL;
+	struct summary_counts	*c;
+	PGresult		*res;
+	char			 prev[16], since[16], until[16];
+	const char		*p[4], *name;
+	int			 rc, i, n;
+
+	summary_date(s->prev_since, prev, sizeof(prev));
+	summary_date(s->since, since, sizeof(since));
+	summary_date(s->until, until, sizeof(until));
+	p[0] = prev;
+	p[1] = since;
+	p[2] = until;
+	p[3] = s->only_domain;
+	if ((rc = summary_query(q, "summary totals", Q_TOTALS, 4, p,
+	    &res)) != 0)
+		return rc;
+	n = PQntuples(res);
+	/* at most two rows (previous, current) per domain */
+	s->domains = calloc((size_t)n + 1, sizeof(*s->domains));
+	if (s->domains == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < n; i++) {
+		name = PQgetvalue(res, i, 0);
+		if (d == NULL || strcmp(d->name, name) != 0) {
+			if (s->n_domains == SUMMARY_MAX_DOMAINS)
+				break;
+			d = &s->domains[s->n_domains++];
+			d->name = xstrdup(name);
+			d->pct = -1;
+		}
+		c = strcmp(PQgetvalue(res, i, 1), "t") == 0 ? &d->cur :
+		    &d->prev;
+		c->messages = col_u64(res, i, 2);
+		c->pass = col_u64(res, i, 3);
+		c->dkim = col_u64(res, i, 4);
+		c->spf = col_u64(res, i, 5);
+		c->days = col_u64(res, i, 6);
+	}
+	PQclear(res);
+	/* a domain asked for by name is reported even when silent */
+	if (s->only_domain != NULL && s->n_domains == 0) {
+		d = &s->domains[s->n_domains++];
+		d->name = xstrdup(s->only_domain);
+		d->pct = -1;
+	}
+	return 0;
+}
+
+static int
+summary_policy(struct summary_q *q, struct summary_domain *d,
+    const char *until)
+{
+	PGresult	*res;
+	const char	*p[2] = { d->name, until };
+	int		 rc;
+
+	if ((rc = summary_query(q, "summary policy", Q_POLICY, 2, p,
+	    &res)) != 0)
+		return rc;
+	if (PQntuples(res) == 1) {
+		d->p = xstrdup(col_str(res, 0, 0) ? col_str(res, 0, 0) : "");
+		d->sp = xstrdup(col_str(res, 0, 1));
+		d->pct = PQgetisnull(res, 0, 2) ? -1 :
+		    atoi(PQgetvalue(res, 0, 2));
+		d->policy_reporter = xstrdup(PQgetvalue(res, 0, 3));
+		d->policy_time = (time_t)strtoll(PQgetvalue(res, 0, 4), NULL,
+		    10);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* The failing sources and, from record, why they failed. */
+static int
+summary_failing(struct summary_q *q, struct summary_domain *d,
+    const char *since, const char *until)
+{
+	struct summary_source	*src;
+	struct buf		 ips;
+	PGresult		*res;
+	const char		*p[4] = { d->name, since, until, NULL };
+	int			 rc, i, n;
+	size_t			 j;
+
+	if ((rc = summary_query(q, "summary failing sources", Q_FAILING, 3,
+	    p, &res)) != 0)
+		return rc;
+	n = PQntuples(res);
+	for (i = 0; i < n && d->n_failing < SUMMARY_TOP; i++) {
+		src = &d->failing[d->n_failing++];
+		src->ip = xstrdup(PQgetvalue(res, i, 0));
+		src->header_from = xstrdup(PQgetvalue(res, i, 1));
+		src->messages = col_u64(res, i, 2);
+		d->failing_total = col_u64(res, i, 3);
+	}
+	PQclear(res);
+	if (d->n_failing == 0)
+		return 0;
+
+	buf_init(&ips, 64 * SUMMARY_TOP);
+	if (db_array_field(&ips, (const char *const *)&d->failing[0].ip,
+	    sizeof(d->failing[0]), d->n_failing, false) == -1) {
+		buf_free(&ips);
+		snprintf(q->err, q->errlen, "summary: address list too long");
+		return DB_EPERM;
+	}
+	p[3] = ips.data;
+	rc = summary_query(q, "summary failure reasons", Q_REASONS, 4, p,
+	    &res);
+	buf_free(&ips);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < PQntuples(res); i++)
+		for (j = 0; j < d->n_failing; j++) {
+			src = &d->failing[j];
+			if (src->reasons == NULL && !PQgetisnull(res, i, 2) &&
+			    strcmp(src->ip, PQgetvalue(res, i, 0)) == 0 &&
+			    strcmp(src->header_from, PQgetvalue(res, i, 1)) == 0)
+				src->reasons = xstrdup(PQgetvalue(res, i, 2));
+		}
+	PQclear(res);
+	return 0;
+}
+
+static int
+summary_new_sources(struct summary_q *q, struct summary_domain *d,
+    const char *since, const char *until)
+{
+	struct summary_source	*src;
+	PGresult		*res;
+	const char		*p[3] = { d->name, since, until };
+	int			 rc, i;
+
+	if ((rc = summary_query(q, "summary new sources", Q_NEW, 3, p,
+	    &res)) != 0)
+		return rc;
+	for (i = 0; i < PQntuples(res) && d->n_fresh < SUMMARY_TOP; i++) {
+		src = &d->fresh[d->n_fresh++];
+		src->ip = xstrdup(PQgetvalue(res, i, 0));
+		src->header_from = xstrdup(col_str(res, i, 1) ?
+		    col_str(res, i, 1) : "");
+		src->messages = col_u64(res, i, 2);
+		src->pass = col_u64(res, i, 3);
+		d->fresh_total = col_u64(res, i, 4);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+summary_reporters(struct summary_q *q, struct summary_domain *d,
+    const char *since, const char *until, const char *prev)
+{
+	PGresult	*res;
+	const char	*p[4] = { d->name, since, until, prev };
+	int		 rc, i, n;
+
+	if ((rc = summary_query(q, "summary reporters", Q_REPORTERS, 4, p,
+	    &res)) != 0)
+		return rc;
+	n = PQntuples(res);
+	if (n > 0 && (d->reporters = calloc(n, sizeof(*d->reporters))) ==
+	    NULL)
+		fatalx("out of memory");
+	for (i = 0; i < n; i++) {
+		d->reporters[i].name = xstrdup(PQgetvalue(res, i, 0));
+		d->reporters[i].reports = col_u64(res, i, 1);
+		d->reports = col_u64(res, i, 2);
+	}
+	d->n_reporters = n;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The verdict on a stricter policy.  Over a window of SUMMARY_READY_DAYS
+ * (or the period, when longer) ending with the period, a domain is ready
+ * when it has at least SUMMARY_READY_DAYS of history, at least
+ * SUMMARY_READY_MESSAGES messages in the window, at least 98.0 % of them
+ * pass DMARC, and no source both passes and fails: a sender that passes
+ * for some mail is authorised, so its failures are mail a stricter policy
+ * would lose.  Sources that only ever fail are what the policy is for.
+ */
+static int
+summary_verdict(struct summary_q *q, struct summary *s,
+    struct summary_domain *d)
+{
+	PGresult	*res;
+	char		 wsince[16], until[16];
+	const char	*p[3];
+	time_t		 w;
+	int		 rc;
+
+	w = s->until - SUMMARY_READY_DAYS * DAY;
+	d->window_since = w < s->since ? w : s->since;
+	summary_date(d->window_since, wsince, sizeof(wsince));
+	summary_date(s->until, until, sizeof(until));
+	p[0] = d->name;
+	p[1] = wsince;
+	p[2] = until;
+	if ((rc = summary_query(q, "summary window", Q_WINDOW, 3, p,
+	    &res)) != 0)
+		return rc;
+	d->window.messages = col_u64(res, 0, 0);
+	d->window.pass = col_u64(res, 0, 1);
+	d->window.dkim = col_u64(res, 0, 2);
+	d->window.spf = col_u64(res, 0, 3);
+	d->window.days = col_u64(res, 0, 4);
+	d->seen = !PQgetisnull(res, 0, 5);
+	d->first_seen = (time_t)strtoll(d->seen ? PQgetvalue(res, 0, 5) : "0",
+	    NULL, 10);
+	PQclear(res);
+	if ((rc = summary_query(q, "summary sources", Q_LEGIT_FAILING, 3, p,
+	    &res)) != 0)
+		return rc;
+	d->legit_failing = col_u64(res, 0, 0);
+	d->legit_example = xstrdup(col_str(res, 0, 1));
+	PQclear(res);
+
+	if (d->window.messages == 0)
+		d->verdict = VERDICT_NO_DATA;
+	else if (!d->seen ||
+	    d->first_seen > s->until - SUMMARY_READY_DAYS * DAY)
+		d->verdict = VERDICT_TOO_NEW;
+	else if (d->window.messages < SUMMARY_READY_MESSAGES)
+		d->verdict = VERDICT_LOW_VOLUME;
+	else if (d->window.pass * 1000 <
+	    d->window.messages * SUMMARY_READY_PERMILLE)
+		d->verdict = VERDICT_FAILING;
+	else if (d->legit_failing > 0)
+		d->verdict = VERDICT_LEGIT_FAILING;
+	else if (d->p != NULL && strcasecmp(d->p, "reject") == 0 &&
+	    (d->pct == -1 || d->pct == 100))
+		d->verdict = VERDICT_AT_REJECT;
+	else
+		d->verdict = VERDICT_READY;
+	return 0;
+}
+
+const char *
+summary_verdict_name(enum summary_verdict v)
+{
+	switch (v) {
+	case VERDICT_NO_DATA:
+		return "no-data";
+	case VERDICT_TOO_NEW:
+		return "too-new";
+	case VERDICT_LOW_VOLUME:
+		return "low-volume";
+	case VERDICT_FAILING:
+		return "failing";
+	case VERDICT_LEGIT_FAILING:
+		return "legitimate-failing";
+	case VERDICT_READY:
+		return "ready";
+	case VERDICT_AT_REJECT:
+		return "at-reject";
+	}
+	return "?";
+}
+
+/* Quarantine, failure and TLS report counts, the last report's arrival. */
+static int
+summary_global(struct summary_q *q, struct summary *s, const char *since,
+    const char *until)
+{
+	static const char *const tables[2] = { "forensic", "tlsrpt" };
+	PGresult	*res;
+	const char	*p[2] = { since, until }, *tp[1];
+	const char	*cp[3] = { since, until, s->only_domain };
+	char		 sql[256];
+	bool		 exists[2];
+	size_t		 i, j;
+	int		 rc;
+
+	if ((rc = summary_query(q, "summary quarantine", Q_QUARANTINE, 2, p,
+	    &res)) != 0)
+		return rc;
+	for (i = 0; i < (size_t)PQntuples(res); i++) {
+		const char	*dom = PQgetvalue(res, i, 0);
+		uint64_t	 n = col_u64(res, i, 1);
+
+		if (s->only_domain != NULL && *dom != '\0' &&
+		    strcmp(dom, s->only_domain) != 0)
+			continue;
+		s->quarantined += n;
+		for (j = 0; j < s->n_domains; j++)
+			if (strcmp(s->domains[j].name, dom) == 0)
+				s->domains[j].quarantined = n;
+	}
+	PQclear(res);
+
+	if ((rc = summary_query(q, "summary status", Q_GLOBAL, 0, NULL,
+	    &res)) != 0)
+		return rc;
+	s->quarantine_open = col_u64(res, 0, 0);
+	s->last_received = (time_t)col_u64(res, 0, 1);
+	exists[0] = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	exists[1] = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	PQclear(res);
+
+	s->forensic = s->tlsrpt = -1;
+	for (i = 0; i < nitems(tables); i++) {
+		if (!exists[i])
+			continue;
+		tp[0] = tables[i];
+		if ((rc = summary_query(q, "summary columns", Q_TIME_COLUMN, 1,
+		    tp, &res)) != 0)
+			return rc;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			continue;
+		}
+		/* both names come from the fixed lists above, never input */
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE "
+		    "%s >= $1::date AND %s < $2::date%s", tables[i],
+		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0),
+		    s->only_domain != NULL ? " AND domain = $3" : "");
+		PQclear(res);
+		if ((rc = summary_query(q, "summary report counts", sql,
+		    s->only_domain != NULL ? 3 : 2, cp, &res)) != 0)
+			return rc;
+		if (i == 0)
+			s->forensic = (int64_t)col_u64(res, 0, 0);
+		else
+			s->tlsrpt = (int64_t)col_u64(res, 0, 0);
+		PQclear(res);
+	}
+	return 0;
+}
+
+int
+summary_collect(struct db *db, const struct summary_opts *o,
+    struct summary **s_r, char *err, size_t errlen)
+{
+	struct summary_q	 q = { db, err, errlen };
+	struct summary		*s;
+	struct summary_domain	*d;
+	char			 since[16], until[16], prev[16];
+	size_t			 i;
+	int			 rc;
+
+	if (o->until <= o->since ||
+	    (o->until - o->since) / DAY > SUMMARY_MAX_DAYS ||
+	    (o->until - o->since) % DAY != 0) {
+		snprintf(err, errlen, "summary: the period must be 1..%d "
+		    "whole days", SUMMARY_MAX_DAYS);
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatalx("out of memory");
+	s->since = o->since;
+	s->until = o->until;
+	s->days = (unsigned)((o->until - o->since) / DAY);
+	s->prev_since = o->since - (o->until - o->since);
+	s->only_domain = o->domain;
+	s->generated = time(NULL);
+	summary_date(s->prev_since, prev, sizeof(prev));
+	summary_date(s->since, since, sizeof(since));
+	summary_date(s->until, until, sizeof(until));
+
+	/* one snapshot for every figure; dates are UTC days */
+	if ((rc = db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    err, errlen)) != 0 ||
+	    (rc = db_exec(db, "SET LOCAL TimeZone = 'UTC'", err, errlen)) != 0)
+		goto fail;
+	if ((rc = summary_totals(&q, s)) != 0)
+		goto fail;
+	for (i = 0; i < s->n_domains; i++) {
+		d = &s->domains[i];
+		if ((rc = summary_policy(&q, d, until)) != 0 ||
+		    (rc = summary_failing(&q, d, since, until)) != 0 ||
+		    (rc = summary_new_sources(&q, d, since, until)) != 0 ||
+		    (rc = summary_reporters(&q, d, since, until, prev)) != 0 ||
+		    (rc = summary_verdict(&q, s, d)) != 0)
+			goto fail;
+	}
+	if ((rc = summary_global(&q, s, since, until)) != 0)
+		goto fail;
+	if ((rc = db_exec(db, "COMMIT", err, errlen)) != 0)
+		goto fail;
+	*s_r = s;
+	return 0;
+fail:
+	if (db->conn != NULL)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+	summary_free(&s);
+	return rc;
+}
+
+static void
+summary_source_free(struct summary_source *src)
+{
+	free(src->ip);
+	free(src->header_from);
+	free(src->reasons);
+}
+
+void
+summary_free(struct summary **sp)
+{
+	struct summary		*s = *sp;
+	struct summary_domain	*d;
+	size_t			 i, j;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n_domains; i++) {
+		d = &s->domains[i];
+		free(d->name);
+		free(d->p);
+		free(d->sp);
+		free(d->policy_reporter);
+		free(d->legit_example);
+		for (j = 0; j < d->n_failing; j++)
+			summary_source_free(&d->failing[j]);
+		for (j = 0; j < d->n_fresh; j++)
+			summary_source_free(&d->fresh[j]);
+		for (j = 0; j < d->n_reporters; j++)
+			free(d->reporters[j].name);
+		free(d->reporters);
+	}
+	free(s->domains);
+	free(s);
+	*sp = NULL;
+}

@@ -1,0 +1,635 @@
+/*
+ * app.js - the dmarcd dashboard: a single-page app on /api/, hash routes.
+ *
+ * Every string from a report is attacker-chosen.  The page is built only
+ * through el() below, which makes DOM nodes and puts text in text nodes:
+ * it is the project's one HTML escaper.  Nothing here assigns innerHTML.
+ */
+'use strict';
+
+/* ---- the one escaper: DOM building ---------------------------------- */
+
+const SAFE_ATTRS = new Set(['class', 'href', 'title', 'id', 'colspan',
+  'type', 'value', 'download', 'role', 'aria-label', 'disabled']);
+
+/* Element tag with attrs; children are nodes or strings (text nodes). */
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') {
+      e.addEventListener(k.slice(2), v);
+    } else if (SAFE_ATTRS.has(k)) {
+      if (k === 'href' && !/^(#|\/api\/)/.test(String(v)))
+        throw new Error('href outside the app');
+      e.setAttribute(k, String(v));
+    } else {
+      throw new Error('attribute not allowed: ' + k);
+    }
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    e.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+/* ---- formatting ------------------------------------------------------ */
+
+const nf = new Intl.NumberFormat('en');
+const num = (n) => nf.format(n || 0);
+const pct = (a, b) => (b > 0 ? (100 * a / b).toFixed(1) + '%' : '–');
+const dateOf = (secs) => (secs ? new Date(secs * 1000).toISOString().slice(0, 10) : '–');
+const timeOf = (secs) => (secs ? new Date(secs * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '–');
+const orNone = (s) => (s === null || s === undefined || s === '' ? el('span', { class: 'muted' }, '(none)') : s);
+
+const COLORS = {
+  pass: '#3f8f6b', none: '#d9a441', quarantine: '#d5793a', reject: '#b5473f',
+  other: '#8a979c', neutral: '#7d8fb3', softfail: '#c9a25e', temperror: '#9a7fb8',
+  permerror: '#6d5a8a', policy: '#5b8fa8', fail: '#b5473f',
+};
+const color = (k) => COLORS[k] || '#8a979c';
+
+function rate(a, b) {
+  const p = b > 0 ? a / b : 0;
+  return el('span', { class: 'rate' },
+    el('span', { class: 'bar' }, barFill(p)), pct(a, b));
+}
+
+/* The filled part of a rate bar: width set through CSSOM (no inline
+ * style attribute, which the CSP forbids). */
+function barFill(p) {
+  const s = el('span');
+  s.style.width = Math.round(100 * Math.max(0, Math.min(1, p))) + '%';
+  return s;
+}
+
+/* ---- state: the hash route and the filter ---------------------------- */
+
+let META = null;
+const charts = [];
+
+function parseHash() {
+  const h = location.hash.replace(/^#\/?/, '');
+  const [path, q] = h.split('?');
+  return { page: path || 'overview', q: new URLSearchParams(q || '') };
+}
+
+function today() {
+  return (META && META.features && META.features.today) ||
+    new Date().toISOString().slice(0, 10);
+}
+
+function addDays(d, n) {
+  const t = new Date(d + 'T12:00:00Z');
+  t.setUTCDate(t.getUTCDate() + n);
+  return t.toISOString().slice(0, 10);
+}
+
+/* from/to of the period in q. */
+function period(q) {
+  const p = q.get('period') || '30';
+  if (p === 'custom' || (!q.get('period') && q.get('from')))
+    return { from: q.get('from') || addDays(today(), -29), to: q.get('to') || today() };
+  if (p === 'all') {
+    let from = today(), to = today();
+    for (const d of (META && META.domains) || []) {
+      if (d.first_day < from) from = d.first_day;
+      if (d.last_day > to) to = d.last_day;
+    }
+    return { from, to };
+  }
+  const n = Math.max(1, parseInt(p, 10) || 30);
+  return { from: addDays(today(), -(n - 1)), to: today() };
+}
+
+/* API query string of the filter (plus extra parameters). */
+function filterQuery(q, extra) {
+  const { from, to } = period(q);
+  const u = new URLSearchParams();
+  if (q.get('domain')) u.set('domain', q.get('domain'));
+  if (q.get('reporter')) u.set('reporter', q.get('reporter'));
+  u.set('from', from);
+  u.set('to', to);
+  for (const [k, v] of Object.entries(extra || {}))
+    if (v !== undefined && v !== null && v !== '') u.set(k, v);
+  return u.toString();
+}
+
+/* A hash link to page keeping the filter, with changes. */
+function link(page, q, changes) {
+  const u = new URLSearchParams();
+  for (const k of ['domain', 'reporter', 'period', 'from', 'to'])
+    if (q.get(k)) u.set(k, q.get(k));
+  for (const [k, v] of Object.entries(changes || {})) {
+    if (v === undefined || v === null || v === '') u.delete(k);
+    else u.set(k, v);
+  }
+  const s = u.toString();
+  return '#/' + page + (s ? '?' + s : '');
+}
+
+/* A link to the reports behind a figure: the same filter, a narrower one. */
+function reportsLink(q, changes) {
+  return link('reports', q, changes);
+}
+
+function dayRange(q, day) {
+  return { period: 'custom', from: day, to: day };
+}
+
+async function api(path, query) {
+  const r = await fetch('/api/' + path + (query ? '?' + query : ''),
+    { headers: { Accept: 'application/json' } });
+  const body = await r.json().catch(() => ({ error: 'bad response' }));
+  if (!r.ok) throw new Error(body.error || ('HTTP ' + r.status));
+  return body;
+}
+
+/* ---- shared widgets ---------------------------------------------------- */
+
+/* A sortable table.  cols: {key, label, num, fmt(row), sort(row)}. */
+function table(cols, rows, opts) {
+  opts = opts || {};
+  let sortKey = opts.sortKey || null;
+  let asc = !!opts.asc;
+  const tbody = el('tbody');
+  const heads = cols.map((c) => el('th', {
+    class: (c.num ? 'num ' : '') + (c.nosort ? '' : 'sortable'),
+    onclick: c.nosort ? undefined : () => {
+      if (opts.server) { opts.server(c.key); return; }
+      asc = sortKey === c.key ? !asc : !c.num;
+      sortKey = c.key;
+      draw();
+    },
+  }, c.label));
+  function value(c, r) {
+    return c.sort ? c.sort(r) : r[c.key];
+  }
+  function draw() {
+    let list = rows.slice();
+    const c = cols.find((x) => x.key === sortKey);
+    if (c && !opts.server) {
+      list.sort((a, b) => {
+        const x = value(c, a), y = value(c, b);
+        const r = (typeof x === 'number' && typeof y === 'number') ? x - y :
+          String(x === null ? '' : x).localeCompare(String(y === null ? '' : y));
+        return asc ? r : -r;
+      });
+    }
+    heads.forEach((h, i) => {
+      h.classList.remove('asc', 'desc');
+      if (cols[i].key === sortKey) h.classList.add(asc ? 'asc' : 'desc');
+    });
+    tbody.replaceChildren(...list.map((r) => el('tr', {},
+      cols.map((col) => el('td', { class: col.num ? 'num' : (col.cls || '') },
+        col.fmt ? col.fmt(r) : orNone(r[col.key]))))));
+    if (list.length === 0)
+      tbody.replaceChildren(el('tr', {}, el('td', { colspan: cols.length, class: 'muted' }, 'Nothing in this period.')));
+  }
+  draw();
+  return el('table', {}, el('thead', {}, el('tr', {}, heads)), tbody);
+}
+
+function panel(title, ...body) {
+  return el('section', { class: 'panel' }, title ? el('h2', {}, title) : null, body);
+}
+
+function chartBox(small) {
+  const canvas = el('canvas');
+  return { box: el('div', { class: small ? 'chart small' : 'chart' }, canvas), canvas };
+}
+
+/* A Chart.js chart, destroyed when the page changes. */
+function chart(canvas, config) {
+  if (typeof Chart === 'undefined') return null;
+  config.options = Object.assign({
+    responsive: true, maintainAspectRatio: false, animation: false,
+    interaction: { mode: 'index', intersect: false },
+    plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, color: '#4b585e' } } },
+  }, config.options || {});
+  const c = new Chart(canvas, config);
+  charts.push(c);
+  return c;
+}
+
+function stackedScales() {
+  return {
+    x: { stacked: true, grid: { display: false }, ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12 } },
+    y: { stacked: true, beginAtZero: true, grid: { color: '#eef1f0' }, ticks: { color: '#66737a', precision: 0 } },
+  };
+}
+
+function pager(total, q, offset, limit) {
+  const page = (o) => () => { location.hash = link(parseHash().page, q, Object.assign(
+    Object.fromEntries(parseHash().q), { offset: o || '' })); };
+  return el('div', { class: 'pager' },
+    el('button', { type: 'button', disabled: offset <= 0, onclick: page(Math.max(0, offset - limit)) }, '← Newer'),
+    total ? `${num(offset + 1)}–${num(Math.min(total, offset + limit))} of ${num(total)}` : '',
+    el('button', { type: 'button', disabled: offset + limit >= total, onclick: page(offset + limit) }, 'Older →'));
+}
+
+/* What to show when a period has no data: the latest day we have. */
+function emptyState(q, what) {
+  let last = null;
+  for (const d of (META && META.domains) || [])
+    if (!q.get('domain') || d.domain === q.get('domain'))
+      if (!last || d.last_day > last) last = d.last_day;
+  return el('div', { class: 'empty' },
+    el('div', {}, `No ${what} in this period.`),
+    last ? el('div', { class: 'note' }, `The latest report covers ${last}.`) : el('div', { class: 'note' }, 'No reports stored yet: run dmarcd ingest.'),
+    last ? el('button', { type: 'button', onclick: () => { location.hash = link(parseHash().page, q, { period: 'all', from: '', to: '' }); } }, 'Show all time') : null);
+}
+
+/* ---- pages ------------------------------------------------------------- */
+
+async function pageOverview(q) {
+  const d = await api('overview', filterQuery(q));
+  const t = { messages: 0, pass: 0, spf: 0, dkim: 0, reports: 0 };
+  for (const r of d.domains) {
+    t.messages += r.messages; t.pass += r.pass; t.spf += r.spf_aligned;
+    t.dkim += r.dkim_aligned; t.reports += r.reports;
+  }
+  const out = [el('h1', {}, 'Overview', el('span', { class: 'sub' }, q.get('domain') || 'all domains'))];
+  if (t.messages === 0) return out.concat(emptyState(q, 'aggregate reports'));
+  const rl = reportsLink(q);
+  out.push(el('div', { class: 'cards' },
+    card('Messages', num(t.messages), `${num(t.reports)} reports`, rl, 'k-messages'),
+    card('DMARC pass', pct(t.pass, t.messages), `${num(t.pass)} aligned`, rl, 'k-pass'),
+    card('SPF aligned', pct(t.spf, t.messages), `${num(t.spf)} messages`, link('alignment', q), 'k-spf'),
+    card('DKIM aligned', pct(t.dkim, t.messages), `${num(t.dkim)} messages`, link('alignment', q), 'k-dkim'),
+    card('Failing', num(t.messages - t.pass), 'not aligned', link('sources', q, { sort: 'fail' }), 'k-fail')));
+
+  const { box, canvas } = chartBox();
+  out.push(panel('Messages per day', el('div', { class: 'note' }, 'Click a day for the reports behind it.'), box));
+  const days = d.days;
+  setTimeout(() => chart(canvas, {
+    type: 'bar',
+    data: {
+      labels: days.map((x) => x.day),
+      datasets: [
+        { label: 'Pass', data: days.map((x) => x.pass), backgroundColor: COLORS.pass },
+        { label: 'Fail, delivered', data: days.map((x) => x.fail_none), backgroundColor: COLORS.none },
+        { label: 'Fail, quarantined', data: days.map((x) => x.fail_quarantine), backgroundColor: COLORS.quarantine },
+        { label: 'Fail, rejected', data: days.map((x) => x.fail_reject), backgroundColor: COLORS.reject },
+      ],
+    },
+    options: {
+      scales: stackedScales(),
+      onClick: (ev, els) => {
+        if (els.length) location.hash = reportsLink(q, dayRange(q, days[els[0].index].day));
+      },
+    },
+  }));
+
+  out.push(panel('Domains', table([
+    { key: 'domain', label: 'Domain', fmt: (r) => el('a', { href: link('overview', q, { domain: r.domain }) }, r.domain) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => el('a', { href: reportsLink(q, { domain: r.domain }) }, num(r.messages)) },
+    { key: 'rate', label: 'DMARC pass', num: true, sort: (r) => r.pass / r.messages, fmt: (r) => rate(r.pass, r.messages) },
+    { key: 'spf', label: 'SPF aligned', num: true, sort: (r) => r.spf_aligned / r.messages, fmt: (r) => pct(r.spf_aligned, r.messages) },
+    { key: 'dkim', label: 'DKIM aligned', num: true, sort: (r) => r.dkim_aligned / r.messages, fmt: (r) => pct(r.dkim_aligned, r.messages) },
+    { key: 'fail', label: 'Failing', num: true, sort: (r) => r.messages - r.pass, fmt: (r) => el('a', { href: link('sources', q, { domain: r.domain, sort: 'fail' }) }, num(r.messages - r.pass)) },
+    { key: 'reports', label: 'Reports', num: true, fmt: (r) => el('a', { href: reportsLink(q, { domain: r.domain }) }, num(r.reports)) },
+  ], d.domains, { sortKey: 'messages' })));
+  return out;
+}
+
+function card(k, v, n, href, id) {
+  return el('a', { class: 'card', href, id }, el('div', { class: 'k' }, k), el('div', { class: 'v' }, v), el('div', { class: 'n' }, n));
+}
+
+/* Results by day for one method, as stacked datasets. */
+function resultSeries(rows, method) {
+  const days = [...new Set(rows.map((r) => r.day))];
+  const results = [...new Set(rows.filter((r) => r.method === method).map((r) => r.result))];
+  results.sort((a, b) => (a === 'pass' ? -1 : b === 'pass' ? 1 : a.localeCompare(b)));
+  const idx = new Map(days.map((d, i) => [d, i]));
+  const sets = results.map((res) => {
+    const data = new Array(days.length).fill(0);
+    for (const r of rows) if (r.method === method && r.result === res) data[idx.get(r.day)] += r.messages;
+    return { label: res || '(none)', data, backgroundColor: color(res) };
+  });
+  return { labels: days, datasets: sets };
+}
+
+async function pageAlignment(q) {
+  const d = await api('alignment', filterQuery(q));
+  const out = [el('h1', {}, 'Alignment and failures')];
+  if (d.alignment.length === 0) return out.concat(emptyState(q, 'aggregate reports'));
+  const a = chartBox(true), b = chartBox(true), c = chartBox(true);
+  out.push(el('div', { class: 'grid2' },
+    panel('Aligned messages per day (policy evaluated)', c.box),
+    panel('DKIM results per day (each signature)', a.box)));
+  out.push(el('div', { class: 'grid2' }, panel('SPF results per day', b.box),
+    panel('Overrides by reason', table([
+      { key: 'reason', label: 'Reason', fmt: (r) => r.reason || el('span', { class: 'muted' }, '(no override)') },
+      { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+      { key: 'fail', label: 'Failing DMARC', num: true, fmt: (r) => num(r.fail) },
+    ], d.reasons, { sortKey: 'messages' }))));
+  setTimeout(() => {
+    chart(a.canvas, { type: 'bar', data: resultSeries(d.days, 'dkim'), options: { scales: stackedScales() } });
+    chart(b.canvas, { type: 'bar', data: resultSeries(d.days, 'spf'), options: { scales: stackedScales() } });
+    const al = d.alignment;
+    chart(c.canvas, {
+      type: 'line',
+      data: {
+        labels: al.map((x) => x.day),
+        datasets: [
+          { label: 'DKIM aligned %', data: al.map((x) => +(100 * x.dkim_aligned / x.messages).toFixed(1)), borderColor: COLORS.pass, backgroundColor: COLORS.pass, tension: 0.2, pointRadius: 2 },
+          { label: 'SPF aligned %', data: al.map((x) => +(100 * x.spf_aligned / x.messages).toFixed(1)), borderColor: COLORS.policy, backgroundColor: COLORS.policy, tension: 0.2, pointRadius: 2 },
+        ],
+      },
+      options: { scales: { y: { min: 0, max: 100, ticks: { color: '#66737a' } }, x: { grid: { display: false }, ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12 } } } },
+    });
+  });
+  out.push(panel('Failing sources', table([
+    { key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) },
+    { key: 'messages', label: 'Failing messages', num: true, fmt: (r) => el('a', { href: reportsLink(q, { ip: r.ip }) }, num(r.messages)) },
+    { key: 'quarantine', label: 'Quarantined', num: true, fmt: (r) => num(r.quarantine) },
+    { key: 'reject', label: 'Rejected', num: true, fmt: (r) => num(r.reject) },
+    { key: 'header_from', label: 'Header From', nosort: true, fmt: (r) => tags(r.header_from) },
+  ], d.failing_sources, { sortKey: 'messages' })));
+  out.push(panel('DKIM selectors', table([
+    { key: 'domain', label: 'Signing domain', fmt: (r) => orNone(r.domain) },
+    { key: 'selector', label: 'Selector', cls: 'mono', fmt: (r) => orNone(r.selector) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+    { key: 'rate', label: 'Pass rate', num: true, sort: (r) => r.pass / r.messages, fmt: (r) => rate(r.pass, r.messages) },
+  ], d.selectors, { sortKey: 'messages' })));
+  return out;
+}
+
+function tags(list) {
+  return (list || []).map((s) => el('span', { class: 'tag' }, s === '' ? '(none)' : s));
+}
+
+async function pageSources(q) {
+  const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
+  const sort = q.get('sort') || 'messages';
+  const d = await api('sources', filterQuery(q, { limit, offset, sort, order: q.get('order') }));
+  const out = [el('h1', {}, 'Sources', el('span', { class: 'sub' }, 'sending IPs as reporters saw them'))];
+  if (d.sources.length === 0 && offset === 0) return out.concat(emptyState(q, 'sources'));
+  const total = d.sources.length ? d.sources[0].total : 0;
+  const server = (key) => {
+    const cur = parseHash().q;
+    const order = cur.get('sort') === key && cur.get('order') !== 'asc' ? 'asc' : '';
+    location.hash = link('sources', q, { sort: key, order, offset: '' });
+  };
+  out.push(panel(null, table([
+    { key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => el('a', { href: reportsLink(q, { ip: r.ip }) }, num(r.messages)) },
+    { key: 'pass', label: 'Pass', num: true, fmt: (r) => num(r.pass) },
+    { key: 'fail', label: 'Fail', num: true, fmt: (r) => num(r.fail) },
+    { key: 'rate', label: 'Pass rate', num: true, nosort: true, fmt: (r) => rate(r.pass, r.messages) },
+    { key: 'header_from', label: 'Header From', nosort: true, fmt: (r) => [tags(r.header_from), r.n_header_from > 10 ? ` +${r.n_header_from - 10}` : ''] },
+    { key: 'domains', label: 'Domains', nosort: true, fmt: (r) => tags(r.domains) },
+  ], d.sources, { server, sortKey: sort, asc: q.get('order') === 'asc' }), pager(total, q, offset, limit)));
+  return out;
+}
+
+async function pageSource(q) {
+  const ip = q.get('ip') || '';
+  const offset = parseInt(q.get('offset') || '0', 10) || 0, limit = 100;
+  const d = await api('source', filterQuery(q, { ip, limit, offset }));
+  const out = [el('h1', {}, 'Source ', el('span', { class: 'mono' }, ip))];
+  out.push(panel('In the rollups', table([
+    { key: 'domain', label: 'Domain' },
+    { key: 'header_from', label: 'Header From', fmt: (r) => orNone(r.header_from) },
+    { key: 'dkim_aligned', label: 'DKIM', fmt: (r) => result(r.dkim_aligned) },
+    { key: 'spf_aligned', label: 'SPF', fmt: (r) => result(r.spf_aligned) },
+    { key: 'disposition', label: 'Disposition', fmt: (r) => orNone(r.disposition) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+  ], d.summary, { sortKey: 'messages' })));
+  const total = d.records.length ? d.records[0].total : 0;
+  out.push(panel('Records', recordsTable(d.records, q, true), pager(total, q, offset, limit)));
+  return out;
+}
+
+function result(ok) {
+  return el('span', { class: ok ? 'tag pass' : 'tag fail' }, ok ? 'aligned' : 'not aligned');
+}
+
+function resTag(s) {
+  return el('span', { class: 'tag ' + (s === 'pass' ? 'pass' : s ? 'fail' : '') }, s || '(none)');
+}
+
+function authList(domains, results, selectors) {
+  return (domains || []).map((dm, i) => el('div', {}, resTag(results && results[i]), ' ',
+    dm || '(none)', selectors && selectors[i] ? el('span', { class: 'muted' }, ' s=', selectors[i]) : null));
+}
+
+function recordsTable(rows, q, withReport) {
+  const cols = [];
+  if (withReport) {
+    cols.push({ key: 'day', label: 'Day' });
+    cols.push({ key: 'org_name', label: 'Reporter', fmt: (r) => el('a', { href: '#/report?' + new URLSearchParams({ domain: r.domain, id: r.report }) }, orNone(r.org_name)) });
+  } else {
+    cols.push({ key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) });
+  }
+  cols.push(
+    { key: 'count', label: 'Messages', num: true, fmt: (r) => num(r.count) },
+    { key: 'disposition', label: 'Disposition', fmt: (r) => orNone(r.disposition) },
+    { key: 'dkim', label: 'DKIM', fmt: (r) => resTag(r.dkim) },
+    { key: 'spf', label: 'SPF', fmt: (r) => resTag(r.spf) },
+    { key: 'header_from', label: 'Header From', fmt: (r) => orNone(r.header_from) },
+    { key: 'dkim_domain', label: 'DKIM signatures', nosort: true, fmt: (r) => authList(r.dkim_domain, r.dkim_result, r.dkim_selector) },
+    { key: 'spf_domain', label: 'SPF checks', nosort: true, fmt: (r) => authList(r.spf_domain, r.spf_result) },
+    { key: 'reason_type', label: 'Override', nosort: true, fmt: (r) => tags(r.reason_type) });
+  return table(cols, rows, {});
+}
+
+async function pageReporters(q) {
+  const d = await api('reporters', filterQuery(q));
+  const out = [el('h1', {}, 'Reporters', el('span', { class: 'sub' }, 'who sends you aggregate reports'))];
+  if (d.reporters.length === 0) return out.concat(emptyState(q, 'reports'));
+  const { from, to } = period(q);
+  const span = Math.round((new Date(to) - new Date(from)) / 86400000) + 1;
+  const c = chartBox(true);
+  out.push(panel('Reports by reporter', c.box));
+  const top = d.reporters.slice(0, 15);
+  setTimeout(() => chart(c.canvas, {
+    type: 'bar',
+    data: { labels: top.map((r) => r.reporter || '(unnamed)'), datasets: [{ label: 'Reports', data: top.map((r) => r.reports), backgroundColor: COLORS.policy }] },
+    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0, color: '#66737a' } }, y: { ticks: { color: '#4b585e' } } },
+      onClick: (ev, els) => { if (els.length) location.hash = reportsLink(q, { reporter: top[els[0].index].reporter }); } },
+  }));
+  out.push(panel(null, table([
+    { key: 'reporter', label: 'Reporter', fmt: (r) => el('a', { href: link('overview', q, { reporter: r.reporter }) }, orNone(r.reporter)) },
+    { key: 'reports', label: 'Reports', num: true, fmt: (r) => el('a', { href: reportsLink(q, { reporter: r.reporter }) }, num(r.reports)) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+    { key: 'domains', label: 'Domains', num: true, fmt: (r) => num(r.domains) },
+    { key: 'days', label: 'Days with reports', num: true, fmt: (r) => `${num(r.days)} of ${num(span)}` },
+    { key: 'first_day', label: 'First' },
+    { key: 'last_day', label: 'Last seen' },
+    { key: 'last_received', label: 'Last received', fmt: (r) => timeOf(r.last_received) },
+  ], d.reporters, { sortKey: 'reports' })));
+  return out;
+}
+
+async function pageReports(q) {
+  const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
+  const d = await api('reports', filterQuery(q, { ip: q.get('ip'), limit, offset }));
+  const title = [el('h1', {}, 'Reports', q.get('ip') ? el('span', { class: 'sub' }, 'with records from ', el('span', { class: 'mono' }, q.get('ip'))) : null)];
+  if (d.reports.length === 0 && offset === 0) return title.concat(emptyState(q, 'reports'));
+  const total = d.reports.length ? d.reports[0].total : 0;
+  return title.concat(panel(null, table([
+    { key: 'day', label: 'Day' },
+    { key: 'domain', label: 'Domain' },
+    { key: 'org_name', label: 'Reporter', fmt: (r) => orNone(r.org_name) },
+    { key: 'report_id', label: 'Report ID', cls: 'mono', fmt: (r) => el('a', { href: '#/report?' + new URLSearchParams({ domain: r.domain, id: r.id }) }, r.report_id) },
+    { key: 'period', label: 'Period', sort: (r) => r.begin_time, fmt: (r) => `${timeOf(r.begin_time)} – ${timeOf(r.end_time)}` },
+    { key: 'records', label: 'Records', num: true, fmt: (r) => num(r.records) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+    { key: 'p', label: 'Policy', fmt: (r) => orNone(r.p) },
+  ], d.reports, {}), pager(total, q, offset, limit)));
+}
+
+async function pageReport(q) {
+  const offset = parseInt(q.get('offset') || '0', 10) || 0, limit = 500;
+  const d = await api('report', new URLSearchParams({ domain: q.get('domain') || '', id: q.get('id') || '', limit, offset }).toString());
+  const r = d.report;
+  if (!r) return [el('h1', {}, 'Report'), el('div', { class: 'empty' }, 'No such report.')];
+  const f = (k, v) => [el('dt', {}, k), el('dd', {}, v === null || v === undefined || v === '' ? el('span', { class: 'muted' }, '–') : v)];
+  const out = [el('h1', {}, 'Report ', el('span', { class: 'mono' }, r.report_id))];
+  out.push(el('div', { class: 'grid2' },
+    panel('Report', el('dl', { class: 'fields' },
+      f('Reporter', r.org_name), f('Contact', r.org_email), f('Extra contact', r.extra_contact_info),
+      f('Domain', r.domain), f('Period', `${timeOf(r.begin_time)} – ${timeOf(r.end_time)}`),
+      f('Counted on', r.day), f('Records', num(r.records)), f('Messages', num(r.messages)),
+      f('Errors', (r.errors || []).length ? r.errors.map((e) => el('div', {}, e)) : null),
+      f('Generator', r.generator), f('Schema', r.dmarcbis ? 'DMARCbis' : r.version))),
+    panel('Published policy and origin', el('dl', { class: 'fields' },
+      f('p / sp / np', [r.p, r.sp, r.np].map((x) => x || '–').join(' / ')),
+      f('pct', r.pct), f('adkim / aspf', `${r.adkim || '–'} / ${r.aspf || '–'}`), f('fo', r.fo),
+      f('testing', r.testing), f('Source', r.source), f('Attachment', r.item),
+      f('Message-ID', r.message_id), f('SHA-256', r.sha256 ? el('span', { class: 'mono' }, r.sha256) : null),
+      f('Received', timeOf(r.received))),
+    el('div', { class: 'note' }, d.raw_note))));
+  out.push(panel(`Records (${num(r.records)})`, recordsTable(d.records, q, false)));
+  return out;
+}
+
+async function pageQuarantine(q) {
+  const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
+  const all = q.get('all') === '1';
+  const d = await api('quarantine', new URLSearchParams({ all: all ? 1 : 0, limit, offset }).toString());
+  const out = [el('h1', {}, 'Quarantine', el('span', { class: 'sub' }, 'messages that gave no report, kept byte for byte'))];
+  out.push(el('p', {}, el('a', { href: link('quarantine', q, { all: all ? '' : '1' }) }, all ? 'Hide resolved' : 'Show resolved too')));
+  if (d.quarantine.length === 0 && offset === 0) return out.concat(el('div', { class: 'empty' }, 'Nothing in quarantine. Every message gave its reports.'));
+  const total = d.quarantine.length ? d.quarantine[0].total : 0;
+  out.push(panel(null, table([
+    { key: 'last_seen', label: 'Last seen', fmt: (r) => timeOf(r.last_seen) },
+    { key: 'reason', label: 'Why', fmt: (r) => r.reason },
+    { key: 'source', label: 'Source', cls: 'mono', fmt: (r) => orNone(r.source) },
+    { key: 'size', label: 'Bytes', num: true, fmt: (r) => num(r.size) },
+    { key: 'times_seen', label: 'Seen', num: true, fmt: (r) => num(r.times_seen) },
+    { key: 'resolved', label: 'Resolved', fmt: (r) => (r.resolved ? timeOf(r.resolved) : '–') },
+    { key: 'id', label: '', nosort: true, fmt: (r) => el('a', { href: '/api/quarantine/raw?' + new URLSearchParams({ domain: r.domain, id: r.id }), download: `quarantine-${r.id}.eml` }, 'Download') },
+  ], d.quarantine, { sortKey: 'last_seen' }), pager(total, q, offset, limit)));
+  return out;
+}
+
+function pageLater(kind, title) {
+  return async () => {
+    const d = await api(kind);
+    return [el('h1', {}, title), el('div', { class: 'empty' },
+      d.status && d.status.available ? `${title} are being stored; their page comes with the next release.` :
+        `No ${title.toLowerCase()} yet.`)];
+  };
+}
+
+const PAGES = {
+  overview: ['Overview', pageOverview],
+  alignment: ['Alignment', pageAlignment],
+  sources: ['Sources', pageSources],
+  source: [null, pageSource],
+  reporters: ['Reporters', pageReporters],
+  reports: ['Reports', pageReports],
+  report: [null, pageReport],
+  quarantine: ['Quarantine', pageQuarantine],
+  failures: ['Failure reports', pageLater('forensic', 'Failure reports')],
+  tls: ['TLS reports', pageLater('tlsrpt', 'TLS reports')],
+};
+
+/* ---- the shell ---------------------------------------------------------- */
+
+function fillFilters(q) {
+  const dom = document.getElementById('f-domain');
+  const rep = document.getElementById('f-reporter');
+  if (dom.options.length === 1 && META) {
+    for (const d of META.domains) dom.appendChild(el('option', { value: d.domain }, d.domain));
+    for (const r of META.reporters) rep.appendChild(el('option', { value: r.reporter }, r.reporter || '(unnamed)'));
+  }
+  dom.value = q.get('domain') || '';
+  rep.value = q.get('reporter') || '';
+  const per = q.get('period') || (q.get('from') ? 'custom' : '30');
+  document.getElementById('f-period').value = per;
+  const { from, to } = period(q);
+  document.getElementById('f-custom').hidden = per !== 'custom';
+  document.getElementById('f-from').value = from;
+  document.getElementById('f-to').value = to;
+  document.getElementById('f-range').replaceChildren(`${from} – ${to} (UTC)`);
+}
+
+function onFilter() {
+  const { page, q } = parseHash();
+  const per = document.getElementById('f-period').value;
+  const ch = {
+    domain: document.getElementById('f-domain').value,
+    reporter: document.getElementById('f-reporter').value,
+    period: per, offset: '',
+    from: per === 'custom' ? document.getElementById('f-from').value : '',
+    to: per === 'custom' ? document.getElementById('f-to').value : '',
+  };
+  if (per === 'custom' && !ch.from) {
+    const p = period(q);
+    ch.from = p.from; ch.to = p.to;
+  }
+  location.hash = link(page, q, ch);
+}
+
+let renderSeq = 0;
+
+async function render() {
+  const seq = ++renderSeq;
+  const { page, q } = parseHash();
+  const entry = PAGES[page];
+  const main = document.getElementById('main');
+  while (charts.length) charts.pop().destroy();
+  fillFilters(q);
+  document.getElementById('nav').replaceChildren(...Object.entries(PAGES)
+    .filter(([, v]) => v[0])
+    .map(([k, v]) => el('a', { href: link(k, q), class: k === page || (page === 'source' && k === 'sources') || (page === 'report' && k === 'reports') ? 'on' : null }, v[0])));
+  if (!entry) {
+    main.replaceChildren(el('div', { class: 'empty' }, 'No such page. ', el('a', { href: '#/overview' }, 'Overview')));
+    return;
+  }
+  document.title = 'dmarcd · ' + (entry[0] || page);
+  try {
+    const nodes = await entry[1](q);
+    if (seq !== renderSeq) return;
+    main.replaceChildren(...nodes);
+    main.dataset.page = page;
+    main.dataset.ready = String(seq);
+  } catch (e) {
+    if (seq !== renderSeq) return;
+    main.replaceChildren(el('div', { class: 'error' }, 'Could not load: ', e.message));
+    main.dataset.ready = String(seq);
+  }
+}
+
+async function start() {
+  try {
+    META = await api('meta');
+    document.getElementById('foot').replaceChildren(`dmarcd ${META.version}`,
+      META.features.quarantined ? el('span', {}, ' · ', el('a', { href: '#/quarantine' }, `${META.features.quarantined} in quarantine`)) : '');
+  } catch (e) {
+    META = { domains: [], reporters: [], features: {} };
+  }
+  for (const id of ['f-domain', 'f-period', 'f-reporter', 'f-from', 'f-to'])
+    document.getElementById(id).addEventListener('change', onFilter);
+  document.getElementById('filters').addEventListener('submit', (e) => { e.preventDefault(); onFilter(); });
+  window.addEventListener('hashchange', render);
+  render();
+}
+
+document.addEventListener('DOMContentLoaded', start);

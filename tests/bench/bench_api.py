@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""bench_api.py - the dashboard API at scale: BENCH_RECORDS (default 10
+million) records loaded directly with generate_series into report, record
+and (through dmarcd_rollup_reports) the rollups, then every API call the
+pages make, timed: p50/p95/max in ms.  Figures, not pass/fail.
+
+usage: bench_api.py DMARCD [RECORDS]"""
+import json
+import os
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import httpdlib  # noqa: E402
+
+D = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("DMARCD")
+N = int(sys.argv[2] if len(sys.argv) > 2 else
+        os.environ.get("BENCH_RECORDS", "10000000"))
+PER_REPORT = 100
+REPORTS = max(1, N // PER_REPORT)
+RUNS = 25
+
+dash = httpdlib.Dashboard(D, [])
+pg = dash.pg
+t0 = time.time()
+# the schema: one serve start migrates; stop it again
+dash.serve()
+dash.stop()
+pg.psql("dmarcd", """
+SET synchronous_commit = off;
+INSERT INTO report (domain, org_name, report_id, begin_time, end_time,
+    n_records, messages, p, sha256)
+SELECT 'd' || (g %% 20) || '.example', (ARRAY['google.com','Yahoo',
+    'Outlook.com','Mail.Ru','AMAZON-SES','Mimecast','GMX','Zoho'])[1 + g %% 8],
+    'r' || g, date_trunc('day', now()) - ((g %% 90) || ' days')::interval,
+    date_trunc('day', now()) - ((g %% 90) || ' days')::interval
+    + interval '86399 seconds', %d, 0, 'reject', '\\x00'
+FROM generate_series(1, %d) g;
+""" % (PER_REPORT, REPORTS))
+pg.psql("dmarcd", """
+SET synchronous_commit = off;
+INSERT INTO record (domain, report, ordinal, source_ip, count, disposition,
+    dkim, spf, reason_type, header_from, dkim_domain, dkim_selector,
+    dkim_result, spf_domain, spf_scope, spf_result)
+SELECT r.domain, r.id, o, ('10.' || (r.id %% 20) || '.' || (o %% 25) ||
+    '.' || ((r.id / 20) %% 10 + 1))::inet,
+    1 + (r.id + o) %% 20,
+    CASE WHEN o %% 10 = 0 THEN 'reject' WHEN o %% 10 = 1 THEN 'quarantine'
+         ELSE 'none' END,
+    CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END,
+    CASE WHEN o %% 5 = 0 THEN 'fail' ELSE 'pass' END,
+    CASE WHEN o %% 17 = 0 THEN '{forwarded}'::text[] ELSE '{}' END,
+    r.domain, ARRAY[r.domain], ARRAY['s' || o %% 4],
+    ARRAY[CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END],
+    ARRAY[r.domain], '{mfrom}',
+    ARRAY[CASE WHEN o %% 5 = 0 THEN 'softfail' ELSE 'pass' END]
+FROM report r, generate_series(0, %d) o;
+""" % (PER_REPORT - 1))
+t1 = time.time()
+pg.psql("dmarcd", "UPDATE report SET messages = n_records * 10")
+pg.psql("dmarcd", "SELECT dmarcd_rollup_reports(domain, 0, "
+        "9223372036854775807) FROM (SELECT DISTINCT domain FROM report) d")
+pg.psql("dmarcd", "VACUUM ANALYZE")
+t2 = time.time()
+sizes = pg.psql("dmarcd", "SELECT relname, n_live_tup FROM pg_stat_user_tables"
+                " WHERE relname IN ('record', 'report', 'daily') OR relname"
+                " LIKE 'dash%' ORDER BY 1")
+print("# loaded %d records in %d reports: %.0fs; rollups %.0fs" %
+      (REPORTS * PER_REPORT, REPORTS, t1 - t0, t2 - t1))
+for ln in sizes.split():
+    print("#   " + ln.replace("|", ": "))
+
+dash.serve()
+today = time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def ago(n):
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() - n * 86400))
+
+
+F30 = "from=%s&to=%s" % (ago(29), today)
+F90 = "from=%s&to=%s" % (ago(89), today)
+ip = "10.7.10.1"  # 5,000 distinct sending IPs
+CALLS = [
+    ("meta", "/api/meta"),
+    ("overview 30d", "/api/overview?" + F30),
+    ("overview 90d", "/api/overview?" + F90),
+    ("overview 30d domain", "/api/overview?domain=d3.example&" + F30),
+    ("overview 30d reporter", "/api/overview?reporter=Yahoo&" + F30),
+    ("alignment 30d", "/api/alignment?" + F30),
+    ("alignment 90d domain", "/api/alignment?domain=d3.example&" + F90),
+    ("sources 30d", "/api/sources?limit=100&" + F30),
+    ("sources 30d sort=fail", "/api/sources?limit=100&sort=fail&" + F30),
+    ("sources 90d domain", "/api/sources?limit=100&domain=d3.example&" + F90),
+    ("source drill-down", "/api/source?limit=100&ip=%s&%s" % (ip, F30)),
+    ("reporters 90d", "/api/reporters?" + F90),
+    ("reports 30d", "/api/reports?limit=100&" + F30),
+    ("reports 30d page 10", "/api/reports?limit=100&offset=1000&" + F30),
+    ("reports one day domain", "/api/reports?limit=100&domain=d3.example&"
+     "from=%s&to=%s" % (ago(3), ago(3))),
+    ("reports by ip", "/api/reports?limit=100&ip=%s&%s" % (ip, F30)),
+    ("report detail", "/api/report?domain=d1.example&id=1&limit=500"),
+    ("quarantine", "/api/quarantine"),
+]
+print("# %-26s %8s %8s %8s %8s" % ("call", "p50 ms", "p95 ms", "max ms",
+                                   "bytes"))
+worst = 0
+for name, path in CALLS:
+    times = []
+    size = 0
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        with urllib.request.urlopen(dash.base + path) as r:
+            body = r.read()
+        times.append((time.perf_counter() - t) * 1000)
+        size = len(body)
+    json.loads(body)
+    times.sort()
+    p95 = times[int(0.95 * (len(times) - 1))]
+    worst = max(worst, p95)
+    print("# %-26s %8.1f %8.1f %8.1f %8d" % (name, times[len(times) // 2],
+                                           p95, times[-1], size))
+plan = pg.psql("dmarcd", "EXPLAIN SELECT domain, sum(messages) FROM "
+               "dash_summary WHERE day BETWEEN '%s' AND '%s' GROUP BY domain"
+               % (ago(29), today))
+print("# overview plan reads: %s" % ("record!" if "record" in plan else
+                                     "rollups only"))
+print("# worst p95: %.1f ms" % worst)
+dash.close()
+print("1..0 # SKIP benchmark: figures above")

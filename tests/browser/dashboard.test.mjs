@@ -1,0 +1,175 @@
+// dashboard.test.mjs - the dashboard in headless Chromium (the system's
+// /usr/bin/chromium through playwright-core): every page loads with data,
+// charts render, filters change figures, no console errors, and the hostile
+// report's strings show as text.  Prints TAP.  Env: DMARCD_BASE (server
+// URL), SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const BASE = process.env.DMARCD_BASE;
+const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
+const HOSTILE = '<img src=x onerror=alert(1)>';
+let n = 0, failed = 0;
+
+function ok(cond, name, diag) {
+  n++;
+  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
+  if (!cond) {
+    failed++;
+    if (diag !== undefined) for (const l of String(diag).split('\n').slice(0, 20)) console.log('#   ' + l);
+  }
+  return cond;
+}
+
+fs.mkdirSync(SHOTS, { recursive: true });
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dmarcd-chromium-'));
+// a fresh profile (--user-data-dir) through the persistent context API
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1360, height: 900 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = browser.pages()[0] || await browser.newPage();
+const problems = [];
+page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
+page.on('dialog', (d) => { problems.push('dialog: ' + d.message()); d.dismiss(); });
+page.on('requestfailed', (r) => problems.push('request failed: ' + r.url()));
+
+/* Polls fn(arg) in the page until truthy (page.waitForFunction would need
+ * eval, which the dashboard's CSP rightly forbids). */
+async function waitFor(fn, arg, timeout) {
+  const end = Date.now() + (timeout || 10000);
+  for (;;) {
+    if (await page.evaluate(fn, arg).catch(() => false)) return;
+    if (Date.now() > end) throw new Error('timed out: ' + fn.toString().slice(0, 120));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/* Goes to a route and waits until the app has rendered it. */
+async function visit(route) {
+  const before = await page.evaluate(() => document.getElementById('main')?.dataset.ready || '').catch(() => '');
+  if (page.url().startsWith(BASE)) await page.evaluate((r) => { location.hash = r; }, route);
+  else await page.goto(BASE + '/' + route);
+  await waitFor((b) => {
+    const m = document.getElementById('main');
+    return m && m.dataset.ready && m.dataset.ready !== b;
+  }, before, 10000);
+  await page.waitForTimeout(150); // charts are drawn after the DOM
+}
+
+/* Sum of every dataset of every chart on the page, and non-blank pixels. */
+async function chartInfo() {
+  return page.evaluate(() => [...document.querySelectorAll('canvas')].map((c) => {
+    const ch = Chart.getChart(c);
+    const sum = ch ? ch.data.datasets.reduce((a, d) => a + d.data.reduce((x, y) => x + (+y || 0), 0), 0) : 0;
+    const ctx = c.getContext('2d');
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < px.length; i += 4 * 7) if (px[i] !== 0) ink++;
+    return { sum, ink };
+  }));
+}
+
+const text = (sel) => page.$eval(sel, (e) => e.textContent);
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
+
+try {
+  // Overview, all time
+  await visit('#/overview?period=all');
+  const msgs = await text('#k-messages .v');
+  ok(/[1-9]/.test(msgs), 'overview shows messages', msgs);
+  let charts = await chartInfo();
+  ok(charts.length === 1 && charts[0].sum > 0 && charts[0].ink > 50, 'overview chart has data and pixels', JSON.stringify(charts));
+  ok(await page.$$eval('main table tbody tr', (r) => r.length) > 3, 'overview lists domains');
+  await shot('overview');
+
+  // Filter by domain through the select: figures change
+  await page.selectOption('#f-domain', 'hostile.example');
+  await waitFor(() => location.hash.includes('domain=hostile.example') &&
+    document.querySelector('#k-messages .v')?.textContent === '10', null, 10000);
+  ok(await text('#k-messages .v') === '10', 'domain filter: hostile.example has 10 messages');
+  ok(await text('#k-pass .v') === '30.0%', 'domain filter: pass rate 30.0%', await text('#k-pass .v'));
+  // Reporter filter
+  await page.selectOption('#f-domain', '');
+  await waitFor(() => !location.hash.includes('domain=hostile'), null, 5000);
+  await visit('#/overview?period=all&reporter=google.com');
+  const g = await text('#k-messages .v');
+  ok(g !== msgs && /[1-9]/.test(g), 'reporter filter changes the figures', `${msgs} -> ${g}`);
+  // Period filter: a custom period without data shows the empty state
+  await visit('#/overview?period=custom&from=2001-01-01&to=2001-01-31');
+  ok((await text('main')).includes('No aggregate reports in this period'), 'period filter: empty period explained');
+  await shot('overview-empty');
+
+  // Alignment
+  await visit('#/alignment?period=all');
+  charts = await chartInfo();
+  ok(charts.length === 3 && charts.every((c) => c.sum > 0 && c.ink > 50), 'alignment: three charts with data', JSON.stringify(charts));
+  ok((await text('main')).includes('forwarded'), 'alignment: override reasons listed');
+  await shot('alignment');
+
+  // Sources and drill-down
+  await visit('#/sources?period=all');
+  ok(await page.$$eval('main table tbody tr', (r) => r.length) > 10, 'sources: IPs listed');
+  await page.click('main th:nth-child(4)'); // sort by fail (server side)
+  await waitFor(() => location.hash.includes('sort=fail'), null, 5000);
+  await waitFor(() => document.querySelector('main th.desc')?.textContent === 'Fail', null, 5000);
+  ok(true, 'sources: sorting by a column');
+  await shot('sources');
+  await visit('#/source?period=all&ip=192.0.2.66');
+  const src = await text('main');
+  ok(src.includes(HOSTILE), 'source drill-down shows the hostile org_name as text');
+  ok(src.includes('<script>alert(2)</script>.hostile.example'), 'hostile header_from shown as text');
+  await shot('source');
+
+  // Reporters
+  await visit('#/reporters?period=all');
+  charts = await chartInfo();
+  ok(charts.length === 1 && charts[0].sum > 0, 'reporters: chart with data', JSON.stringify(charts));
+  ok((await text('main')).includes(HOSTILE), 'reporters: hostile name as text');
+  await shot('reporters');
+
+  // Reports: list, detail
+  await visit('#/reports?period=all&domain=hostile.example');
+  ok((await text('main')).includes('q"u\'o`te'), 'reports: hostile report id as text');
+  await page.click('main td.mono a');
+  await waitFor(() => location.hash.startsWith('#/report?'), null, 5000);
+  await waitFor(() => document.querySelector('main h1')?.textContent.startsWith('Report '), null, 5000);
+  const rep = await text('main');
+  ok(rep.includes(HOSTILE) && rep.includes('not stored'), 'report detail: fields, and says the XML is not stored');
+  await shot('report');
+  await visit('#/reports?period=all');
+  await shot('reports');
+
+  // Quarantine
+  await visit('#/quarantine');
+  ok(await page.$$eval('main a[download]', (a) => a.length) >= 1, 'quarantine: a row with its download');
+  await shot('quarantine');
+
+  // Failure and TLS reports: hooks
+  await visit('#/failures');
+  ok((await text('main')).includes('Failure reports'), 'failure reports page');
+  await visit('#/tls');
+  ok((await text('main')).includes('TLS reports'), 'TLS reports page');
+
+  // Escaping: nothing from a report became markup
+  const imgs = await page.evaluate(async () => {
+    location.hash = '#/source?period=all&ip=192.0.2.66';
+    await new Promise((r) => setTimeout(r, 500));
+    return document.querySelectorAll('img, script:not([src]), svg').length;
+  });
+  ok(imgs === 0, 'no img/inline script/svg element from report data', imgs);
+  ok(problems.length === 0, 'no console errors, page errors, dialogs or failed requests', problems.join('\n'));
+} catch (e) {
+  ok(false, 'browser run', e.stack);
+  await shot('failure').catch(() => {});
+}
+await browser.close();
+fs.rmSync(profile, { recursive: true, force: true });
+console.log(`1..${n}`);
+process.exit(0);

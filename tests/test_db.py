@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""test_db.py - the store against a real PostgreSQL (tests/pglib.py):
+migrations, ingest/export round trip, dedup, quarantine, Maildir, the
+database going away, SIGKILL and resume, concurrent ingests, CSV."""
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ok, diag, skip_all, done, dmarcd  # noqa: E402
+import pglib  # noqa: E402
+import dbfix  # noqa: E402
+from dbfix import run, write, json_lines  # noqa: E402
+
+if pglib.find_bindir() is None:
+    skip_all("PostgreSQL is not installed (/usr/lib/postgresql/*/bin)")
+D = dmarcd()
+pg = pglib.Cluster()
+tmp = tempfile.mkdtemp(prefix="dmarcd-test-db-")
+# no dmarcd.conf from the machine, no DMARCD_DB from the caller
+ENV = {"DMARCD_CONF": os.path.join(tmp, "none.conf"), "DMARCD_DB": ""}
+write(ENV["DMARCD_CONF"], b"")
+
+
+def dm(url, *args, **kw):
+    return run([D] + list(args[:1]) + ["--db", url] + list(args[1:]),
+               env=ENV, **kw)
+
+
+def counts(db):
+    return pg.psql(db, "SELECT (SELECT count(*) FROM report),"
+                   " (SELECT count(*) FROM record),"
+                   " (SELECT coalesce(sum(count), 0) FROM record),"
+                   " (SELECT coalesce(sum(messages), 0) FROM daily),"
+                   " (SELECT count(*) FROM quarantine)").strip()
+
+
+def strip_source(objs):
+    for o in objs:
+        o.pop("source", None)
+    return objs
+
+
+# --- migrations -------------------------------------------------------------
+url = pg.createdb("mig")
+r = dm(url, "db", "status")
+ok(r.returncode == 0 and b"schema: version 0 of" in r.stdout
+   and b"pending: 001_initial" in r.stdout, "db status on an empty database",
+   r.stdout, r.stderr)
+r = dm(url, "db", "migrate", "--to", "1")
+ok(r.returncode == 0 and b"from version 0 to 1" in r.stdout,
+   "migrate an empty database to version 1", r.stdout, r.stderr)
+ok(pg.psql("mig", "SELECT string_agg(version::text, ',') FROM dmarcd_schema")
+   .strip() == "1", "version table holds 1")
+pg.psql("mig", "INSERT INTO report (domain, org_name, report_id, begin_time,"
+        " end_time) VALUES ('old.example', 'o', 'x', now(), now())")
+r = dm(url, "db", "status")
+ok(b"pending: 002_report_period" in r.stdout, "status lists the pending one",
+   r.stdout)
+r = dm(url, "db", "migrate")
+# to the latest, whatever later migrations (003_dashboard ...) exist
+ok(r.returncode == 0 and b"from version 1 to " in r.stdout,
+   "migrate from the previous version", r.stdout, r.stderr)
+ok(pg.psql("mig", "SELECT count(*) FROM report").strip() == "1" and
+   pg.psql("mig", "SELECT count(*) FROM pg_indexes WHERE indexname ="
+           " 'report_period'").strip() == "1",
+   "data kept, new index there")
+r = dm(url, "db", "migrate")
+ok(r.returncode == 0 and b"nothing to do" in r.stdout, "migrate again: no-op")
+pg.psql("mig", "INSERT INTO dmarcd_schema (version, name) VALUES (999, 'x')")
+r = dm(url, "export")
+ok(r.returncode != 0 and b"newer" in r.stderr,
+   "a schema newer than the binary is refused", r.stderr)
+
+# --- ingest, export = parse, dedup -------------------------------------------
+url = pg.createdb("rt")
+inp = os.path.join(tmp, "in")
+hostile = dbfix.report_xml(org="Hostile, \"Org\"", report_id="h\t1\\",
+                           records=dbfix.hostile_records())
+write(os.path.join(inp, "a-hostile.xml"), hostile)
+write(os.path.join(inp, "b-plain.xml.gz"), dbfix.gz(dbfix.report_xml(
+    report_id="r-2", domain="example.net",
+    records=[dict(ip="203.0.113.%d" % i, count=i + 1) for i in range(50)])))
+many = [dict(ip="10.0.%d.%d" % (i // 250, i % 250), count=1,
+             dkim_eval="fail" if i % 3 else "pass") for i in range(3000)]
+write(os.path.join(inp, "c-many.eml"), dbfix.eml(
+    dbfix.report_xml(report_id="r-3", records=many),
+    "receiver.example!example.org!1700006400!1700092799.xml",
+    ctype="text/xml"))
+r = dm(url, "ingest", inp)
+ok(r.returncode == 0 and b"3 messages, 3 reports, 3053 records, "
+   b"0 duplicates, 0 quarantined" in r.stdout, "ingest 3 reports",
+   r.stdout, r.stderr)
+parsed = strip_source(json_lines(run([D, "parse"] + sorted(
+    os.path.join(inp, f) for f in os.listdir(inp))).stdout.decode()))
+r = dm(url, "export")
+exported = json_lines(r.stdout.decode())
+ok(r.returncode == 0 and len(exported) == 3, "export gives 3 reports",
+   r.stderr)
+ok(all(e.get("source", "").startswith(inp) for e in exported),
+   "export's source is where it came from")
+key = lambda o: (o["policy"]["domain"], o["report_id"])  # noqa: E731
+same = sorted(strip_source(exported), key=key) == sorted(parsed, key=key)
+ok(same, "export equals parse field for field (hostile strings, IPv6,"
+   " record order)", *([] if same else [exported[0], parsed[0]]))
+before = counts("rt")
+r = dm(url, "ingest", inp)
+ok(r.returncode == 0 and b"0 reports, 0 records, 3 duplicates" in r.stdout,
+   "second ingest: all duplicates", r.stdout)
+ok(counts("rt") == before, "second ingest changes no count", before)
+# the same report in another wrapper, inside another email
+write(os.path.join(tmp, "again", "x.eml"), dbfix.eml(
+    dbfix.gz(hostile), "other!example.org!1!2.xml.gz",
+    subject="Fwd: report"))
+r = dm(url, "ingest", os.path.join(tmp, "again"))
+ok(b"1 duplicates" in r.stdout and counts("rt") == before,
+   "the same report re-sent in another email is a duplicate", r.stdout)
+rows = pg.psql("rt", "SELECT sum(messages) FROM daily WHERE domain ="
+               " 'example.org'").strip()
+ok(rows == str(5 + 7 + 1 + 3000), "daily rollups sum the messages", rows)
+aligned = pg.psql("rt", "SELECT sum(messages) FROM daily WHERE domain ="
+                  " 'example.org' AND dkim_aligned").strip()
+ok(aligned == str(5 + 1 + 1000), "daily: dkim aligned messages", aligned)
+ok(pg.psql("rt", "SELECT count(*) FROM report WHERE sha256 IS NOT NULL AND"
+           " message_id = '<receiver.example.example.org.1700006400."
+           "1700092799.xml@receiver.example>'").strip() == "1",
+   "report keeps the document's sha256 and the email's Message-ID")
+
+# --- filters and CSV ---------------------------------------------------------
+r = dm(url, "export", "--domain", "example.net")
+ok([o["report_id"] for o in json_lines(r.stdout.decode())] == ["r-2"],
+   "export --domain")
+r1 = dm(url, "export", "--since", "1700092799")
+r2 = dm(url, "export", "--until", "2023-11-15T00:00:00Z")
+ok(len(json_lines(r1.stdout.decode())) == 3 and r2.stdout == b"",
+   "export --since/--until", r1.stderr, r2.stderr)
+r = dm(url, "export", "--format", "csv", "--domain", "example.org")
+rows = list(csv.reader(io.StringIO(r.stdout.decode(), newline="")))
+hdr = rows[0]
+ok(len(rows) == 1 + 3 + 3000 and hdr[0] == "org_name",
+   "CSV: a header and one row per record", len(rows))
+hrows = [dict(zip(hdr, x)) for x in rows[1:] if x[3] == "h\t1\\"]
+ok(len(hrows) == 3 and hrows[0]["org_name"] == "Hostile, \"Org\"" and
+   "nl\nthere" in hrows[0]["reasons"] and hrows[1]["source_ip"] ==
+   "2001:db8::1", "CSV quoting round-trips hostile strings", hrows[:1])
+
+# --- quarantine -----------------------------------------------------------------
+junk = b"Subject: hello\r\n\r\nnot a report \x00\xff\r\n"
+write(os.path.join(tmp, "junk", "j.eml"), junk)
+write(os.path.join(tmp, "junk", "k.bin"), bytes(range(256)) * 3)
+r = dm(url, "ingest", os.path.join(tmp, "junk"))
+ok(r.returncode == 0 and b"2 quarantined" in r.stdout,
+   "non-reports are quarantined (exit 0: kept)", r.stdout, r.stderr)
+r = dm(url, "quarantine", "list")
+lines = r.stdout.decode().splitlines()
+ok(len(lines) == 2 and "j.eml" in r.stdout.decode(), "quarantine list",
+   r.stdout)
+qid = [l.split("\t")[0] for l in lines if "j.eml" in l][0]
+r = dm(url, "quarantine", "show", qid)
+ok(r.stdout == junk, "quarantine show gives the bytes back, byte for byte")
+r = dm(url, "ingest", os.path.join(tmp, "junk", "j.eml"))
+seen = pg.psql("rt", "SELECT times_seen FROM quarantine WHERE id = %s" % qid)
+ok(seen.strip() == "2", "same bytes again: times_seen bumped", seen)
+# a message an older dmarcd could not parse: retry stores it
+good = dbfix.report_xml(report_id="late-1", domain="late.example")
+pg.psql("rt", "INSERT INTO quarantine (sha256, bytes, size, reason, source)"
+        " VALUES (sha256('\\x%s'), '\\x%s', %d, 'old version failed',"
+        " 'old.xml')" % (good.hex(), good.hex(), len(good)))
+r = dm(url, "quarantine", "retry", "--all")
+ok(r.returncode == 0 and b"1 resolved" in r.stdout and
+   b"2 still quarantined" in r.stdout, "quarantine retry --all",
+   r.stdout, r.stderr)
+ok(pg.psql("rt", "SELECT count(*) FROM report WHERE domain ="
+           " 'late.example'").strip() == "1" and
+   pg.psql("rt", "SELECT count(*) FROM quarantine WHERE resolved IS NOT NULL"
+           " AND length(bytes) > 0").strip() == "1",
+   "retry stored the report and kept the row, resolved, with its bytes")
+r = dm(url, "quarantine", "list")
+ok(len(r.stdout.decode().splitlines()) == 2, "list hides resolved rows")
+
+# --- Maildir: new -> cur only after commit -------------------------------------
+url = pg.createdb("md")
+md = dbfix.maildir(os.path.join(tmp, "Maildir"))
+for i in range(6):
+    write(os.path.join(md, "new", "170000000%d.M%d.host" % (i, i)),
+          dbfix.eml(dbfix.gz(dbfix.report_xml(report_id="m-%d" % i)),
+                    "r!example.org!%d!%d.xml.gz" % (i, i)))
+write(os.path.join(md, "new", "1700000009.M9.host"), junk)
+r = dm(url, "ingest", md)
+cur = sorted(os.listdir(os.path.join(md, "cur")))
+ok(r.returncode == 0 and os.listdir(os.path.join(md, "new")) == [] and
+   len(cur) == 7 and all(c.endswith(":2,S") for c in cur),
+   "Maildir: every committed message moved to cur/ with S", cur, r.stderr)
+
+# --- the database stops mid-run: exit 75, nothing lost -------------------------
+url = pg.createdb("down")
+md = dbfix.maildir(os.path.join(tmp, "Maildir2"))
+
+
+def add_messages(lo, hi):
+    for i in range(lo, hi):
+        write(os.path.join(md, "new", "17000%05d.M%d.host" % (i, i)),
+              dbfix.eml(dbfix.gz(dbfix.report_xml(report_id="d-%d" % i)),
+                        "r!example.org!%d!%d.xml.gz" % (i, i)))
+
+
+add_messages(0, 5)
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and len(os.listdir(os.path.join(md, "cur"))) == 5,
+   "first 5 stored")
+add_messages(5, 15)
+# hold the report table so the next ingest waits inside its transaction
+locker = subprocess.Popen(
+    [os.path.join(pg.bindir, "psql"), "-X", "-q", "-h", pg.dir, "-U",
+     "postgres", "-d", "down"], stdin=subprocess.PIPE,
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+locker.stdin.write(b"BEGIN;\nLOCK TABLE report IN ACCESS EXCLUSIVE MODE;\n"
+                   b"SELECT pg_sleep(600);\n")
+locker.stdin.flush()
+time.sleep(0.5)
+e = dict(os.environ)
+e.update(ENV)
+ing = subprocess.Popen([D, "ingest", "--db", url, md], env=e,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+waiting = "0"
+for _ in range(100):
+    waiting = pg.psql("postgres", "SELECT count(*) FROM pg_stat_activity"
+                      " WHERE wait_event_type = 'Lock'").strip()
+    if waiting != "0":
+        break
+    time.sleep(0.1)
+ok(waiting != "0", "ingest is waiting inside its transaction")
+pg.kill()
+out, err = ing.communicate(timeout=60)
+locker.kill()
+locker.wait()
+ok(ing.returncode == 75, "database gone mid-run: exit 75 (EX_TEMPFAIL)",
+   ing.returncode, out, err)
+ok(len(os.listdir(os.path.join(md, "new"))) == 10 and
+   len(os.listdir(os.path.join(md, "cur"))) == 5,
+   "nothing lost: the uncommitted messages are still in new/")
+pg.start()
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and b"10 reports" in r.stdout and
+   pg.psql("down", "SELECT count(*), count(DISTINCT report_id) FROM report")
+   .strip() == "15|15", "after restart: every message stored once",
+   r.stdout, r.stderr)
+r = run([D, "ingest", "--db", "postgresql:///nothere?host=/nonexistent",
+         md], env=ENV)
+ok(r.returncode == 75, "database unreachable from the start: exit 75",
+   r.returncode, r.stderr)
+
+# --- SIGKILL half-way, then resume ------------------------------------------------
+url = pg.createdb("kill")
+md = dbfix.maildir(os.path.join(tmp, "Maildir3"))
+N = 300
+for i in range(N):
+    write(os.path.join(md, "new", "17100%05d.M%d.host" % (i, i)),
+          dbfix.eml(dbfix.gz(dbfix.report_xml(
+              report_id="k-%d" % i, records=[
+                  dict(ip="192.0.2.%d" % (j % 250), count=j + 1)
+                  for j in range(40)])),
+              "r!example.org!%d!%d.xml.gz" % (i, i)))
+ing = subprocess.Popen([D, "ingest", "--db", url, md], env=e,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+for _ in range(200):
+    if len(os.listdir(os.path.join(md, "cur"))) >= 20:
+        break
+    time.sleep(0.02)
+ing.send_signal(signal.SIGKILL)
+ing.wait()
+moved = len(os.listdir(os.path.join(md, "cur")))
+stored = int(pg.psql("kill", "SELECT count(*) FROM report").strip())
+diag("killed after %d moved, %d stored" % (moved, stored))
+ok(moved <= stored, "after SIGKILL: no message left new/ uncommitted")
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and os.listdir(os.path.join(md, "new")) == [] and
+   pg.psql("kill", "SELECT count(*), count(DISTINCT report_id), sum(n_records)"
+           " FROM report").strip() == "%d|%d|%d" % (N, N, N * 40),
+   "resumed: every message stored exactly once", r.stdout, r.stderr)
+
+# --- group commit: a batch killed before its COMMIT ----------------------------
+url = pg.createdb("batch")
+r = dm(url, "db", "migrate")
+md = dbfix.maildir(os.path.join(tmp, "Maildir4"))
+N = 30
+for i in range(N):
+    write(os.path.join(md, "new", "17200%05d.M%d.host" % (i, i)),
+          dbfix.eml(dbfix.gz(dbfix.report_xml(report_id="b-%d" % i)),
+                    "r!example.org!%d!%d.xml.gz" % (i, i)))
+# an uncommitted row with message 20's dedup key: the ingest stores 0..19
+# in its open batch, then waits on 20 until this transaction ends
+locker = subprocess.Popen(
+    [os.path.join(pg.bindir, "psql"), "-X", "-q", "-h", pg.dir, "-U",
+     "postgres", "-d", "batch"], stdin=subprocess.PIPE,
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+locker.stdin.write(b"BEGIN;\nINSERT INTO report (domain, org_name, report_id,"
+                   b" begin_time, end_time) VALUES ('example.org', 'Example "
+                   b"Receiver', 'b-20', to_timestamp(1700006400), "
+                   b"to_timestamp(1700092799));\nSELECT pg_sleep(600);\n")
+locker.stdin.flush()
+time.sleep(0.5)
+ing = subprocess.Popen([D, "ingest", "--db", url, md], env=e,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+waiting = "0"
+for _ in range(100):
+    waiting = pg.psql("postgres", "SELECT count(*) FROM pg_stat_activity"
+                      " WHERE wait_event_type = 'Lock'").strip()
+    if waiting != "0":
+        break
+    time.sleep(0.1)
+ok(waiting != "0", "batch: ingest waits on message 20 inside its batch")
+ing.send_signal(signal.SIGKILL)
+ing.wait()
+# end the locker's transaction and the killed ingest's session (a backend
+# asleep or waiting does not notice its client is gone)
+pg.psql("postgres", "SELECT count(pg_terminate_backend(pid)) FROM"
+        " pg_stat_activity WHERE datname = 'batch'")
+locker.kill()
+locker.wait()
+ok(len(os.listdir(os.path.join(md, "new"))) == N and
+   os.listdir(os.path.join(md, "cur")) == [] and
+   pg.psql("batch", "SELECT count(*) FROM report").strip() == "0",
+   "batch killed before COMMIT: every message of it still in new/, "
+   "nothing stored")
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and os.listdir(os.path.join(md, "new")) == [] and
+   len(os.listdir(os.path.join(md, "cur"))) == N and
+   pg.psql("batch", "SELECT count(*), count(DISTINCT report_id) FROM report")
+   .strip() == "%d|%d" % (N, N) and
+   pg.psql("batch", "SELECT sum(messages) FROM daily").strip() == str(3 * N),
+   "batch resumed: every message stored exactly once, rollups once",
+   r.stdout, r.stderr)
+
+# --- nothing is dropped: empty and oversize inputs get a quarantine row ----------
+md = dbfix.maildir(os.path.join(tmp, "Maildir5"))
+write(os.path.join(md, "new", "1.empty.host"), b"")
+write(os.path.join(md, "new", "2.big.host"), b"x" * 5000)
+write(os.path.join(md, "new", "3.ok.host"), dbfix.report_xml(report_id="ok-1"))
+edir = os.path.join(tmp, "empties")
+write(os.path.join(edir, "zero.xml"), b"")
+conf = os.path.join(tmp, "small.conf")
+write(conf, b"max_message_size = 1K\n")
+os.chmod(conf, 0o600)
+r = run([D, "ingest", "-f", conf, "--db", url, md, edir], env=ENV)
+ok(r.returncode == 0 and b"3 quarantined" in r.stdout and
+   b"1 reports" in r.stdout, "empty and oversize inputs: kept, exit 0",
+   r.stdout, r.stderr)
+ok(os.listdir(os.path.join(md, "new")) == [] and
+   sorted(os.listdir(os.path.join(md, "cur"))) ==
+   ["1.empty.host:2,S", "2.big.host:2,S", "3.ok.host:2,S"],
+   "empty and oversize Maildir messages done (not left in new/ forever)",
+   os.listdir(os.path.join(md, "cur")))
+q = pg.psql("batch", "SELECT size, length(bytes), source, reason"
+            " FROM quarantine ORDER BY source")
+# the two empty inputs have the same (no) bytes: one row, seen twice
+ok("0|0|%s/new/1.empty.host|input is empty" % md in q and
+   pg.psql("batch", "SELECT times_seen FROM quarantine WHERE size = 0 AND"
+           " reason = 'input is empty'").strip() == "2",
+   "empty: quarantined, 'input is empty'", q)
+ok("5000|0|%s/new/2.big.host|message of 5000 bytes is larger than "
+   "max_message_size (1024); bytes not kept" % md in q,
+   "oversize: a row with its size and reason, bytes not kept", q)
+r = run([D, "ingest", "-f", conf, "--db", url, edir], env=ENV)
+ok(r.returncode == 0 and
+   pg.psql("batch", "SELECT count(*), sum(times_seen) FROM quarantine WHERE"
+           " size = 0 AND reason = 'input is empty'").strip() == "1|3",
+   "empty again: same row, times_seen bumped", r.stdout, r.stderr)
+
+# --- two ingests racing over overlapping inputs --------------------------------
+url = pg.createdb("race")
+rdir = os.path.join(tmp, "race")
+for i in range(200):
+    data = dbfix.report_xml(report_id="c-%d" % i, records=[
+        dict(ip="198.51.100.%d" % (j % 200), count=1) for j in range(10)])
+    write(os.path.join(rdir, "a", "%03d.xml" % i), data)
+    if i % 2 == 0:  # half the reports also arrive in another wrapper
+        write(os.path.join(rdir, "b", "%03d.eml" % (199 - i)), dbfix.eml(
+            dbfix.gz(data), "r!example.org!%d!%d.xml.gz" % (i, i)))
+procs = [subprocess.Popen([D, "ingest", "-q", "--db", url, p], env=e,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         for p in (rdir, os.path.join(rdir, "b"), os.path.join(rdir, "a"))]
+outs = [p.communicate(timeout=300) for p in procs]
+ok(all(p.returncode == 0 for p in procs), "three racing ingests succeed",
+   *[o[1] for o in outs])
+ok(pg.psql("race", "SELECT count(*), count(DISTINCT report_id),"
+           " sum(n_records) FROM report").strip() == "200|200|2000",
+   "each report stored once")
+ok(pg.psql("race", "SELECT sum(messages), sum(records) FROM daily").strip()
+   == "2000|2000", "rollups counted once")
+total = sum(int(o[0].split(b" reports,")[0].split(b", ")[-1]) for o in outs)
+dups = sum(int(o[0].split(b" duplicates")[0].split(b", ")[-1]) for o in outs)
+ok(total == 200 and dups == (300 + 100 + 200) - 200,
+   "the losers saw duplicates", total, dups)
+
+# --- configuration ----------------------------------------------------------------
+conf = os.path.join(tmp, "dmarcd.conf")
+write(conf, b"# test\ndatabase = postgresql://u:secret@h/d\nmax_text = 1\n"
+      b"bogus = 1\nmax_ratio = lots\nmax_ratio = 3\nnovalue\n")
+os.chmod(conf, 0o644)
+r = run([D, "check-config", "-f", conf])
+errs = r.stderr.decode()
+ok(r.returncode == 78 and conf + ":2:" in errs and "world-readable" in errs
+   and conf + ":3:" in errs and conf + ":4: unknown setting" in errs and
+   conf + ":5:" in errs and conf + ":7:" in errs,
+   "check-config: every error as file:line, all at once", errs)
+write(conf, b"database = postgresql://u:secret@h/d\nmax_message_size = 10M\n")
+os.chmod(conf, 0o600)
+r = run([D, "check-config", "-v", "-f", conf])
+ok(r.returncode == 0 and b"max_message_size = 10485760" in r.stdout and
+   b"secret" not in r.stdout, "check-config -v: sizes, password hidden",
+   r.stdout, r.stderr)
+r = run([D, "check-config", "-f", os.path.join(tmp, "missing.conf")])
+ok(r.returncode == 78, "an explicit missing file is an error")
+write(conf, ("database = %s\n" % pg.url("rt")).encode())
+r = run([D, "export", "--domain", "example.net", "-f", conf],
+        env={"DMARCD_DB": ""})
+ok(r.returncode == 0 and b"r-2" in r.stdout, "database from dmarcd.conf",
+   r.stderr)
+done()
