@@ -141,6 +141,7 @@ db_close(struct db **dbp)
 		return;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	db_store_forget(db, true);
 	free(db);
 	*dbp = NULL;
 }
@@ -255,4 +256,34 @@ db_array_parse(char *s, char **out, size_t max)
 		s++;
 		*w = '\0';
 	}
+}
+
+int
+db_each_row(struct db *db, const char *what, const char *sql, int nparams,
+    const char *const *values, db_row_fn row, void *ctx, char *err,
+    size_t errlen)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, values, NULL,
+	    NULL, 0) || !PQsetSingleRowMode(db->conn))
+		return db_result_error(db, NULL, what, err, errlen);
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (rc == 0)
+				rc = row(ctx, res, err, errlen);
+			break;
+		case PGRES_TUPLES_OK:	/* the end of the rows */
+			break;
+		default:
+			if (rc == 0)
+				rc = db_result_error(db, res, what, err,
+				    errlen);
+			break;
+		}
+		PQclear(res);
+	}
+	return rc;
 }

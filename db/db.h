@@ -21,6 +21,8 @@
 
 #include "lib.h"
 #include "aggregate.h"
+#include "forensic.h"
+#include "tlsrpt.h"
 #include "unpack.h"
 
 #define DB_EPERM	(-1)
@@ -44,7 +46,14 @@ struct db {
 	bool		 in_copy;
 	bool		 retryable;	/* last error: deadlock, serialization */
 	bool		 prepared;	/* store.c's statements are prepared */
+	bool		 in_batch;	/* db_batch_begin() .. commit/rollback */
 	char		 savepoint_err[256];
+	/* Reports stored in the open transaction whose totals and rollups
+	 * are written at its end (store.c): array literals for
+	 * dmarcd_store_reports(); n reports. */
+	struct buf	 pend_domain, pend_id, pend_records, pend_messages,
+			 pend_sha256;
+	size_t		 pend_n;
 };
 
 /* db.c */
@@ -58,6 +67,16 @@ int	db_exec(struct db *db, const char *sql, char *err, size_t errlen);
 /* Classifies a failed result (res may be NULL): DB_ETEMP or DB_EPERM, with
  * the server's message in err. */
 int	db_result_error(struct db *db, const PGresult *res, const char *what,
+	    char *err, size_t errlen);
+/* Runs a query in single-row mode and calls row for each row, so a result
+ * of any size is streamed.  row returns 0, or an error (with err filled),
+ * after which the remaining rows are drained unseen.  Returns 0 or the
+ * first error (a failed query is classified as by db_result_error, its
+ * message prefixed with what). */
+typedef int (*db_row_fn)(void *ctx, const PGresult *row, char *err,
+    size_t errlen);
+int	db_each_row(struct db *db, const char *what, const char *sql,
+	    int nparams, const char *const *values, db_row_fn row, void *ctx,
 	    char *err, size_t errlen);
 /* True when res is an error that retrying the transaction may cure
  * (deadlock, serialization failure). */
@@ -133,6 +152,13 @@ void	db_store_deinit(struct db_store *st);
 int	db_store_item_begin(struct db_store *st, char *err, size_t errlen);
 int	db_store_item_end(struct db_store *st, bool ok, char *err,
 	    size_t errlen);
+/* Writes the totals and rollups of the reports stored in the open
+ * transaction (db->pend_*), then forgets them; run it just before COMMIT.
+ * Reports rolled back since are skipped.  Returns 0, DB_ETEMP or
+ * DB_EPERM. */
+int	db_store_flush(struct db *db, char *err, size_t errlen);
+/* Forgets them (after ROLLBACK, or before BEGIN); frees with free true. */
+void	db_store_forget(struct db *db, bool free);
 
 /* quarantine.c */
 /* Keeps a message that gave no (or not every) report: inserted, or when
@@ -163,6 +189,8 @@ int	db_quarantine_resolve(struct db *db, const char *domain, int64_t id,
 struct db_ingest_limits {
 	struct unpack_limits	unpack;
 	struct agg_limits	agg;
+	struct arf_limits	arf;	/* keep_body, redact: the config's */
+	struct tlsrpt_limits	tls;
 };
 
 struct db_message_result {
@@ -171,6 +199,9 @@ struct db_message_result {
 	uint64_t	records;
 	bool		quarantined;
 	char		reason[1024];	/* why it was quarantined */
+	/* failure and TLS reports (not in reports/duplicates above) */
+	unsigned	forensic, forensic_duplicates;
+	unsigned	tlsrpt, tlsrpt_duplicates;
 };
 
 /* Unpacks, parses and stores every report of data[0..len) in one
@@ -232,6 +263,9 @@ struct db_export_filter {
 /* Streams stored reports to out in report order, records in their order. */
 int	db_export(struct db *db, const struct db_export_filter *f,
 	    enum db_export_format fmt, FILE *out, char *err, size_t errlen);
+/* A --since/--until value as a timestamptz parameter (unix seconds become
+ * ISO 8601 UTC in buf; NULL for NULL or ""). */
+const char *db_export_time_param(const char *s, char *buf, size_t len);
 /* Appends one RFC 4180 CSV field (quoted when needed).  The one path. */
 int	db_csv_field(struct buf *b, const char *s, bool first);
 
@@ -255,5 +289,34 @@ struct db_sha256 *db_sha256_new(void);
 void	db_sha256_update(struct db_sha256 *h, const void *p, size_t n);
 /* Writes the 32-byte digest and frees h. */
 void	db_sha256_finish(struct db_sha256 **h, unsigned char out[32]);
+
+/* --- failure reports (forensic.c) and SMTP TLS reports (tlsrpt.c) -------
+ * Each stores one report inside the caller's transaction, in a SAVEPOINT
+ * of its own, deduplicated by the table's unique key (ON CONFLICT DO
+ * NOTHING: *duplicate_r set).  They return 0 (stored or duplicate),
+ * DB_EPERM when the report was not stored (unreadable, not a DMARC failure
+ * report, refused by the database: the reason in err, the transaction
+ * usable) or DB_ETEMP. */
+struct db_report_origin {
+	const char	*source;	/* where the message came from */
+	const char	*item;		/* attachment name */
+	const char	*message_id;	/* of the carrying email; may be NULL */
+};
+
+/* forensic.c; msg is unpack_item_message()'s GMimeMessage. */
+int	db_store_forensic(struct db *db, void *msg,
+	    const struct arf_limits *lim, const struct db_report_origin *o,
+	    bool *duplicate_r, char *err, size_t errlen);
+/* Failure reports as `dmarcd parse` prints them (source: the stored one). */
+int	db_export_forensic(struct db *db, const struct db_export_filter *f,
+	    FILE *out, char *err, size_t errlen);
+
+/* tlsrpt.c; the JSON is read from rd (see tlsrpt_parse). */
+int	db_store_tlsrpt(struct db *db, tlsrpt_read_fn rd,
+	    const char *(*read_error)(void *), void *rctx,
+	    const struct tlsrpt_limits *lim, const struct db_report_origin *o,
+	    bool *duplicate_r, char *err, size_t errlen);
+int	db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
+	    FILE *out, char *err, size_t errlen);
 
 #endif

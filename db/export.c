@@ -54,15 +54,15 @@ static const char csv_header[] = "org_name,org_email,extra_contact_info,"
     "reasons,header_from,envelope_from,envelope_to,auth_dkim,auth_spf\r\n";
 
 static char *
-col(PGresult *res, int c)
+col(const PGresult *res, int c)
 {
 	return PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
 }
 
 /* A timestamp parameter: unix seconds become ISO 8601 UTC; anything else
  * goes to PostgreSQL's timestamptz input as is. */
-static const char *
-time_param(const char *s, char *buf, size_t len)
+const char *
+db_export_time_param(const char *s, char *buf, size_t len)
 {
 	const char	*p;
 	time_t		 t;
@@ -82,7 +82,7 @@ time_param(const char *s, char *buf, size_t len)
 }
 
 static void
-row_report(PGresult *res, struct agg_report *r)
+row_report(const PGresult *res, struct agg_report *r)
 {
 	static char	*errors[AGG_MAX_ERRORS];
 	int		 n;
@@ -116,7 +116,7 @@ row_report(PGresult *res, struct agg_report *r)
 
 /* Parses text[] column c into at most max strings; returns the count. */
 static size_t
-row_array(PGresult *res, int c, char **out, size_t max)
+row_array(const PGresult *res, int c, char **out, size_t max)
 {
 	int	n;
 
@@ -133,7 +133,7 @@ min_n(size_t a, size_t b)
 }
 
 static void
-row_record(PGresult *res, struct agg_record *rec)
+row_record(const PGresult *res, struct agg_record *rec)
 {
 	char	*a[4][AGG_MAX_DKIM > AGG_MAX_SPF ? AGG_MAX_DKIM : AGG_MAX_SPF];
 	size_t	 i, n;
@@ -323,94 +323,96 @@ out_flush(struct buf *b, FILE *out, bool force, char *err, size_t errlen)
 	return 0;
 }
 
+/* The state of one aggregate export: rows come one per record, ordered by
+ * report, so a report's line is closed when the next report starts. */
+struct agg_export {
+	enum db_export_format	 fmt;
+	FILE			*out;
+	struct buf		 b;
+	struct agg_report	 r;
+	struct agg_record	*rec;
+	char			*key_domain;
+	char			 key_id[24];
+	bool			 open, first;
+};
+
+/* One row: a record (or a report without records). */
+static int
+agg_export_row(void *ctx, const PGresult *res, char *err, size_t errlen)
+{
+	struct agg_export	*x = ctx;
+	int			 rc = 0;
+
+	row_report(res, &x->r);
+	if (x->key_domain == NULL ||
+	    strcmp(x->key_domain, PQgetvalue(res, 0, C_DOMAIN)) != 0 ||
+	    strcmp(x->key_id, PQgetvalue(res, 0, C_ID)) != 0) {
+		/* a new report */
+		if (x->open && x->fmt == DB_EXPORT_JSON)
+			rc |= agg_json_end(&x->b);
+		free(x->key_domain);
+		if ((x->key_domain = strdup(PQgetvalue(res, 0, C_DOMAIN))) ==
+		    NULL) {
+			snprintf(err, errlen, "out of memory");
+			return DB_ETEMP;
+		}
+		snprintf(x->key_id, sizeof(x->key_id), "%s",
+		    PQgetvalue(res, 0, C_ID));
+		if (x->fmt == DB_EXPORT_JSON)
+			rc |= agg_json_begin(&x->b, col(res, C_SOURCE), &x->r);
+		x->open = true;
+		x->first = true;
+	}
+	if (!PQgetisnull(res, 0, C_ORDINAL)) {
+		row_record(res, x->rec);
+		if (x->fmt == DB_EXPORT_JSON)
+			rc |= agg_json_record(&x->b, x->rec, x->first);
+		else
+			rc |= csv_row(&x->b, &x->r, x->rec);
+		x->first = false;
+	} else if (x->fmt == DB_EXPORT_CSV)
+		rc |= csv_row(&x->b, &x->r, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "export: record too large");
+		return DB_EPERM;
+	}
+	return out_flush(&x->b, x->out, false, err, errlen);
+}
+
 int
 db_export(struct db *db, const struct db_export_filter *f,
     enum db_export_format fmt, FILE *out, char *err, size_t errlen)
 {
+	struct agg_export	 x;
 	const char		*v[3];
-	char			 since[40], until[40], *key_domain = NULL;
-	char			 key_id[24] = "";
-	struct agg_report	 r;
-	struct agg_record	*rec;
-	struct buf		 b;
-	PGresult		*res;
-	bool			 open = false, first = true;
-	int			 rc = 0;
+	char			 since[40], until[40];
+	int			 rc;
 
-	if ((rec = calloc(1, sizeof(*rec))) == NULL) {
+	memset(&x, 0, sizeof(x));
+	if ((x.rec = calloc(1, sizeof(*x.rec))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return DB_ETEMP;
 	}
+	x.fmt = fmt;
+	x.out = out;
 	v[0] = f->domain;
-	v[1] = time_param(f->since, since, sizeof(since));
-	v[2] = time_param(f->until, until, sizeof(until));
-	if (!PQsendQueryParams(db->conn, EXPORT_QUERY, 3, NULL, v, NULL, NULL,
-	    0) || !PQsetSingleRowMode(db->conn)) {
-		free(rec);
-		return db_result_error(db, NULL, "export", err, errlen);
-	}
-	buf_init(&b, EXPORT_BUF_CAP);
+	v[1] = db_export_time_param(f->since, since, sizeof(since));
+	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	buf_init(&x.b, EXPORT_BUF_CAP);
 	if (fmt == DB_EXPORT_CSV)
-		buf_adds(&b, csv_header);
-	while ((res = PQgetResult(db->conn)) != NULL) {
-		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-			PQclear(res);
-			continue;
-		}
-		if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
-			if (rc == 0)
-				rc = db_result_error(db, res, "export", err,
-				    errlen);
-			PQclear(res);
-			continue;
-		}
-		if (rc != 0) {
-			PQclear(res);
-			continue;	/* drain */
-		}
-		row_report(res, &r);
-		if (key_domain == NULL ||
-		    strcmp(key_domain, PQgetvalue(res, 0, C_DOMAIN)) != 0 ||
-		    strcmp(key_id, PQgetvalue(res, 0, C_ID)) != 0) {
-			/* a new report */
-			if (open && fmt == DB_EXPORT_JSON)
-				rc |= agg_json_end(&b);
-			free(key_domain);
-			key_domain = strdup(PQgetvalue(res, 0, C_DOMAIN));
-			snprintf(key_id, sizeof(key_id), "%s",
-			    PQgetvalue(res, 0, C_ID));
-			if (fmt == DB_EXPORT_JSON)
-				rc |= agg_json_begin(&b,
-				    col(res, C_SOURCE), &r);
-			open = true;
-			first = true;
-		}
-		if (!PQgetisnull(res, 0, C_ORDINAL)) {
-			row_record(res, rec);
-			if (fmt == DB_EXPORT_JSON)
-				rc |= agg_json_record(&b, rec, first);
-			else
-				rc |= csv_row(&b, &r, rec);
-			first = false;
-		} else if (fmt == DB_EXPORT_CSV)
-			rc |= csv_row(&b, &r, NULL);
-		PQclear(res);
-		if (rc != 0) {
-			snprintf(err, errlen, "export: record too large");
-			rc = DB_EPERM;
-		} else
-			rc = out_flush(&b, out, false, err, errlen);
-	}
-	if (rc == 0 && open && fmt == DB_EXPORT_JSON)
-		rc = agg_json_end(&b) == 0 ? 0 : DB_EPERM;
+		buf_adds(&x.b, csv_header);
+	rc = db_each_row(db, "export", EXPORT_QUERY, 3, v, agg_export_row, &x,
+	    err, errlen);
+	if (rc == 0 && x.open && fmt == DB_EXPORT_JSON)
+		rc = agg_json_end(&x.b) == 0 ? 0 : DB_EPERM;
 	if (rc == 0)
-		rc = out_flush(&b, out, true, err, errlen);
+		rc = out_flush(&x.b, out, true, err, errlen);
 	if (rc == 0 && fflush(out) != 0) {
 		snprintf(err, errlen, "write error");
 		rc = DB_EPERM;
 	}
-	buf_free(&b);
-	free(key_domain);
-	free(rec);
+	buf_free(&x.b);
+	free(x.key_domain);
+	free(x.rec);
 	return rc;
 }

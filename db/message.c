@@ -23,6 +23,7 @@ struct message_ctx {
 	const struct db_ingest_limits	*lim;
 	struct buf			 reasons;
 	unsigned			 failed;
+	unsigned			 arf, arf_dups, tls, tls_dups;
 	int				 status;
 	char				 err[512];
 };
@@ -66,6 +67,44 @@ add_reason(struct message_ctx *mc, const char *name, const char *reason)
 	buf_adds(b, reason);
 }
 
+/* A failure report or a TLS report: db/forensic.c, db/tlsrpt.c store it
+ * in a SAVEPOINT of their own; what they refuse is a reason to quarantine
+ * the message (e.g. "not a DMARC failure report: ..."). */
+static int
+on_other_item(struct message_ctx *mc, struct unpack_item *item,
+    const char **error_r)
+{
+	struct db_report_origin	 o;
+	bool			 dup = false, tls;
+	char			 serr[512];
+	int			 rc;
+
+	o.source = mc->st.source;
+	o.item = unpack_item_name(item);
+	o.message_id = mc->st.message_id;
+	tls = unpack_item_kind(item) == UNPACK_TLSRPT;
+	if (tls)
+		rc = db_store_tlsrpt(mc->st.db, unpack_item_read,
+		    unpack_item_error, item, &mc->lim->tls, &o, &dup, serr,
+		    sizeof(serr));
+	else
+		rc = db_store_forensic(mc->st.db, unpack_item_message(item),
+		    &mc->lim->arf, &o, &dup, serr, sizeof(serr));
+	if (rc == DB_ETEMP) {
+		snprintf(mc->err, sizeof(mc->err), "%s", serr);
+		mc->status = DB_ETEMP;
+		*error_r = mc->err;
+		return -1;
+	}
+	if (rc != 0)
+		add_reason(mc, o.item, serr);
+	else if (tls)
+		(*(dup ? &mc->tls_dups : &mc->tls))++;
+	else
+		(*(dup ? &mc->arf_dups : &mc->arf))++;
+	return 0;
+}
+
 static int
 on_item(void *ctx, struct unpack_item *item, const char **error_r)
 {
@@ -79,13 +118,8 @@ on_item(void *ctx, struct unpack_item *item, const char **error_r)
 	case UNPACK_AGGREGATE:
 		break;
 	case UNPACK_FORENSIC:
-		add_reason(mc, unpack_item_name(item), "failure report "
-		    "(RFC 6591): not yet supported by this version");
-		return 0;
 	case UNPACK_TLSRPT:
-		add_reason(mc, unpack_item_name(item), "SMTP TLS report "
-		    "(RFC 8460): not yet supported by this version");
-		return 0;
+		return on_other_item(mc, item, error_r);
 	default:
 		break;
 	}
@@ -165,6 +199,8 @@ db_ingest_message_tx(struct db *db, const struct db_ingest_limits *lim,
 
 	memset(res, 0, sizeof(*res));
 	memset(&mc, 0, sizeof(mc));
+	if (!db->in_batch)
+		db_store_forget(db, false);
 	db_store_init(&mc.st, db);
 	buf_init(&mc.reasons, MESSAGE_REASONS_CAP);
 	mc.lim = lim;
@@ -184,7 +220,12 @@ db_ingest_message_tx(struct db *db, const struct db_ingest_limits *lim,
 	res->reports = mc.st.reports;
 	res->duplicates = mc.st.duplicates;
 	res->records = mc.st.records;
-	if (mc.failed > 0 || res->reports + res->duplicates == 0) {
+	res->forensic = mc.arf;
+	res->forensic_duplicates = mc.arf_dups;
+	res->tlsrpt = mc.tls;
+	res->tlsrpt_duplicates = mc.tls_dups;
+	if (mc.failed > 0 || res->reports + res->duplicates + mc.arf +
+	    mc.arf_dups + mc.tls + mc.tls_dups == 0) {
 		if (mc.reasons.len == 0)
 			add_reason(&mc, NULL, "no report found");
 		snprintf(res->reason, sizeof(res->reason), "%s",
@@ -194,6 +235,10 @@ db_ingest_message_tx(struct db *db, const struct db_ingest_limits *lim,
 			rc = db_quarantine_put(db, data, len, source,
 			    mc.reasons.data, err, errlen);
 	}
+	/* Alone in its transaction: its rollups now, before the caller's
+	 * COMMIT.  In a batch they wait for db_batch_commit(). */
+	if (rc == 0 && !db->in_batch)
+		rc = db_store_flush(db, err, errlen);
 out:
 	db_store_deinit(&mc.st);
 	buf_free(&mc.reasons);
@@ -235,6 +280,9 @@ batch_failed(struct db *db, int rc, char *err, size_t errlen)
 {
 	char	uerr[256];
 
+	(void)err;	/* the message's error is already there */
+	(void)errlen;
+
 	if (rc == DB_ETEMP && (!db->retryable ||
 	    PQstatus(db->conn) != CONNECTION_OK))
 		return DB_ETEMP;
@@ -247,6 +295,8 @@ int
 db_batch_begin(struct db *db, char *err, size_t errlen)
 {
 	db->retryable = false;
+	db_store_forget(db, false);
+	db->in_batch = true;
 	return db_exec(db, "BEGIN", err, errlen);
 }
 
@@ -255,6 +305,12 @@ db_batch_commit(struct db *db, char *err, size_t errlen)
 {
 	int	rc;
 
+	/* The batch's rollups, from the rows that survived its SAVEPOINTs. */
+	db->in_batch = false;
+	if (db_store_flush(db, err, errlen) != 0) {
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+		return DB_ETEMP;	/* nothing committed: the inputs stay */
+	}
 	if ((rc = db_exec(db, "COMMIT", err, errlen)) != 0 ||
 	    PQstatus(db->conn) != CONNECTION_OK)
 		return DB_ETEMP;	/* in doubt: the inputs stay */
@@ -264,6 +320,8 @@ db_batch_commit(struct db *db, char *err, size_t errlen)
 void
 db_batch_rollback(struct db *db)
 {
+	db->in_batch = false;
+	db_store_forget(db, false);
 	if (db->in_copy) {
 		db->in_copy = false;
 		PQputCopyEnd(db->conn, "batch abandoned");

@@ -36,16 +36,6 @@
 
 /* The checked parameters; NULL when absent.  vals[] are the SQL
  * parameters $1.. of every filtered query: domain, from, to, reporter. */
-struct api_ctx {
-	struct httpd		*h;
-	struct db		*db;
-	struct httpd_reply	*reply;
-	const char		*domain, *reporter, *ip, *sort, *order;
-	char			 from[16], to[16];
-	char			 limit_s[24], offset_s[24], id_s[24];
-	int64_t			 limit, offset, id;
-	bool			 all;
-};
 
 /* Sortable columns: a name from the client, an SQL expression from us. */
 struct api_sort {
@@ -383,7 +373,7 @@ api_row(struct buf *b, const char *key, bool first, const PGresult *res)
 }
 
 /* Opens the response object with the filter as applied. */
-static int
+int
 api_begin(struct api_ctx *x)
 {
 	struct buf	*b = &x->reply->body;
@@ -403,7 +393,7 @@ api_begin(struct api_ctx *x)
 	return rc | buf_adds(b, "}");
 }
 
-static int
+int
 api_end(struct api_ctx *x, int rc)
 {
 	if (rc != 0 || buf_adds(&x->reply->body, "}\n") != 0) {
@@ -414,7 +404,7 @@ api_end(struct api_ctx *x, int rc)
 }
 
 /* Runs one query and appends its rows under key; -1 when answered. */
-static int
+int
 api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
     const char *const *vals, bool one)
 {
@@ -757,33 +747,6 @@ api_quarantine_raw(struct api_ctx *x)
 	return 0;
 }
 
-/* GET /api/forensic, /api/tlsrpt: hooks until those reports are stored. */
-static int
-api_later(struct api_ctx *x, const char *table)
-{
-	const char	*vals[] = { table };
-	struct buf	*b = &x->reply->body;
-
-	if (buf_adds(b, "{") != 0 || json_key(b, "kind", true) != 0 ||
-	    json_str(b, table) != 0 ||
-	    api_add_query(x, "status", "SELECT to_regclass($1) IS NOT NULL AS"
-	    " available", 1, vals, true) != 0)
-		return -1;
-	return api_end(x, 0);
-}
-
-static int
-api_forensic(struct api_ctx *x)
-{
-	return api_later(x, "forensic");
-}
-
-static int
-api_tlsrpt(struct api_ctx *x)
-{
-	return api_later(x, "tlsrpt");
-}
-
 static const struct api_endpoint {
 	const char	*path;
 	unsigned	 params;
@@ -799,8 +762,11 @@ static const struct api_endpoint {
 	{ "report", P_DOMAIN | P_ID | P_PAGE, api_report },
 	{ "quarantine", P_ALL | P_PAGE, api_quarantine },
 	{ "quarantine/raw", P_DOMAIN | P_ID, api_quarantine_raw },
-	{ "forensic", 0, api_forensic },
-	{ "tlsrpt", 0, api_tlsrpt },
+	/* api_reports.c */
+	{ "forensic", P_FILTER | P_IP | P_PAGE, api_forensic },
+	{ "forensic/item", P_DOMAIN | P_ID, api_forensic_item },
+	{ "tlsrpt", P_FILTER | P_PAGE, api_tlsrpt },
+	{ "tlsrpt/item", P_DOMAIN | P_ID, api_tlsrpt_item },
 };
 
 void

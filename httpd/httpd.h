@@ -146,4 +146,32 @@ void	api_handle(struct httpd *h, const char *path,
 void	api_error(struct httpd_reply *reply, unsigned status,
 	    const char *msg);
 
+/* The request being answered (api.c parses it; api_reports.c reads it). */
+struct api_ctx {
+	struct httpd		*h;
+	struct db		*db;
+	struct httpd_reply	*reply;
+	const char		*domain, *reporter, *ip, *sort, *order;
+	char			 from[16], to[16];
+	char			 limit_s[24], offset_s[24], id_s[24];
+	int64_t			 limit, offset, id;
+	bool			 all;
+};
+
+/* Opens the response object with the filter as applied. */
+int	api_begin(struct api_ctx *x);
+/* Closes it; rc != 0 (or no room) answers 500.  Returns 0 or -1. */
+int	api_end(struct api_ctx *x, int rc);
+/* Runs one query with n text parameters and appends its rows (one: the
+ * first row as an object) under key; -1 when the reply is already an
+ * error. */
+int	api_add_query(struct api_ctx *x, const char *key, const char *sql,
+	    int n, const char *const *vals, bool one);
+
+/* api_reports.c: failure and TLS reports */
+int	api_forensic(struct api_ctx *x);
+int	api_forensic_item(struct api_ctx *x);
+int	api_tlsrpt(struct api_ctx *x);
+int	api_tlsrpt_item(struct api_ctx *x);
+
 #endif

@@ -84,6 +84,9 @@ int	read_file_capped(const char *path, size_t cap, struct buf *out,
 /* Trims ASCII white space in place; returns the start. */
 char	*str_trim(char *s);
 void	str_lower(char *s);
+/* A domain name as stored: lower case, without the root's final dot; NULL
+ * is left alone. */
+void	str_domain_norm(char *s);
 /* strtoll on a trimmed decimal string; 0 on success, -1 if not a whole
  * number in [min, max]. */
 int	parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r);

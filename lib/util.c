@@ -100,3 +100,16 @@ parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r)
 	*v_r = v;
 	return 0;
 }
+
+void
+str_domain_norm(char *s)
+{
+	size_t	n;
+
+	if (s == NULL)
+		return;
+	str_lower(s);
+	n = strlen(s);
+	if (n > 1 && s[n - 1] == '.')
+		s[n - 1] = '\0';
+}

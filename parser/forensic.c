@@ -239,19 +239,6 @@ first_token_lower(char *s)
 	str_lower(s);
 }
 
-static void
-domain_norm(char *s)
-{
-	size_t	n;
-
-	if (s == NULL)
-		return;
-	str_lower(s);
-	n = strlen(s);
-	if (n > 1 && s[n - 1] == '.')
-		s[n - 1] = '\0';
-}
-
 /* --- values ----------------------------------------------------------- */
 
 /* An IP address in its canonical text form, or NULL: accepts brackets,
@@ -574,8 +561,8 @@ check_fields(struct arf_ctx *c, struct arf_report *r)
 	first_token_lower(r->delivery_result);
 	if (r->identity_alignment != NULL)
 		str_lower(r->identity_alignment);
-	domain_norm(r->reported_domain);
-	domain_norm(r->dkim_domain);
+	str_domain_norm(r->reported_domain);
+	str_domain_norm(r->dkim_domain);
 	strip_angle(r->original_mail_from);
 	for (i = 0; i < r->original_rcpt_to.n; i++)
 		strip_angle(r->original_rcpt_to.v[i]);
@@ -796,7 +783,7 @@ read_exim_text(struct arf_ctx *c, char *t, size_t len, struct arf_report *r)
 	if (rc == 0 && hdrs != NULL)
 		rc = keep_returned(c, hdrs, strlen(hdrs), false, r);
 	if (rc == 0) {
-		domain_norm(r->reported_domain);
+		str_domain_norm(r->reported_domain);
 		r->has_arrival_date = date_parse(r->arrival_date_text,
 		    &r->arrival_date);
 	}

@@ -95,19 +95,6 @@ need_str(struct tlsrpt_ctx *c, json_object *o, const char *key, char **out_r)
 	return 0;
 }
 
-/* A domain name: lower case, without the root's final dot. */
-static void
-domain_norm(char *s)
-{
-	size_t	n;
-
-	if (s == NULL)
-		return;
-	str_lower(s);
-	n = strlen(s);
-	if (n > 1 && s[n - 1] == '.')
-		s[n - 1] = '\0';
-}
 
 /* An array of strings, or one string taken as an array of one. */
 static int
@@ -233,7 +220,7 @@ read_detail(struct tlsrpt_ctx *c, json_object *o, struct tlsrpt_detail *d)
 	    get_count(c, o, "failed-session-count", -1,
 	    &d->failed_session_count) == -1)
 		return -1;
-	domain_norm(d->receiving_mx_hostname);
+	str_domain_norm(d->receiving_mx_hostname);
 	return 0;
 }
 
@@ -257,7 +244,7 @@ read_policy(struct tlsrpt_ctx *c, json_object *o, size_t pi,
 	    get_strs(c, pol, "mx-host", &p->mx_host, &p->n_mx_host) == -1)
 		return -1;
 	str_lower(p->policy_type);
-	domain_norm(p->policy_domain);
+	str_domain_norm(p->policy_domain);
 
 	snprintf(c->where, sizeof(c->where), "policies[%zu]", pi);
 	if ((sum = get_obj(c, o, "summary", true)) == NULL)

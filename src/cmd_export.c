@@ -1,6 +1,8 @@
 /*
- * cmd_export.c - `dmarcd export [--format json|csv] [--domain D]
- * [--since T] [--until T]`: stored reports, streamed to stdout.
+ * cmd_export.c - `dmarcd export [--type aggregate|forensic|tlsrpt|all]
+ * [--format json|csv] [--domain D] [--since T] [--until T]`: stored
+ * reports, streamed to stdout.  Failure and TLS reports are JSON only, in
+ * their `dmarcd parse` lines.
  */
 #include "config.h"
 
@@ -16,7 +18,8 @@ static void
 export_usage(void)
 {
 	fprintf(stderr, "usage: dmarcd export [-f FILE] [--db URL] "
-	    "[--format json|csv] [--domain D] [--since T] [--until T]\n");
+	    "[--type aggregate|forensic|tlsrpt|all] [--format json|csv] "
+	    "[--domain D] [--since T] [--until T]\n");
 }
 
 int
@@ -28,6 +31,7 @@ cmd_export(int argc, char **argv)
 		{ "domain", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "type", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_env		 env;
@@ -36,6 +40,7 @@ cmd_export(int argc, char **argv)
 	struct db		*db = NULL;
 	char			 err[1024];
 	int			 ch, rc;
+	bool			 agg = true, arf = false, tls = false;
 
 	memset(&env, 0, sizeof(env));
 	memset(&filter, 0, sizeof(filter));
@@ -60,6 +65,18 @@ cmd_export(int argc, char **argv)
 		case 'u':
 			filter.until = optarg;
 			break;
+		case 't':
+			agg = strcmp(optarg, "aggregate") == 0 ||
+			    strcmp(optarg, "all") == 0;
+			arf = strcmp(optarg, "forensic") == 0 ||
+			    strcmp(optarg, "all") == 0;
+			tls = strcmp(optarg, "tlsrpt") == 0 ||
+			    strcmp(optarg, "all") == 0;
+			if (!agg && !arf && !tls) {
+				export_usage();
+				return EXIT_USAGE;
+			}
+			break;
 		default:
 			if (cmd_common_opt(&env, ch, optarg) == -1) {
 				export_usage();
@@ -67,7 +84,7 @@ cmd_export(int argc, char **argv)
 			}
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || ((arf || tls) && fmt == DB_EXPORT_CSV)) {
 		export_usage();
 		return EXIT_USAGE;
 	}
@@ -77,7 +94,14 @@ cmd_export(int argc, char **argv)
 		cmd_env_free(&env);
 		return rc;
 	}
-	rc = db_export(db, &filter, fmt, stdout, err, sizeof(err));
+	rc = 0;
+	if (agg)
+		rc = db_export(db, &filter, fmt, stdout, err, sizeof(err));
+	if (rc == 0 && arf)
+		rc = db_export_forensic(db, &filter, stdout, err,
+		    sizeof(err));
+	if (rc == 0 && tls)
+		rc = db_export_tlsrpt(db, &filter, stdout, err, sizeof(err));
 	if (rc != 0)
 		log_warnx("%s", err);
 	db_close(&db);

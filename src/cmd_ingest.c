@@ -30,6 +30,7 @@
 struct ingest_totals {
 	uint64_t	messages, reports, records, duplicates, quarantined;
 	uint64_t	failed, bytes;
+	uint64_t	forensic, tlsrpt;	/* duplicates counted above */
 };
 
 /* A message stored in the open transaction, waiting for its COMMIT. */
@@ -68,6 +69,8 @@ totals_add(struct ingest_totals *to, const struct ingest_totals *from)
 	to->quarantined += from->quarantined;
 	to->failed += from->failed;
 	to->bytes += from->bytes;
+	to->forensic += from->forensic;
+	to->tlsrpt += from->tlsrpt;
 }
 
 /* Forgets the batch's messages without done: they stay where they are. */
@@ -161,8 +164,9 @@ batch_push(struct ingest_batch *b, struct source_pending **done,
 	p = &b->v[b->n++];
 	p->done = *done;
 	*done = NULL;
-	p->outcome = res->reports + res->duplicates > 0 ? SOURCE_STORED :
-	    SOURCE_QUARANTINED;
+	p->outcome = res->reports + res->duplicates + res->forensic +
+	    res->forensic_duplicates + res->tlsrpt + res->tlsrpt_duplicates > 0 ?
+	    SOURCE_STORED : SOURCE_QUARANTINED;
 	p->note = NULL;
 	if (res->quarantined && asprintf(&p->note, "%s: quarantined: %s",
 	    origin, res->reason) == -1)
@@ -172,7 +176,10 @@ batch_push(struct ingest_batch *b, struct source_pending **done,
 	b->t.bytes += len;
 	b->t.reports += res->reports;
 	b->t.records += res->records;
-	b->t.duplicates += res->duplicates;
+	b->t.duplicates += res->duplicates + res->forensic_duplicates +
+	    res->tlsrpt_duplicates;
+	b->t.forensic += res->forensic;
+	b->t.tlsrpt += res->tlsrpt;
 	if (res->quarantined)
 		b->t.quarantined++;
 	return 0;
@@ -387,6 +394,10 @@ cmd_ingest(int argc, char **argv)
 	    (unsigned long long)t.duplicates,
 	    (unsigned long long)t.quarantined, (unsigned long long)t.failed,
 	    secs, secs > 0 ? t.records / secs : 0.0);
+	if (t.forensic + t.tlsrpt > 0)
+		printf("ingest: %llu failure reports, %llu TLS reports\n",
+		    (unsigned long long)t.forensic,
+		    (unsigned long long)t.tlsrpt);
 	db_close(&db);
 	cmd_env_free(&env);
 	unpack_global_deinit();

@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -80,7 +81,12 @@ struct lmtp_settings {
 	bool		 foreground;
 	bool		 syslog;
 	int		 verbose;
+	/* storage of the lists taken from dmarcd.conf */
+	char		*listen_copy, *recipients_copy, *maildirs_copy;
 };
+
+#define LMTP_UNSET	UINT_MAX	/* not given on the command line */
+#define LMTP_UNSET_MODE	((mode_t)-1)
 
 /* What a reload replaces: the config file, the database, the limits.
  * Counted, since delivery threads hold one while the loop swaps it. */
@@ -1083,16 +1089,13 @@ lmtp_options(int argc, char **argv, struct lmtp_settings *set,
 	int		 ch, r = 0;
 
 	memset(set, 0, sizeof(*set));
-	set->socket_mode = 0660;
-	set->max_sessions = 100;
-	set->workers = 4;
-	set->idle_timeout = 300;	/* RFC 5321 4.5.3.2.7 */
-	set->command_timeout = 300;
-	set->data_timeout = 600;
-	set->session_timeout = 3600;
-	set->shutdown_timeout = 30;
-	set->max_line = 1000;
-	set->max_rcpts = 100;
+	/* Unset until lmtp_settings_apply: the command line wins over
+	 * dmarcd.conf, which wins over the defaults. */
+	set->socket_mode = LMTP_UNSET_MODE;
+	set->max_sessions = set->workers = set->idle_timeout =
+	    set->command_timeout = set->data_timeout = set->session_timeout =
+	    set->shutdown_timeout = set->max_rcpts = LMTP_UNSET;
+	set->max_line = LMTP_UNSET;
 	while ((ch = getopt_long(argc, argv, "f:v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
@@ -1173,9 +1176,75 @@ lmtp_options(int argc, char **argv, struct lmtp_settings *set,
 	}
 	if (optind != argc)
 		r = -1;
+	return r;
+}
+
+/* One numeric setting: the command line's, else the file's, else def. */
+static void
+setting_pick(unsigned *v, uint64_t file, unsigned def)
+{
+	if (*v == LMTP_UNSET)
+		*v = file != 0 ? (unsigned)file : def;
+}
+
+/* A list setting, when the command line gave none; -1 when too long. */
+static int
+setting_list(const char **items, unsigned *n, unsigned max, const char *file,
+    char **copy_r, const char *name)
+{
+	int	k;
+
+	if (*n > 0)
+		return 0;
+	if ((k = conf_list(file, items, max, copy_r)) == -1) {
+		log_warnx("%s: more than %u items", name, max);
+		return -1;
+	}
+	*n = k;
+	return 0;
+}
+
+/* Completes set from dmarcd.conf and the defaults; -1 on a bad value. */
+static int
+lmtp_settings_apply(struct lmtp_settings *set, const struct conf *c)
+{
+	unsigned	line = (unsigned)set->max_line;
+	char		*end;
+
+	if (set->socket_mode == LMTP_UNSET_MODE) {
+		set->socket_mode = 0660;
+		if (c->lmtp_socket_mode != NULL) {
+			set->socket_mode = strtoul(c->lmtp_socket_mode, &end, 8);
+			if (*end != '\0' || set->socket_mode > 0777) {
+				log_warnx("lmtp_socket_mode: not an octal mode: "
+				    "%s", c->lmtp_socket_mode);
+				return -1;
+			}
+		}
+	}
+	if (set->user == NULL)
+		set->user = c->lmtp_user;
+	setting_pick(&set->max_sessions, c->lmtp_max_sessions, 100);
+	setting_pick(&set->workers, c->lmtp_workers, 4);
+	/* RFC 5321 4.5.3.2.7: five minutes between commands */
+	setting_pick(&set->idle_timeout, c->lmtp_idle_timeout, 300);
+	setting_pick(&set->command_timeout, c->lmtp_command_timeout, 300);
+	setting_pick(&set->data_timeout, c->lmtp_data_timeout, 600);
+	setting_pick(&set->session_timeout, c->lmtp_session_timeout, 3600);
+	setting_pick(&set->shutdown_timeout, c->lmtp_shutdown_timeout, 30);
+	setting_pick(&set->max_rcpts, c->lmtp_max_recipients, 100);
+	setting_pick(&line, c->lmtp_max_line, 1000);
+	set->max_line = line;
+	if (setting_list(set->listen, &set->nlisten, LMTP_LISTEN_MAX,
+	    c->lmtp_listen, &set->listen_copy, "lmtp_listen") == -1 ||
+	    setting_list(set->recipients, &set->nrecipients, LMTP_LIST_MAX,
+	    c->lmtp_recipients, &set->recipients_copy, "lmtp_recipients") == -1 ||
+	    setting_list(set->maildirs, &set->nmaildirs, LMTP_LIST_MAX,
+	    c->watch_maildirs, &set->maildirs_copy, "watch_maildirs") == -1)
+		return -1;
 	if (set->nlisten == 0)
 		set->listen[set->nlisten++] = LMTP_DEFAULT_LISTEN;
-	return r;
+	return 0;
 }
 
 static void
@@ -1252,6 +1321,13 @@ cmd_lmtp(int argc, char **argv)
 	d.watch_stopfd = -1;
 	if ((d.rc = runconf_load(env.conf_file, env.db_url, 1)) == NULL)
 		return EXIT_CONFIG;
+	if (lmtp_settings_apply(&set, &d.rc->env.conf) == -1) {
+		runconf_unref(d.rc);
+		free(set.listen_copy);
+		free(set.recipients_copy);
+		free(set.maildirs_copy);
+		return EXIT_CONFIG;
+	}
 	if (gethostname(d.hostname, sizeof(d.hostname) - 1) == -1 ||
 	    *d.hostname == '\0')
 		snprintf(d.hostname, sizeof(d.hostname), "localhost");
@@ -1335,5 +1411,8 @@ cmd_lmtp(int argc, char **argv)
 	close(d.donefd);
 	runconf_unref(d.rc);
 	unpack_global_deinit();
+	free(set.listen_copy);
+	free(set.recipients_copy);
+	free(set.maildirs_copy);
 	return EXIT_OK;
 }

@@ -103,25 +103,13 @@ print_error(struct parse_ctx *pc, const char *reason)
 	pc->errors++;
 }
 
-/* A failure report: one line, or one error line (also for a feedback
- * report that is not about DMARC). */
+/* Prints a report's line from pc->out, or its error line when rc is -1. */
 static int
-parse_forensic(struct parse_ctx *pc, struct unpack_item *item,
-    const char **error_r)
+print_line(struct parse_ctx *pc, struct unpack_item *item, int rc,
+    const char *err, const char **error_r)
 {
-	struct arf_limits	 lim;
-	struct arf_report	 r;
-	char			 err[512], reason[600];
-	int			 rc;
+	char	reason[600];
 
-	arf_limits_default(&lim);
-	buf_reset(&pc->out);
-	if (arf_parse_message(unpack_item_message(item), &lim, &r, err,
-	    sizeof(err)) == -1)
-		rc = -1;
-	else if ((rc = arf_json(&pc->out, pc->source, &r)) == -1)
-		snprintf(err, sizeof(err), "output too large");
-	arf_report_free(&r);
 	if (rc == -1) {
 		snprintf(reason, sizeof(reason), "%s: %s",
 		    unpack_item_name(item), err);
@@ -136,6 +124,28 @@ parse_forensic(struct parse_ctx *pc, struct unpack_item *item,
 	return 0;
 }
 
+/* A failure report: one line, or one error line (also for a feedback
+ * report that is not about DMARC). */
+static int
+parse_forensic(struct parse_ctx *pc, struct unpack_item *item,
+    const char **error_r)
+{
+	struct arf_limits	 lim;
+	struct arf_report	 r;
+	char			 err[512];
+	int			 rc;
+
+	arf_limits_default(&lim);
+	buf_reset(&pc->out);
+	if (arf_parse_message(unpack_item_message(item), &lim, &r, err,
+	    sizeof(err)) == -1)
+		rc = -1;
+	else if ((rc = arf_json(&pc->out, pc->source, &r)) == -1)
+		snprintf(err, sizeof(err), "output too large");
+	arf_report_free(&r);
+	return print_line(pc, item, rc, err, error_r);
+}
+
 /* An SMTP TLS report: one line, or one error line. */
 static int
 parse_tlsrpt(struct parse_ctx *pc, struct unpack_item *item,
@@ -143,7 +153,7 @@ parse_tlsrpt(struct parse_ctx *pc, struct unpack_item *item,
 {
 	struct tlsrpt_limits	 lim;
 	struct tlsrpt_report	 r;
-	char			 err[512], reason[600];
+	char			 err[512];
 	int			 rc;
 
 	tlsrpt_limits_default(&lim);
@@ -154,18 +164,7 @@ parse_tlsrpt(struct parse_ctx *pc, struct unpack_item *item,
 	else if ((rc = tlsrpt_json(&pc->out, pc->source, &r)) == -1)
 		snprintf(err, sizeof(err), "output too large");
 	tlsrpt_report_free(&r);
-	if (rc == -1) {
-		snprintf(reason, sizeof(reason), "%s: %s",
-		    unpack_item_name(item), err);
-		print_error(pc, reason);
-		return 0;
-	}
-	if (fwrite(pc->out.data, 1, pc->out.len, stdout) != pc->out.len) {
-		*error_r = "cannot write output";
-		return -1;
-	}
-	pc->reports++;
-	return 0;
+	return print_line(pc, item, rc, err, error_r);
 }
 
 /* One candidate report out of the unpacker. */

@@ -28,6 +28,14 @@ serve_usage(void)
 	    "    [--tls-cert FILE --tls-key FILE] [--users FILE]\n");
 }
 
+/* A setting not given on the command line: the file's, else def. */
+static void
+serve_pick(const char **v, const char *file, const char *def)
+{
+	if (*v == NULL)
+		*v = file != NULL && *file != '\0' ? file : def;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -52,9 +60,6 @@ cmd_serve(int argc, char **argv)
 
 	memset(&env, 0, sizeof(env));
 	memset(&hc, 0, sizeof(hc));
-	hc.listen = HTTPD_DEFAULT_LISTEN;
-	hc.static_dir = DMARCD_STATIC_DIR;
-	hc.vendor_dir = SERVE_VENDOR_DIR;
 	while ((ch = getopt_long(argc, argv, "f:l:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -88,6 +93,13 @@ cmd_serve(int argc, char **argv)
 	}
 	if ((rc = cmd_env_load(&env)) != 0)
 		return rc;
+	/* the command line, else dmarcd.conf, else the defaults */
+	serve_pick(&hc.listen, env.conf.http_listen, HTTPD_DEFAULT_LISTEN);
+	serve_pick(&hc.static_dir, env.conf.http_static_dir, DMARCD_STATIC_DIR);
+	serve_pick(&hc.vendor_dir, env.conf.http_vendor_dir, SERVE_VENDOR_DIR);
+	serve_pick(&hc.tls_cert, env.conf.http_tls_cert, NULL);
+	serve_pick(&hc.tls_key, env.conf.http_tls_key, NULL);
+	serve_pick(&hc.users_file, env.conf.http_users, NULL);
 	/* migrate once, with a writable connection, then read only */
 	if ((rc = cmd_env_open(&env, &db)) != 0) {
 		cmd_env_free(&env);

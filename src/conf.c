@@ -75,6 +75,54 @@ static const struct conf_entry conf_table[] = {
 	  "records per report", false },
 	{ "max_text", Z(max_text, 64, 1 << 20),
 	  "bytes of one text value in a report", false },
+	{ "lmtp_listen", S(lmtp_listen),
+	  "lmtp: where to listen, a list of unix:PATH or HOST:PORT; "
+	  "default unix:/run/dmarcd/lmtp.sock", false },
+	{ "lmtp_socket_mode", S(lmtp_socket_mode),
+	  "lmtp: mode of unix sockets, octal; default 0660", false },
+	{ "lmtp_user", S(lmtp_user),
+	  "lmtp: user to become after binding, when started as root; "
+	  "default dmarcd", false },
+	{ "lmtp_max_sessions", N(lmtp_max_sessions, 1, 100000),
+	  "lmtp: concurrent sessions (more get 421); default 100", false },
+	{ "lmtp_workers", N(lmtp_workers, 1, 64),
+	  "lmtp: delivery threads, each with a database connection; "
+	  "default 4", false },
+	{ "lmtp_idle_timeout", N(lmtp_idle_timeout, 1, 86400),
+	  "lmtp: seconds a session may send nothing; default 300", false },
+	{ "lmtp_command_timeout", N(lmtp_command_timeout, 1, 86400),
+	  "lmtp: seconds for one command line; default 300", false },
+	{ "lmtp_data_timeout", N(lmtp_data_timeout, 1, 86400),
+	  "lmtp: seconds from DATA to the final dot; default 600", false },
+	{ "lmtp_session_timeout", N(lmtp_session_timeout, 1, 604800),
+	  "lmtp: seconds of one connection; default 3600", false },
+	{ "lmtp_shutdown_timeout", N(lmtp_shutdown_timeout, 1, 3600),
+	  "lmtp: seconds SIGTERM waits for deliveries in flight; default 30",
+	  false },
+	{ "lmtp_max_line", N(lmtp_max_line, 512, 65536),
+	  "lmtp: bytes of one command line; default 1000", false },
+	{ "lmtp_max_recipients", N(lmtp_max_recipients, 1, 100000),
+	  "lmtp: recipients per transaction; default 100", false },
+	{ "lmtp_recipients", S(lmtp_recipients),
+	  "lmtp: accept only these addresses (a list; others get 550); "
+	  "default any", false },
+	{ "watch_maildirs", S(watch_maildirs),
+	  "lmtp: Maildirs to follow with inotify and ingest (a list)", false },
+	{ "http_listen", S(http_listen),
+	  "serve: HOST:PORT; default 127.0.0.1:8080 (anything but loopback "
+	  "needs http_tls_cert, http_tls_key and http_users)", false },
+	{ "http_static_dir", S(http_static_dir),
+	  "serve: the dashboard's pages; default the installed ones", false },
+	{ "http_vendor_dir", S(http_vendor_dir),
+	  "serve: where Chart.js is; default Debian's "
+	  "/usr/share/javascript/chart.js", false },
+	{ "http_tls_cert", S(http_tls_cert),
+	  "serve: TLS certificate (PEM)", false },
+	{ "http_tls_key", S(http_tls_key),
+	  "serve: TLS private key (PEM; not readable by others)", false },
+	{ "http_users", S(http_users),
+	  "serve: users file, name:crypt-hash lines (not readable by others)",
+	  false },
 	{ "summary_from", S(summary_from),
 	  "From: of summaries; default dmarcd@ this host's name", false },
 	{ "summary_to", S(summary_to),
@@ -83,6 +131,12 @@ static const struct conf_entry conf_table[] = {
 	{ "sendmail_path", S(sendmail_path),
 	  "sendmail used by summary --send; default /usr/sbin/sendmail",
 	  false },
+	{ "forensic_keep_body", N(forensic_keep_body, 0, 1),
+	  "failure reports: 1 keeps the returned message's body, 0 (default) "
+	  "only its headers", false },
+	{ "forensic_redact", N(forensic_redact, 0, 1),
+	  "failure reports: 1 replaces the local parts of addresses; "
+	  "default 0", false },
 };
 
 #undef S
@@ -299,14 +353,12 @@ conf_load(struct conf *c, const char *file, FILE *errs)
 void
 conf_free(struct conf *c)
 {
-	free(c->database);
-	free(c->state_dir);
-	free(c->cluster_user);
-	free(c->pg_bindir);
-	free(c->shared_buffers);
-	free(c->summary_from);
-	free(c->summary_to);
-	free(c->sendmail_path);
+	size_t	i;
+
+	/* Every string setting is owned: free them from the table. */
+	for (i = 0; i < nitems(conf_table); i++)
+		if (conf_table[i].type == CONF_STRING)
+			free(*(char **)((char *)c + conf_table[i].offset));
 	memset(c, 0, sizeof(*c));
 }
 
@@ -368,6 +420,10 @@ conf_ingest_limits(const struct conf *c, struct db_ingest_limits *l)
 	l->agg.max_elements = c->xml_max_elements;
 	l->agg.max_records = c->max_records;
 	l->agg.max_text = c->max_text;
+	arf_limits_default(&l->arf);
+	l->arf.keep_body = c->forensic_keep_body != 0;
+	l->arf.redact = c->forensic_redact != 0;
+	tlsrpt_limits_default(&l->tls);
 }
 
 int
@@ -396,4 +452,25 @@ cmd_env_open(struct cmd_env *env, struct db **db_r)
 		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
 	}
 	return 0;
+}
+
+int
+conf_list(const char *value, const char **items, int max, char **copy_r)
+{
+	char	*p, *tok, *save = NULL;
+	int	 n = 0;
+
+	*copy_r = NULL;
+	if (value == NULL || *value == '\0')
+		return 0;
+	if ((p = strdup(value)) == NULL)
+		return -1;
+	*copy_r = p;
+	for (tok = strtok_r(p, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (n == max)
+			return -1;
+		items[n++] = tok;
+	}
+	return n;
 }

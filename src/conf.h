@@ -36,10 +36,35 @@ struct conf {
 	uint64_t	 xml_max_elements;
 	uint64_t	 max_records;
 	uint64_t	 max_text;
+	/* lmtp (cmd_lmtp.c); 0 or NULL: the command's default */
+	char		*lmtp_listen;		/* list: unix:PATH or HOST:PORT */
+	char		*lmtp_socket_mode;	/* octal */
+	char		*lmtp_user;
+	uint64_t	 lmtp_max_sessions;
+	uint64_t	 lmtp_workers;
+	uint64_t	 lmtp_idle_timeout;
+	uint64_t	 lmtp_command_timeout;
+	uint64_t	 lmtp_data_timeout;
+	uint64_t	 lmtp_session_timeout;
+	uint64_t	 lmtp_shutdown_timeout;
+	uint64_t	 lmtp_max_line;
+	uint64_t	 lmtp_max_recipients;
+	char		*lmtp_recipients;	/* list of addresses */
+	char		*watch_maildirs;	/* list of Maildir paths */
+	/* serve (cmd_serve.c) */
+	char		*http_listen;
+	char		*http_static_dir;
+	char		*http_vendor_dir;
+	char		*http_tls_cert;
+	char		*http_tls_key;
+	char		*http_users;
 	/* summary (cmd_summary.c) */
 	char		*summary_from;
 	char		*summary_to;
 	char		*sendmail_path;
+	/* failure reports (db/forensic.c); 0 or 1 */
+	uint64_t	 forensic_keep_body;
+	uint64_t	 forensic_redact;
 };
 
 /* Defaults, then the file (NULL: $DMARCD_CONF, else CONF_DEFAULT_FILE, which
@@ -54,6 +79,11 @@ void	conf_print(const struct conf *c, FILE *out);
 void	conf_db_config(const struct conf *c, const char *db_url,
 	    struct db_config *dc);
 void	conf_ingest_limits(const struct conf *c, struct db_ingest_limits *l);
+/* Splits a list setting (items separated by commas or white space) into at
+ * most max pointers into the copy it returns in *copy_r (caller frees).
+ * Returns the number of items, or -1 when there are more than max. */
+int	conf_list(const char *value, const char **items, int max,
+	    char **copy_r);
 
 /* The options every database command takes: -f FILE, --db URL.  Parses
  * them out of argv (getopt_long, with extra short options in opts and long

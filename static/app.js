@@ -528,13 +528,131 @@ async function pageQuarantine(q) {
   return out;
 }
 
-function pageLater(kind, title) {
-  return async () => {
-    const d = await api(kind);
-    return [el('h1', {}, title), el('div', { class: 'empty' },
-      d.status && d.status.available ? `${title} are being stored; their page comes with the next release.` :
-        `No ${title.toLowerCase()} yet.`)];
-  };
+/* ---- failure reports and TLS reports (httpd/api_reports.c) ------------- */
+
+const listOf = (v) => (Array.isArray(v) ? v : (v === null || v === undefined || v === '' ? [] : [String(v)]));
+const fieldList = (f) => (k, v) => [el('dt', {}, k), el('dd', {}, v === null || v === undefined || v === '' ? el('span', { class: 'muted' }, '–') : v)];
+
+async function pageFailures(q) {
+  if (q.get('id')) return pageFailure(q);
+  const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
+  const d = await api('forensic', filterQuery(q, { ip: q.get('ip'), limit, offset }));
+  const out = [el('h1', {}, 'Failure reports')];
+  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'failure reports'));
+  const { box, canvas } = chartBox(true);
+  out.push(panel('Failure reports per day', box));
+  setTimeout(() => chart(canvas, {
+    type: 'bar',
+    data: { labels: d.days.map((x) => x.day), datasets: [{ label: 'Failure reports', data: d.days.map((x) => x.reports), backgroundColor: COLORS.reject }] },
+  }), 0);
+  const total = d.reports.length ? d.reports[0].total : 0;
+  out.push(panel(null, table([
+    { key: 'arrival', label: 'Arrival', fmt: (r) => timeOf(r.arrival) },
+    { key: 'domain', label: 'Domain', fmt: (r) => orNone(r.domain) },
+    { key: 'reporter', label: 'Reporter', fmt: (r) => el('a', { href: '#/failures?' + new URLSearchParams({ domain: r.domain, id: r.id }) }, r.reporter || '(none)') },
+    { key: 'source_ip', label: 'Source IP', cls: 'mono', fmt: (r) => orNone(r.source_ip) },
+    { key: 'feedback_type', label: 'Type', fmt: (r) => orNone(r.feedback_type) },
+    { key: 'auth_failure', label: 'Failed', fmt: (r) => listOf(r.auth_failure).join(', ') },
+    { key: 'original_mail_from', label: 'Mail from', fmt: (r) => orNone(r.original_mail_from) },
+    { key: 'report_subject', label: 'Subject', fmt: (r) => orNone(r.report_subject) },
+  ], d.reports, {}), pager(total, q, offset, limit)));
+  return out;
+}
+
+async function pageFailure(q) {
+  const d = await api('forensic/item', new URLSearchParams({ domain: q.get('domain') || '', id: q.get('id') || '' }).toString());
+  const r = d.report;
+  if (!r) return [el('h1', {}, 'Failure report'), el('div', { class: 'empty' }, 'No such report.')];
+  const f = fieldList();
+  const lines = (v) => (listOf(v).length ? listOf(v).map((x) => el('div', {}, x)) : null);
+  return [el('h1', {}, 'Failure report ', el('span', { class: 'mono' }, r.report_message_id || String(r.id))),
+    el('div', { class: 'grid2' },
+      panel('Report', el('dl', { class: 'fields' },
+        f('Reporter', r.reporter), f('Subject', r.report_subject), f('Date', timeOf(r.report_date)),
+        f('Format', r.format), f('Feedback type', r.feedback_type), f('User agent', r.user_agent),
+        f('Reported domain', r.reported_domain), f('Auth failure', listOf(r.auth_failure).join(', ')),
+        f('Source', r.source), f('Received', timeOf(r.received)))),
+      panel('Failed message', el('dl', { class: 'fields' },
+        f('Arrival', r.arrival ? timeOf(r.arrival) : r.arrival_text), f('Source IP', r.source_ip),
+        f('Mail from', r.original_mail_from), f('Rcpt to', lines(r.original_rcpt_to)),
+        f('Authentication results', lines(r.authentication_results)),
+        f('DKIM', [r.dkim_domain, r.dkim_identity, r.dkim_selector].map((x) => x || '–').join(' / ')),
+        f('Delivery result', r.delivery_result), f('Identity alignment', r.identity_alignment),
+        f('Reported URI', lines(r.reported_uri)), f('Redacted', r.redacted ? 'yes' : 'no')))),
+    panel('Headers' + (r.headers_truncated ? ' (truncated)' : ''), el('pre', { class: 'mono', id: 'forensic-headers' }, r.headers || '')),
+    r.body !== null && r.body !== undefined ? panel('Body' + (r.body_truncated ? ' (truncated)' : ''), el('pre', { class: 'mono' }, r.body)) : null]
+    .filter((x) => x !== null);
+}
+
+async function pageTls(q) {
+  if (q.get('id')) return pageTlsReport(q);
+  const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
+  const d = await api('tlsrpt', filterQuery(q, { limit, offset }));
+  const out = [el('h1', {}, 'TLS reports')];
+  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'TLS reports'));
+  const { box, canvas } = chartBox(true);
+  out.push(panel('TLS sessions per day', box));
+  const days = [...new Set(d.days.map((x) => x.day))];
+  const sum = (k) => days.map((day) => d.days.filter((x) => x.day === day).reduce((a, x) => a + Number(x[k] || 0), 0));
+  setTimeout(() => chart(canvas, {
+    type: 'bar',
+    data: { labels: days, datasets: [
+      { label: 'Successful', data: sum('successful'), backgroundColor: COLORS.pass },
+      { label: 'Failed', data: sum('failed'), backgroundColor: COLORS.reject }] },
+    options: { scales: stackedScales() },
+  }), 0);
+  out.push(panel('Per policy domain', table([
+    { key: 'domain', label: 'Policy domain', fmt: (r) => orNone(r.domain) },
+    { key: 'successful', label: 'Successful', num: true, fmt: (r) => num(r.successful) },
+    { key: 'failed', label: 'Failed', num: true, fmt: (r) => num(r.failed) },
+    { key: 'rate', label: 'Success', num: true, sort: (r) => r.successful / (Number(r.successful) + Number(r.failed) || 1), fmt: (r) => pct(Number(r.successful), Number(r.successful) + Number(r.failed)) },
+  ], d.domains, {})));
+  if (d.failures.length) {
+    out.push(panel('Failures', table([
+      { key: 'domain', label: 'Policy domain', fmt: (r) => orNone(r.domain) },
+      { key: 'result_type', label: 'Result', fmt: (r) => orNone(r.result_type) },
+      { key: 'receiving_mx_hostname', label: 'Receiving MX', cls: 'mono', fmt: (r) => orNone(r.receiving_mx_hostname) },
+      { key: 'sending_mta_ip', label: 'Sending MTA', cls: 'mono', fmt: (r) => orNone(r.sending_mta_ip) },
+      { key: 'sessions', label: 'Sessions', num: true, fmt: (r) => num(r.sessions) },
+    ], d.failures, {})));
+  }
+  const total = d.reports.length ? d.reports[0].total : 0;
+  out.push(panel('Reports', table([
+    { key: 'begin', label: 'Period', fmt: (r) => `${timeOf(r.begin)} – ${timeOf(r.end)}` },
+    { key: 'organization_name', label: 'Reporter', fmt: (r) => el('a', { href: '#/tls?' + new URLSearchParams({ domain: r.domain, id: r.id }) }, r.organization_name) },
+    { key: 'domain', label: 'Domain', fmt: (r) => orNone(r.domain) },
+    { key: 'successful', label: 'Successful', num: true, fmt: (r) => num(r.successful) },
+    { key: 'failed', label: 'Failed', num: true, fmt: (r) => num(r.failed) },
+  ], d.reports, {}), pager(total, q, offset, limit)));
+  return out;
+}
+
+async function pageTlsReport(q) {
+  const d = await api('tlsrpt/item', new URLSearchParams({ domain: q.get('domain') || '', id: q.get('id') || '' }).toString());
+  const r = d.report;
+  if (!r) return [el('h1', {}, 'TLS report'), el('div', { class: 'empty' }, 'No such report.')];
+  const f = fieldList();
+  return [el('h1', {}, 'TLS report ', el('span', { class: 'mono' }, r.report_id)),
+    panel('Report', el('dl', { class: 'fields' },
+      f('Reporter', r.organization_name), f('Contact', r.contact_info),
+      f('Period', `${r.start_datetime} – ${r.end_datetime}`), f('Successful', num(r.successful)),
+      f('Failed', num(r.failed)), f('Source', r.source))),
+    panel('Policies', table([
+      { key: 'domain', label: 'Policy domain', fmt: (p) => orNone(p.domain) },
+      { key: 'policy_type', label: 'Type' },
+      { key: 'mx_host', label: 'MX hosts', fmt: (p) => listOf(p.mx_host).join(', ') },
+      { key: 'successful', label: 'Successful', num: true, fmt: (p) => num(p.successful) },
+      { key: 'failed', label: 'Failed', num: true, fmt: (p) => num(p.failed) },
+    ], d.policies, {})),
+    panel('Failure details', table([
+      { key: 'result_type', label: 'Result', fmt: (x) => orNone(x.result_type) },
+      { key: 'sending_mta_ip', label: 'Sending MTA', cls: 'mono', fmt: (x) => orNone(x.sending_mta_ip) },
+      { key: 'receiving_mx_hostname', label: 'Receiving MX', fmt: (x) => orNone(x.receiving_mx_hostname) },
+      { key: 'receiving_ip', label: 'Receiving IP', cls: 'mono', fmt: (x) => orNone(x.receiving_ip) },
+      { key: 'failed_session_count', label: 'Sessions', num: true, fmt: (x) => num(x.failed_session_count) },
+      { key: 'failure_reason_code', label: 'Reason code', fmt: (x) => orNone(x.failure_reason_code) },
+      { key: 'additional_information', label: 'Information', fmt: (x) => orNone(x.additional_information) },
+    ], d.failures, {}))];
 }
 
 const PAGES = {
@@ -546,8 +664,8 @@ const PAGES = {
   reports: ['Reports', pageReports],
   report: [null, pageReport],
   quarantine: ['Quarantine', pageQuarantine],
-  failures: ['Failure reports', pageLater('forensic', 'Failure reports')],
-  tls: ['TLS reports', pageLater('tlsrpt', 'TLS reports')],
+  failures: ['Failure reports', pageFailures],
+  tls: ['TLS reports', pageTls],
 };
 
 /* ---- the shell ---------------------------------------------------------- */

@@ -29,8 +29,11 @@ def free_port():
     return port
 
 
-def corpus_files(shared):
-    return sorted(glob.glob(os.path.join(shared, "corpus", "aggregate", "*")))
+def corpus_files(shared, kinds=("aggregate",)):
+    files = []
+    for kind in kinds:
+        files += sorted(glob.glob(os.path.join(shared, "corpus", kind, "*")))
+    return files
 
 
 class Dashboard:

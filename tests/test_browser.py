@@ -29,7 +29,8 @@ if not os.access(CHROMIUM, os.X_OK) or shutil.which("node") is None:
 if not os.path.isdir(os.path.join(BROWSER, "node_modules", "playwright-core")):
     testlib.skip_all("run `npm ci` in tests/browser")
 
-dash = httpdlib.Dashboard(D, httpdlib.corpus_files(shared) +
+dash = httpdlib.Dashboard(D, httpdlib.corpus_files(
+    shared, ("aggregate", "forensic", "tlsrpt")) +
                           [httpdlib.HOSTILE,
                            os.path.join(HERE, "data", "httpd",
                                         "not-a-report.eml")])

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import ok, diag, skip_all, done, dmarcd  # noqa: E402
@@ -397,6 +398,149 @@ total = sum(int(o[0].split(b" reports,")[0].split(b", ")[-1]) for o in outs)
 dups = sum(int(o[0].split(b" duplicates")[0].split(b", ")[-1]) for o in outs)
 ok(total == 200 and dups == (300 + 100 + 200) - 200,
    "the losers saw duplicates", total, dups)
+
+# --- rollups per batch equal rollups from scratch -------------------------------
+# The store rolls a transaction's reports up once, at its end (sql/004).
+# Whatever happened inside the batch (duplicates, a report rolled back to
+# its SAVEPOINT, a whole message rolled back to its own), every rollup must
+# equal the same rollup recomputed from report and record.
+ROLLUP_CHECK = {
+    "dash_summary": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), coalesce(r.org_name, ''), coalesce(c.dkim = 'pass', false),"
+    " coalesce(c.spf = 'pass', false), coalesce(c.disposition, ''),"
+    " sum(c.count), count(*) FROM report r JOIN record c ON c.domain ="
+    " r.domain AND c.report = r.id GROUP BY 1, 2, 3, 4, 5, 6",
+    "dash_source": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), coalesce(r.org_name, ''), c.source_ip,"
+    " coalesce(c.header_from, ''), coalesce(c.dkim = 'pass', false),"
+    " coalesce(c.spf = 'pass', false), coalesce(c.disposition, ''),"
+    " sum(c.count), count(*) FROM report r JOIN record c ON c.domain ="
+    " r.domain AND c.report = r.id GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+    "daily": "SELECT r.domain, dmarcd_report_day(r.begin_time, r.end_time),"
+    " c.source_ip, coalesce(c.header_from, ''), coalesce(c.dkim = 'pass',"
+    " false), coalesce(c.spf = 'pass', false), coalesce(c.disposition, ''),"
+    " sum(c.count), count(*) FROM report r JOIN record c ON c.domain ="
+    " r.domain AND c.report = r.id GROUP BY 1, 2, 3, 4, 5, 6, 7",
+    "dash_auth": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), coalesce(r.org_name, ''), a.method, coalesce(a.d, ''),"
+    " coalesce(a.s, ''), coalesce(lower(a.res), ''), sum(c.count)"
+    " FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id"
+    " CROSS JOIN LATERAL (SELECT 'dkim' AS method, d, s, res FROM"
+    " unnest(c.dkim_domain, c.dkim_selector, c.dkim_result) AS k(d, s, res)"
+    " UNION ALL SELECT 'spf', d, s, res FROM unnest(c.spf_domain,"
+    " c.spf_scope, c.spf_result) AS f(d, s, res)) a"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7",
+    "dash_reason": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), coalesce(r.org_name, ''), coalesce(lower(t.reason), ''),"
+    " coalesce(c.dkim = 'pass' OR c.spf = 'pass', false),"
+    " coalesce(c.disposition, ''), sum(c.count) FROM report r JOIN record c"
+    " ON c.domain = r.domain AND c.report = r.id CROSS JOIN LATERAL"
+    " unnest(CASE WHEN cardinality(c.reason_type) = 0 THEN ARRAY[NULL::text]"
+    " ELSE c.reason_type END) AS t(reason) GROUP BY 1, 2, 3, 4, 5, 6",
+    "dash_reporter": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), coalesce(r.org_name, ''), count(*), sum(r.messages),"
+    " sum(r.n_records), max(r.received) FROM report r GROUP BY 1, 2, 3",
+}
+
+
+def rollups_differ(db):
+    """Rollup tables whose content differs from a recomputation."""
+    bad = []
+    for table, sql in sorted(ROLLUP_CHECK.items()):
+        n = pg.psql(db, "SELECT count(*) FROM ((TABLE %s EXCEPT ALL (%s))"
+                    " UNION ALL ((%s) EXCEPT ALL TABLE %s)) d" % (
+                        table, sql, sql, table)).strip()
+        if n != "0":
+            bad.append("%s: %s rows differ" % (table, n))
+    return bad
+
+
+url = pg.createdb("rollup")
+md = dbfix.maildir(os.path.join(tmp, "MaildirR"))
+orgs = ["Example Receiver", "Other <b>Org</b>", None]
+for i in range(60):
+    recs = [dict(ip="203.0.113.%d" % ((i * 7 + j) % 40), count=1 + j,
+                 disposition=("none", "quarantine", "reject")[j % 3],
+                 dkim_eval=("pass", "fail")[(i + j) % 2],
+                 spf_eval=("pass", "fail")[j % 2],
+                 header_from=("example.org", "mail.example.org")[j % 2],
+                 reasons=[("forwarded", "x"), ("Mailing_List", "")][:j % 3],
+                 dkim=[("example.org", "s%d" % (j % 2), "pass"),
+                       ("esp.example", "k", ("fail", "PASS")[j % 2])][:1 + j % 2],
+                 spf=("pass", "softfail")[j % 2]) for j in range(1 + i % 5)]
+    xml = dbfix.report_xml(org=orgs[i % 3] or "", report_id="rb-%d" % i,
+                           domain=("example.org", "example.net")[i % 2],
+                           begin=1700006400 + 86400 * (i % 4),
+                           end=1700092799 + 86400 * (i % 4), records=recs)
+    if orgs[i % 3] is None:
+        xml = xml.replace(b"<org_name></org_name>", b"")
+    write(os.path.join(md, "new", "%03d.m.host" % i), dbfix.eml(
+        dbfix.gz(xml), "r!x!%d!%d.xml.gz" % (i, i)))
+    if i % 10 == 0:  # the same report again in the same batch
+        write(os.path.join(md, "new", "%03d.dup.host" % i), xml)
+
+
+def zipped(entries):
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w") as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return bio.getvalue()
+
+
+# a message with a good report and a truncated one: the second is rolled
+# back to its report SAVEPOINT, the first stays
+good = dbfix.report_xml(report_id="part-ok", records=[
+    dict(ip="198.51.100.9", count=11)])
+cut = dbfix.report_xml(report_id="part-cut", records=[
+    dict(ip="198.51.100.10", count=13) for _ in range(50)])[:-300]
+write(os.path.join(md, "new", "100.partial.host"), dbfix.eml(
+    zipped([("a.xml", good), ("b.xml", cut)]), "p.zip",
+    ctype="application/zip"))
+# a message whose quarantine row the database refuses: the whole message is
+# rolled back to its SAVEPOINT, its stored report with it
+gone = dbfix.report_xml(report_id="gone-1", records=[
+    dict(ip="198.51.100.77", count=1000)])
+write(os.path.join(md, "new", "101.refuse.host"), dbfix.eml(
+    zipped([("a.xml", gone), ("b.xml", cut)]), "g.zip",
+    ctype="application/zip"))
+r = dm(url, "db", "migrate")
+pg.psql("rollup", "ALTER TABLE quarantine ADD CONSTRAINT test_refuse"
+        " CHECK (source NOT LIKE '%refuse%')")
+r = dm(url, "ingest", md)
+ok(pg.psql("rollup", "SELECT count(*) FILTER (WHERE report_id = 'part-ok'),"
+           " count(*) FILTER (WHERE report_id IN ('part-cut', 'gone-1'))"
+           " FROM report").strip() == "1|0" and
+   pg.psql("rollup", "SELECT count(*) FROM record WHERE source_ip IN"
+           " ('198.51.100.10', '198.51.100.77')").strip() == "0",
+   "batch with rolled-back report and message: only what committed",
+   r.stdout, r.stderr)
+ok(os.path.exists(os.path.join(md, "new", "101.refuse.host")),
+   "the refused message stays in new/")
+bad = rollups_differ("rollup")
+ok(bad == [], "rollups after a batched ingest equal rollups from record",
+   *bad)
+ok(pg.psql("rollup", "SELECT count(*) FROM daily WHERE source_ip ="
+           " '198.51.100.77'").strip() == "0",
+   "a message rolled back inside the batch is not in the rollups")
+pg.psql("rollup", "ALTER TABLE quarantine DROP CONSTRAINT test_refuse")
+before = pg.psql("rollup", "SELECT sum(messages) FROM dash_summary").strip()
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and rollups_differ("rollup") == [] and
+   pg.psql("rollup", "SELECT count(*) FROM report WHERE report_id ="
+           " 'gone-1'").strip() == "1",
+   "second ingest: the refused message now stored, rollups still equal",
+   r.stdout, r.stderr)
+ok(pg.psql("rollup", "SELECT sum(messages) FROM dash_summary").strip() ==
+   str(int(before) + 1000), "second ingest: duplicates add nothing",
+   before)
+# one more transaction on top of existing rollups
+one = os.path.join(tmp, "one.xml")
+write(one, dbfix.report_xml(report_id="alone-1", org="Solo", records=[
+    dict(ip="192.0.2.55", count=4, reasons=[("local_policy", "")])]))
+r = dm(url, "ingest", one)
+ok(r.returncode == 0 and rollups_differ("rollup") == [],
+   "a single-file ingest keeps the rollups equal", r.stdout, r.stderr)
 
 # --- configuration ----------------------------------------------------------------
 conf = os.path.join(tmp, "dmarcd.conf")

@@ -151,11 +151,28 @@ try {
   ok(await page.$$eval('main a[download]', (a) => a.length) >= 1, 'quarantine: a row with its download');
   await shot('quarantine');
 
-  // Failure and TLS reports: hooks
-  await visit('#/failures');
+  // Failure reports: list, chart, detail with the returned headers as text
+  await visit('#/failures?period=all');
   ok((await text('main')).includes('Failure reports'), 'failure reports page');
-  await visit('#/tls');
+  ok(await page.$$eval('main table tbody tr', (r) => r.length) >= 7, 'failure reports: the corpus reports are listed');
+  charts = await chartInfo();
+  ok(charts.length === 1 && charts[0].sum >= 7 && charts[0].ink > 50, 'failure reports: chart has data and pixels', JSON.stringify(charts));
+  await shot('failures');
+  await page.click('main table tbody tr a');
+  await waitFor(() => document.querySelector('#forensic-headers') !== null, null, 5000);
+  ok((await text('#forensic-headers')).length > 20, 'failure report detail: returned headers shown as text');
+  const stray = await page.evaluate(() => [...document.getElementById('main').childNodes]
+    .filter((n) => n.nodeType === 3 && /^(null|undefined)$/.test(n.textContent.trim())).length);
+  ok(stray === 0, 'failure report detail: no stray null/undefined text', stray);
+  await shot('failure');
+
+  // TLS reports: sessions per policy domain, failure details
+  await visit('#/tls?period=all');
   ok((await text('main')).includes('TLS reports'), 'TLS reports page');
+  ok((await text('main')).includes('Per policy domain'), 'TLS reports: per policy domain table');
+  charts = await chartInfo();
+  ok(charts.length === 1 && charts[0].sum > 0 && charts[0].ink > 50, 'TLS reports: chart has data and pixels', JSON.stringify(charts));
+  await shot('tls');
 
   // Escaping: nothing from a report became markup
   const imgs = await page.evaluate(async () => {
