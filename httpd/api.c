@@ -1,8 +1,8 @@
 /*
  * api.c - the JSON API under /api/: read-only, parameterised queries on the
- * dashboard rollups (sql/003_dashboard.sql), bounded responses.  Every
- * parameter is checked here and refused with 400 and a reason; every value
- * goes out through the JSON encoder of lib/.
+ * dashboard rollups (sql/003_dashboard.sql, sql/006_rollups_v2.sql),
+ * bounded responses.  Every parameter is checked here and refused with 400
+ * and a reason; every value goes out through the JSON encoder of lib/.
  */
 #include "config.h"
 
@@ -429,9 +429,55 @@ api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
 	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
 	" $3::date AND ($4::text IS NULL OR reporter = $4)"
 
+/* The same for the rollups without a reporter (dash_day); $4 unused. */
+#define DAY_WHERE \
+	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
+	" $3::date AND $4::text IS NULL"
+
 #define FILTER_VALS(x) \
 	{ (x)->domain, (x)->from, (x)->to, (x)->reporter, (x)->ip, \
 	  (x)->limit_s, (x)->offset_s, (x)->id_s }
+
+/* The per-IP rows of the filter (sql/006): source_ip, messages, pass,
+ * fail_quarantine, fail_reject, records, header_from[],
+ * fail_header_from[], domains[].  All domains: dash_ip_all; one domain:
+ * dash_ip; a reporter: its reports' records. */
+static const char *
+api_ip_rows(const struct api_ctx *x)
+{
+	if (x->reporter != NULL)
+		return "SELECT c.source_ip, c.count AS messages, CASE WHEN"
+		    " c.dkim = 'pass' OR c.spf = 'pass' THEN c.count ELSE 0"
+		    " END AS pass, CASE WHEN coalesce(c.dkim = 'pass' OR"
+		    " c.spf = 'pass', false) THEN 0 WHEN c.disposition ="
+		    " 'quarantine' THEN c.count ELSE 0 END AS fail_quarantine,"
+		    " CASE WHEN coalesce(c.dkim = 'pass' OR c.spf = 'pass',"
+		    " false) THEN 0 WHEN c.disposition = 'reject' THEN c.count"
+		    " ELSE 0 END AS fail_reject, 1 AS records,"
+		    " ARRAY[coalesce(c.header_from, '')] AS header_from, CASE"
+		    " WHEN coalesce(c.dkim = 'pass' OR c.spf = 'pass', false)"
+		    " THEN '{}'::text[] ELSE ARRAY[coalesce(c.header_from,"
+		    " '')] END AS fail_header_from, ARRAY[r.domain] AS domains"
+		    " FROM report r JOIN record c ON c.domain = r.domain AND"
+		    " c.report = r.id WHERE ($1::text IS NULL OR r.domain = $1)"
+		    " AND coalesce(r.org_name, '') = $4 AND"
+		    " dmarcd_report_day(r.begin_time, r.end_time) BETWEEN"
+		    " $2::date AND $3::date";
+	if (x->domain != NULL)
+		return "SELECT source_ip, messages, pass, fail_quarantine,"
+		    " fail_reject, records, header_from, fail_header_from,"
+		    " ARRAY[domain] AS domains FROM dash_ip WHERE domain = $1"
+		    " AND day BETWEEN $2::date AND $3::date";
+	return "SELECT source_ip, messages, pass, fail_quarantine,"
+	    " fail_reject, records, header_from, fail_header_from, domains"
+	    " FROM dash_ip_all WHERE day BETWEEN $2::date AND $3::date"
+	    " AND $1::text IS NULL";
+}
+
+/* The reporter-free rollup when no reporter is chosen: far fewer rows. */
+#define SUMMARY_TABLE(x) \
+	((x)->reporter != NULL ? "dash_summary WHERE" ROLLUP_WHERE : \
+	    "dash_day WHERE" DAY_WHERE)
 
 /* GET /api/meta: domains, reporters, the span of the data, features. */
 static int
@@ -446,7 +492,7 @@ api_meta(struct api_ctx *x)
 	if (rc != 0 ||
 	    api_add_query(x, "domains", "SELECT domain, min(day)::text AS"
 	    " first_day, max(day)::text AS last_day, sum(messages)::bigint AS"
-	    " messages FROM dash_summary GROUP BY domain ORDER BY domain"
+	    " messages FROM dash_day GROUP BY domain ORDER BY domain"
 	    " LIMIT 500", 0, NULL, false) != 0 ||
 	    api_add_query(x, "reporters", "SELECT reporter, max(day)::text AS"
 	    " last_day FROM dash_reporter GROUP BY reporter ORDER BY reporter"
@@ -465,9 +511,9 @@ static int
 api_overview(struct api_ctx *x)
 {
 	const char	*vals[] = FILTER_VALS(x);
+	char		 sql[2048];
 
-	if (api_begin(x) != 0 ||
-	    api_add_query(x, "domains", "SELECT s.domain, s.messages, s.pass,"
+	snprintf(sql, sizeof(sql), "SELECT s.domain, s.messages, s.pass,"
 	    " s.spf_aligned, s.dkim_aligned, s.records,"
 	    " coalesce(r.reports, 0)::bigint AS reports FROM (SELECT domain,"
 	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
@@ -475,12 +521,14 @@ api_overview(struct api_ctx *x)
 	    " coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)::bigint"
 	    " AS spf_aligned, coalesce(sum(messages) FILTER (WHERE"
 	    " dkim_aligned), 0)::bigint AS dkim_aligned, sum(records)::bigint"
-	    " AS records FROM dash_summary WHERE" ROLLUP_WHERE
-	    " GROUP BY domain) s LEFT JOIN (SELECT domain, sum(reports) AS"
-	    " reports FROM dash_reporter WHERE" ROLLUP_WHERE " GROUP BY"
-	    " domain) r USING (domain) ORDER BY s.messages DESC, s.domain"
-	    " LIMIT 500", 4, vals, false) != 0 ||
-	    api_add_query(x, "days", "SELECT day::text AS day,"
+	    " AS records FROM %s GROUP BY domain) s LEFT JOIN (SELECT domain,"
+	    " sum(reports) AS reports FROM dash_reporter WHERE" ROLLUP_WHERE
+	    " GROUP BY domain) r USING (domain) ORDER BY s.messages DESC,"
+	    " s.domain LIMIT 500", SUMMARY_TABLE(x));
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "domains", sql, 4, vals, false) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT day::text AS day,"
 	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned OR"
 	    " spf_aligned), 0)::bigint AS pass, coalesce(sum(messages) FILTER"
 	    " (WHERE NOT (dkim_aligned OR spf_aligned) AND disposition IN"
@@ -489,8 +537,9 @@ api_overview(struct api_ctx *x)
 	    " = 'quarantine'), 0)::bigint AS fail_quarantine,"
 	    " coalesce(sum(messages) FILTER (WHERE NOT (dkim_aligned OR"
 	    " spf_aligned) AND disposition = 'reject'), 0)::bigint AS"
-	    " fail_reject FROM dash_summary WHERE" ROLLUP_WHERE
-	    " GROUP BY day ORDER BY day LIMIT 40000", 4, vals, false) != 0)
+	    " fail_reject FROM %s GROUP BY day ORDER BY day LIMIT 40000",
+	    SUMMARY_TABLE(x));
+	if (api_add_query(x, "days", sql, 4, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -501,32 +550,42 @@ static int
 api_alignment(struct api_ctx *x)
 {
 	const char	*vals[] = FILTER_VALS(x);
+	char		 sql[4096];
 
 	if (api_begin(x) != 0 ||
 	    api_add_query(x, "days", "SELECT day::text AS day, method, result,"
 	    " sum(messages)::bigint AS messages FROM dash_auth WHERE"
 	    ROLLUP_WHERE " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 50000",
-	    4, vals, false) != 0 ||
-	    api_add_query(x, "alignment", "SELECT day::text AS day,"
+	    4, vals, false) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT day::text AS day,"
 	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
 	    " (WHERE spf_aligned), 0)::bigint AS spf_aligned,"
 	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)::bigint"
-	    " AS dkim_aligned FROM dash_summary WHERE" ROLLUP_WHERE
-	    " GROUP BY day ORDER BY day LIMIT 40000", 4, vals, false) != 0 ||
+	    " AS dkim_aligned FROM %s GROUP BY day ORDER BY day LIMIT 40000",
+	    SUMMARY_TABLE(x));
+	if (api_add_query(x, "alignment", sql, 4, vals, false) != 0 ||
 	    api_add_query(x, "reasons", "SELECT reason, sum(messages)::bigint"
 	    " AS messages, coalesce(sum(messages) FILTER (WHERE NOT"
 	    " dmarc_pass), 0)::bigint AS fail FROM dash_reason WHERE"
 	    ROLLUP_WHERE " GROUP BY reason ORDER BY 2 DESC, 1 LIMIT 100", 4,
-	    vals, false) != 0 ||
-	    api_add_query(x, "failing_sources", "SELECT host(source_ip) AS ip,"
-	    " sum(messages)::bigint AS messages, coalesce(sum(messages)"
-	    " FILTER (WHERE disposition = 'quarantine'), 0)::bigint AS"
-	    " quarantine, coalesce(sum(messages) FILTER (WHERE disposition ="
-	    " 'reject'), 0)::bigint AS reject, (array_agg(DISTINCT"
-	    " header_from ORDER BY header_from))[1:10] AS header_from"
-	    " FROM dash_source WHERE" ROLLUP_WHERE " AND NOT (dkim_aligned OR"
-	    " spf_aligned) GROUP BY source_ip ORDER BY 2 DESC, 1 LIMIT 50", 4,
-	    vals, false) != 0 ||
+	    vals, false) != 0)
+		return -1;
+	/* the top IPs by failing messages first, then their header_from;
+	 * not MATERIALIZED: each pass reads only the columns it needs */
+	snprintf(sql, sizeof(sql), "WITH t AS (SELECT source_ip,"
+	    " sum(messages - pass)::bigint AS messages,"
+	    " sum(fail_quarantine)::bigint AS quarantine,"
+	    " sum(fail_reject)::bigint AS reject FROM (%s) s GROUP BY source_ip"
+	    " HAVING bool_or(cardinality(fail_header_from) > 0)"
+	    " ORDER BY 2 DESC, host(source_ip) LIMIT 50), h AS (SELECT"
+	    " s.source_ip, array_agg(DISTINCT f ORDER BY f) AS hf FROM (%s) s"
+	    " JOIN t USING (source_ip) CROSS JOIN unnest(s.fail_header_from) f"
+	    " GROUP BY 1) SELECT host(t.source_ip) AS ip, t.messages,"
+	    " t.quarantine, t.reject, coalesce(h.hf[1:10], '{}') AS"
+	    " header_from FROM t LEFT JOIN h USING (source_ip)"
+	    " ORDER BY 2 DESC, 1", api_ip_rows(x), api_ip_rows(x));
+	if (api_add_query(x, "failing_sources", sql, 4, vals, false) != 0 ||
 	    api_add_query(x, "selectors", "SELECT auth_domain AS domain,"
 	    " selector, sum(messages)::bigint AS messages,"
 	    " coalesce(sum(messages) FILTER (WHERE result = 'pass'),"
@@ -537,7 +596,9 @@ api_alignment(struct api_ctx *x)
 	return api_end(x, 0);
 }
 
-/* GET /api/sources: every sending IP, paginated and sortable. */
+/* GET /api/sources: every sending IP, paginated and sortable.  The page
+ * is chosen on the sums alone; header_from and domains are gathered for
+ * its IPs only. */
 static int
 api_sources(struct api_ctx *x)
 {
@@ -546,28 +607,35 @@ api_sources(struct api_ctx *x)
 		{ "fail", "fail" }, { "ip", "source_ip" }, { "records", "records" },
 	};
 	const char	*vals[] = FILTER_VALS(x);
-	char		 order[64], sql[2048];
+	char		 order[64], sql[4096];
 
 	if (api_order_by(x, sorts, nitems(sorts), order, sizeof(order)) != 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT host(source_ip) AS ip,"
-	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
-	    " (WHERE dkim_aligned OR spf_aligned), 0)::bigint AS pass,"
-	    " coalesce(sum(messages) FILTER (WHERE NOT (dkim_aligned OR"
-	    " spf_aligned)), 0)::bigint AS fail, sum(records)::bigint AS"
-	    " records, (array_agg(DISTINCT header_from ORDER BY"
-	    " header_from))[1:10] AS header_from, count(DISTINCT header_from)"
-	    " AS n_header_from, (array_agg(DISTINCT domain ORDER BY"
-	    " domain))[1:10] AS domains, count(*) OVER () AS total"
-	    " FROM dash_source WHERE" ROLLUP_WHERE " GROUP BY source_ip"
-	    " ORDER BY %s, source_ip LIMIT $6::int OFFSET $7::bigint", order);
+	snprintf(sql, sizeof(sql), "WITH t AS (SELECT source_ip,"
+	    " sum(messages)::bigint AS messages, sum(pass)::bigint AS pass,"
+	    " sum(messages - pass)::bigint AS fail, sum(records)::bigint AS"
+	    " records, count(*) OVER () AS total FROM (%s) s"
+	    " GROUP BY source_ip ORDER BY %s, source_ip"
+	    " LIMIT $6::int OFFSET $7::bigint), h AS (SELECT s.source_ip,"
+	    " array_agg(DISTINCT u.f ORDER BY u.f) FILTER (WHERE u.k) AS hf,"
+	    " array_agg(DISTINCT u.f ORDER BY u.f) FILTER (WHERE NOT u.k) AS dm"
+	    " FROM (%s) s JOIN t USING (source_ip) CROSS JOIN LATERAL (SELECT"
+	    " true, x FROM unnest(s.header_from) x UNION ALL SELECT false, x"
+	    " FROM unnest(s.domains) x) u(k, f) GROUP BY 1)"
+	    " SELECT host(source_ip) AS ip, messages, pass, fail, records,"
+	    " coalesce(h.hf[1:10], '{}') AS header_from,"
+	    " coalesce(cardinality(h.hf), 0)::bigint AS n_header_from,"
+	    " coalesce(h.dm[1:10], '{}') AS domains, total FROM t LEFT JOIN h"
+	    " USING (source_ip) ORDER BY %s, source_ip", api_ip_rows(x), order,
+	    api_ip_rows(x), order);
 	if (api_begin(x) != 0 ||
 	    api_add_query(x, "sources", sql, 7, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
 
-/* GET /api/source?ip=: one sending IP: its rollup rows and records. */
+/* GET /api/source?ip=: one sending IP: its records, summed and listed
+ * (record_source_ip, sql/003). */
 static int
 api_source(struct api_ctx *x)
 {
@@ -578,10 +646,17 @@ api_source(struct api_ctx *x)
 		return -1;
 	}
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "summary", "SELECT domain, header_from,"
-	    " dkim_aligned, spf_aligned, disposition, sum(messages)::bigint AS"
-	    " messages, sum(records)::bigint AS records FROM dash_source WHERE"
-	    ROLLUP_WHERE " AND source_ip = $5::inet GROUP BY 1, 2, 3, 4, 5"
+	    api_add_query(x, "summary", "SELECT c.domain,"
+	    " coalesce(c.header_from, '') AS header_from,"
+	    " coalesce(c.dkim = 'pass', false) AS dkim_aligned,"
+	    " coalesce(c.spf = 'pass', false) AS spf_aligned,"
+	    " coalesce(c.disposition, '') AS disposition,"
+	    " sum(c.count)::bigint AS messages, count(*)::bigint AS records"
+	    " FROM record c JOIN report r ON r.domain = c.domain AND r.id ="
+	    " c.report WHERE c.source_ip = $5::inet AND ($1::text IS NULL OR"
+	    " c.domain = $1) AND dmarcd_report_day(r.begin_time, r.end_time)"
+	    " BETWEEN $2::date AND $3::date AND ($4::text IS NULL OR"
+	    " coalesce(r.org_name, '') = $4) GROUP BY 1, 2, 3, 4, 5"
 	    " ORDER BY 6 DESC, 1, 2 LIMIT 500", 5, vals, false) != 0 ||
 	    api_add_query(x, "records", "SELECT r.domain, r.id AS report,"
 	    " r.org_name, r.report_id, dmarcd_report_day(r.begin_time,"

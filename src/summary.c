@@ -4,8 +4,10 @@
  * failing and the new sources, reporters seen and gone silent, the policy
  * published and a verdict on moving to a stricter one.
  *
- * Totals come from the daily rollups; only the reasons of the top failing
- * sources read record, bounded by the period, the sources listed and
+ * Totals and the sources seen before come from the rollups (dash_day,
+ * dash_ip: sql/006); the period's sources from daily, a view over record
+ * bounded by domain and period; the reasons of the top failing sources
+ * read record, bounded by the period, the sources listed and
  * SUMMARY_REASON_RECORDS.  A report belongs to the day of the middle of its
  * period (daily's day, store.c), so every query here uses that day.  The
  * session runs in UTC so that dates mean UTC days.
@@ -35,7 +37,7 @@
 	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
 	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
 	" count(DISTINCT day)" \
-	" FROM daily WHERE day >= $1::date AND day < $3::date" \
+	" FROM dash_day WHERE day >= $1::date AND day < $3::date" \
 	" AND ($4::text IS NULL OR domain = $4)" \
 	" GROUP BY 1, 2 ORDER BY 1, 2"
 
@@ -46,9 +48,9 @@
 	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
 	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
 	" count(DISTINCT day)," \
-	" (SELECT extract(epoch FROM min(day)::timestamp)::bigint FROM daily" \
+	" (SELECT extract(epoch FROM min(day)::timestamp)::bigint FROM dash_day" \
 	"  WHERE domain = $1 AND day < $3::date)" \
-	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date"
+	" FROM dash_day WHERE domain = $1 AND day >= $2::date AND day < $3::date"
 
 /* Sources that pass for some messages and fail for others in the window:
  * authorised senders with a gap.  $1 domain, $2 window since, $3 until. */
@@ -108,7 +110,7 @@
 	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
 	" count(*) OVER ()" \
 	" FROM daily d WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
-	" AND source_ip NOT IN (SELECT source_ip FROM daily" \
+	" AND source_ip NOT IN (SELECT source_ip FROM dash_ip" \
 	"  WHERE domain = $1 AND day < $2::date)" \
 	" GROUP BY source_ip ORDER BY 3 DESC, source_ip LIMIT " \
 	STRINGIFY(SUMMARY_TOP)

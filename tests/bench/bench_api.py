@@ -134,7 +134,7 @@ for name, path in CALLS:
     print("# %-26s %8.1f %8.1f %8.1f %8d" % (name, times[len(times) // 2],
                                            p95, times[-1], size))
 plan = pg.psql("dmarcd", "EXPLAIN SELECT domain, sum(messages) FROM "
-               "dash_summary WHERE day BETWEEN '%s' AND '%s' GROUP BY domain"
+               "dash_day WHERE day BETWEEN '%s' AND '%s' GROUP BY domain"
                % (ago(29), today))
 print("# overview plan reads: %s" % ("record!" if "record" in plan else
                                      "rollups only"))
