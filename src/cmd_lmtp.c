@@ -908,6 +908,25 @@ watch_main(void *arg)
 
 /* Binds one --listen address: "unix:PATH", "/PATH", "HOST:PORT",
  * "[V6]:PORT" or "PORT" (loopback). */
+/* Creates a unix socket's missing directory (one level, like systemd's
+ * RuntimeDirectory), handed to the user the daemon becomes, so that a
+ * plain `dmarcd lmtp` works on a fresh /run. */
+static int
+lmtp_socket_dir(const char *path, const struct passwd *pw)
+{
+	char	dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 listen_on(struct daemon *d, const char *spec, struct listener *l,
     const struct passwd *pw)
@@ -936,6 +955,11 @@ listen_on(struct daemon *d, const char *spec, struct listener *l,
 			return -1;
 		}
 		strcpy(sun.sun_path, path);
+		if (lmtp_socket_dir(path, pw) == -1) {
+			log_warnx("%s: cannot create its directory: %s", spec,
+			    strerror(errno));
+			return -1;
+		}
 		if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
 			log_warnx("%s: exists and is not a socket", spec);
 			return -1;
