@@ -1,8 +1,9 @@
 /*
  * api.c - the JSON API under /api/: read-only, parameterised queries on the
- * dashboard rollups (sql/003_dashboard.sql, sql/006_rollups_v2.sql),
- * bounded responses.  Every parameter is checked here and refused with 400
- * and a reason; every value goes out through the JSON encoder of lib/.
+ * dashboard rollups (sql/003_dashboard.sql, sql/006_rollups_v2.sql,
+ * sql/007_rollups_v3.sql), bounded responses.  Every parameter is checked
+ * here and refused with 400 and a reason; every value goes out through the
+ * JSON encoder of lib/.
  */
 #include "config.h"
 
@@ -544,6 +545,14 @@ api_overview(struct api_ctx *x)
 	return api_end(x, 0);
 }
 
+/* The same for dash_auth and dash_reason (sql/007). */
+#define AUTH_TABLE(x) \
+	((x)->reporter != NULL ? "dash_auth WHERE" ROLLUP_WHERE : \
+	    "dash_auth_day WHERE" DAY_WHERE)
+#define REASON_TABLE(x) \
+	((x)->reporter != NULL ? "dash_reason WHERE" ROLLUP_WHERE : \
+	    "dash_reason_day WHERE" DAY_WHERE)
+
 /* GET /api/alignment: auth results over time, reasons, failing sources,
  * DKIM selectors. */
 static int
@@ -552,11 +561,11 @@ api_alignment(struct api_ctx *x)
 	const char	*vals[] = FILTER_VALS(x);
 	char		 sql[4096];
 
+	snprintf(sql, sizeof(sql), "SELECT day::text AS day, method, result,"
+	    " sum(messages)::bigint AS messages FROM %s GROUP BY 1, 2, 3"
+	    " ORDER BY 1, 2, 3 LIMIT 50000", AUTH_TABLE(x));
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "days", "SELECT day::text AS day, method, result,"
-	    " sum(messages)::bigint AS messages FROM dash_auth WHERE"
-	    ROLLUP_WHERE " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 50000",
-	    4, vals, false) != 0)
+	    api_add_query(x, "days", sql, 4, vals, false) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), "SELECT day::text AS day,"
 	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
@@ -564,12 +573,13 @@ api_alignment(struct api_ctx *x)
 	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)::bigint"
 	    " AS dkim_aligned FROM %s GROUP BY day ORDER BY day LIMIT 40000",
 	    SUMMARY_TABLE(x));
-	if (api_add_query(x, "alignment", sql, 4, vals, false) != 0 ||
-	    api_add_query(x, "reasons", "SELECT reason, sum(messages)::bigint"
+	if (api_add_query(x, "alignment", sql, 4, vals, false) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT reason, sum(messages)::bigint"
 	    " AS messages, coalesce(sum(messages) FILTER (WHERE NOT"
-	    " dmarc_pass), 0)::bigint AS fail FROM dash_reason WHERE"
-	    ROLLUP_WHERE " GROUP BY reason ORDER BY 2 DESC, 1 LIMIT 100", 4,
-	    vals, false) != 0)
+	    " dmarc_pass), 0)::bigint AS fail FROM %s GROUP BY reason"
+	    " ORDER BY 2 DESC, 1 LIMIT 100", REASON_TABLE(x));
+	if (api_add_query(x, "reasons", sql, 4, vals, false) != 0)
 		return -1;
 	/* the top IPs by failing messages first, then their header_from;
 	 * not MATERIALIZED: each pass reads only the columns it needs */
@@ -585,13 +595,14 @@ api_alignment(struct api_ctx *x)
 	    " t.quarantine, t.reject, coalesce(h.hf[1:10], '{}') AS"
 	    " header_from FROM t LEFT JOIN h USING (source_ip)"
 	    " ORDER BY 2 DESC, 1", api_ip_rows(x), api_ip_rows(x));
-	if (api_add_query(x, "failing_sources", sql, 4, vals, false) != 0 ||
-	    api_add_query(x, "selectors", "SELECT auth_domain AS domain,"
+	if (api_add_query(x, "failing_sources", sql, 4, vals, false) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT auth_domain AS domain,"
 	    " selector, sum(messages)::bigint AS messages,"
 	    " coalesce(sum(messages) FILTER (WHERE result = 'pass'),"
-	    " 0)::bigint AS pass FROM dash_auth WHERE" ROLLUP_WHERE
-	    " AND method = 'dkim' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
-	    " LIMIT 200", 4, vals, false) != 0)
+	    " 0)::bigint AS pass FROM %s AND method = 'dkim' GROUP BY 1, 2"
+	    " ORDER BY 3 DESC, 1, 2 LIMIT 200", AUTH_TABLE(x));
+	if (api_add_query(x, "selectors", sql, 4, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }

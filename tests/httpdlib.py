@@ -39,10 +39,15 @@ def corpus_files(shared, kinds=("aggregate",)):
 class Dashboard:
     """A database loaded with files, and a server on it."""
 
-    def __init__(self, dmarcd, files, dbname="dmarcd"):
+    def __init__(self, dmarcd, files, dbname="dmarcd", keep=None):
+        """keep=DIR: see pglib.Cluster; a kept database is reused as is."""
         self.dmarcd = dmarcd
-        self.pg = pglib.Cluster()
-        self.url = self.pg.createdb(dbname)
+        self.pg = pglib.Cluster(keep=keep)
+        if self.pg.reused:
+            self.url = self.pg.url(dbname)
+            files = []
+        else:
+            self.url = self.pg.createdb(dbname)
         self.proc = None
         conf = os.path.join(self.pg.dir, "empty.conf")
         open(conf, "w").close()

@@ -46,15 +46,29 @@ def chown_unprivileged(path):
 
 
 class Cluster:
-    def __init__(self, bindir=None):
+    """keep=DIR: the cluster lives in DIR and outlives the process (stopped,
+    not removed); a cluster already there is started instead of made, and
+    self.reused says so."""
+
+    def __init__(self, bindir=None, keep=None):
         self.bindir = bindir or find_bindir()
-        self.dir = tempfile.mkdtemp(prefix="dmarcd-pg-")
+        self.keep = keep
+        self.reused = False
+        if keep:
+            self.dir = os.path.abspath(keep)
+            os.makedirs(self.dir, exist_ok=True)
+        else:
+            self.dir = tempfile.mkdtemp(prefix="dmarcd-pg-")
         os.chmod(self.dir, 0o755)
         chown_unprivileged(self.dir)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "log")
         self.running = False
         atexit.register(self.cleanup)
+        if keep and os.path.exists(os.path.join(self.data, "PG_VERSION")):
+            self.reused = True
+            self.start()
+            return
         self._run(["initdb", "-D", self.data, "-U", "postgres", "-A",
                    "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
@@ -104,5 +118,8 @@ class Cluster:
         return self.url(name)
 
     def cleanup(self):
+        if self.keep:
+            self.stop()
+            return
         self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)

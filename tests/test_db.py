@@ -460,6 +460,22 @@ ROLLUP_CHECK = {
     " ON c.domain = r.domain AND c.report = r.id CROSS JOIN LATERAL"
     " unnest(CASE WHEN cardinality(c.reason_type) = 0 THEN ARRAY[NULL::text]"
     " ELSE c.reason_type END) AS t(reason) GROUP BY 1, 2, 3, 4, 5, 6",
+    "dash_auth_day": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), a.method, coalesce(a.d, ''), coalesce(a.s, ''),"
+    " coalesce(lower(a.res), ''), sum(c.count)"
+    " FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id"
+    " CROSS JOIN LATERAL (SELECT 'dkim' AS method, d, s, res FROM"
+    " unnest(c.dkim_domain, c.dkim_selector, c.dkim_result) AS k(d, s, res)"
+    " UNION ALL SELECT 'spf', d, s, res FROM unnest(c.spf_domain,"
+    " c.spf_scope, c.spf_result) AS f(d, s, res)) a"
+    " GROUP BY 1, 2, 3, 4, 5, 6",
+    "dash_reason_day": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
+    " r.end_time), coalesce(lower(t.reason), ''),"
+    " coalesce(c.dkim = 'pass' OR c.spf = 'pass', false),"
+    " coalesce(c.disposition, ''), sum(c.count) FROM report r JOIN record c"
+    " ON c.domain = r.domain AND c.report = r.id CROSS JOIN LATERAL"
+    " unnest(CASE WHEN cardinality(c.reason_type) = 0 THEN ARRAY[NULL::text]"
+    " ELSE c.reason_type END) AS t(reason) GROUP BY 1, 2, 3, 4, 5",
     "dash_reporter": "SELECT r.domain, dmarcd_report_day(r.begin_time,"
     " r.end_time), coalesce(r.org_name, ''), count(*), sum(r.messages),"
     " sum(r.n_records), max(r.received) FROM report r GROUP BY 1, 2, 3",

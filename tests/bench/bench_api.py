@@ -4,7 +4,12 @@ million) records loaded directly with generate_series into report, record
 and (through dmarcd_rollup_set, the store's own) the rollups, then every API call the
 pages make, timed: p50/p95/max in ms.  Figures, not pass/fail.
 
-usage: bench_api.py DMARCD [RECORDS]"""
+--keep DIR keeps the cluster in DIR: the first run loads it, later runs
+with the same DIR and RECORDS start it (serve migrates it, as an upgrade
+would) and only time the calls; psql -h DIR -U postgres dmarcd reaches it
+between runs (start it with pg_ctl -D DIR/data, as nobody when root).
+
+usage: bench_api.py DMARCD [RECORDS] [--keep DIR]"""
 import json
 import os
 import sys
@@ -15,74 +20,99 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 import httpdlib  # noqa: E402
 
-D = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("DMARCD")
-N = int(sys.argv[2] if len(sys.argv) > 2 else
+args = sys.argv[1:]
+KEEP = None
+if "--keep" in args:
+    i = args.index("--keep")
+    KEEP = args[i + 1]
+    del args[i:i + 2]
+D = args[0] if args else os.environ.get("DMARCD")
+N = int(args[1] if len(args) > 1 else
         os.environ.get("BENCH_RECORDS", "10000000"))
 PER_REPORT = 100
 REPORTS = max(1, N // PER_REPORT)
 RUNS = 25
 
-dash = httpdlib.Dashboard(D, [])
+dash = httpdlib.Dashboard(D, [], keep=KEEP)
 pg = dash.pg
-t0 = time.time()
-# the schema: one serve start migrates; stop it again
-dash.serve()
-dash.stop()
-REPORTERS = ["google.com", "Yahoo", "Outlook.com", "Mail.Ru", "AMAZON-SES",
-             "Mimecast", "GMX", "Zoho"] + ["reporter-%d.example" % i
-                                           for i in range(22)]
-# ~50 domains, 30 reporters, 365 days, ~10,000 distinct sending IPs: a
-# domain's mail comes from a few hundred IPs of its own and of shared ESPs.
-pg.psql("dmarcd", """
-SET synchronous_commit = off;
-INSERT INTO report (domain, org_name, report_id, begin_time, end_time,
-    n_records, messages, p, sha256)
-SELECT 'd' || (g %% 50) || '.example', (ARRAY[%s])[1 + (g / 50) %% 30],
-    'r' || g, date_trunc('day', now()) - ((g %% 365) || ' days')::interval,
-    date_trunc('day', now()) - ((g %% 365) || ' days')::interval
-    + interval '86399 seconds', %d, 0, 'reject', '\\x00'
-FROM generate_series(1, %d) g;
-""" % (", ".join("'%s'" % r for r in REPORTERS), PER_REPORT, REPORTS))
-pg.psql("dmarcd", """
-SET synchronous_commit = off;
-INSERT INTO record (domain, report, ordinal, source_ip, count, disposition,
-    dkim, spf, reason_type, header_from, dkim_domain, dkim_selector,
-    dkim_result, spf_domain, spf_scope, spf_result)
-SELECT r.domain, r.id, o, ('10.' || (h / 65536) || '.' || (h / 256 %% 256)
-    || '.' || (h %% 256))::inet,
-    1 + (r.id + o) %% 20,
-    CASE WHEN o %% 10 = 0 THEN 'reject' WHEN o %% 10 = 1 THEN 'quarantine'
-         ELSE 'none' END,
-    CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END,
-    CASE WHEN o %% 5 = 0 THEN 'fail' ELSE 'pass' END,
-    CASE WHEN o %% 17 = 0 THEN '{forwarded}'::text[] ELSE '{}' END,
-    CASE WHEN o %% 13 = 0 THEN 'news.' || r.domain ELSE r.domain END,
-    ARRAY[r.domain], ARRAY['s' || o %% 4],
-    ARRAY[CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END],
-    ARRAY[r.domain], '{mfrom}',
-    ARRAY[CASE WHEN o %% 5 = 0 THEN 'softfail' ELSE 'pass' END]
-FROM report r, generate_series(0, %d) o,
-    LATERAL (SELECT CASE WHEN o %% 4 = 0
-        THEN 9000 + (r.id * 31 + o) %% 1000        -- shared ESPs
-        ELSE (r.id %% 50) * 180 + (r.id + o * 7) %% 180 END AS h) x
-""" % (PER_REPORT - 1))
-t1 = time.time()
-pg.psql("dmarcd", "UPDATE report SET messages = n_records * 10")
-# the rollups with the store's own set-based function, domain by domain
-for d in pg.psql("dmarcd", "SELECT DISTINCT domain FROM report").split():
-    pg.psql("dmarcd", "SELECT dmarcd_rollup_set(array_agg(domain),"
-            " array_agg(id)) FROM report WHERE domain = '%s'" % d)
-pg.psql("dmarcd", "VACUUM ANALYZE")
-t2 = time.time()
-sizes = pg.psql("dmarcd", "SELECT relname, n_live_tup FROM pg_stat_user_tables"
-                " WHERE relname IN ('record', 'report') OR relname"
-                " LIKE 'dash%' ORDER BY 1")
-print("# loaded %d records in %d reports: %.0fs; rollups %.0fs" %
-      (REPORTS * PER_REPORT, REPORTS, t1 - t0, t2 - t1))
-for ln in sizes.split():
-    print("#   " + ln.replace("|", ": "))
+LOADED = os.path.join(KEEP, "loaded-%d" % N) if KEEP else None
+if pg.reused and not os.path.exists(LOADED):
+    sys.exit("bench_api: %s holds no complete load of %d records; remove it"
+             % (KEEP, N))
 
-dash.serve()
+
+def load():
+    """The records, the reports and the rollups; prints the times."""
+    t0 = time.time()
+    # the schema: one serve start migrates; stop it again
+    dash.serve()
+    dash.stop()
+    REPORTERS = ["google.com", "Yahoo", "Outlook.com", "Mail.Ru", "AMAZON-SES",
+                 "Mimecast", "GMX", "Zoho"] + ["reporter-%d.example" % i
+                                               for i in range(22)]
+    # ~50 domains, 30 reporters, 365 days, ~10,000 distinct sending IPs: a
+    # domain's mail comes from a few hundred IPs of its own and of shared ESPs.
+    pg.psql("dmarcd", """
+    SET synchronous_commit = off;
+    INSERT INTO report (domain, org_name, report_id, begin_time, end_time,
+        n_records, messages, p, sha256)
+    SELECT 'd' || (g %% 50) || '.example', (ARRAY[%s])[1 + (g / 50) %% 30],
+        'r' || g, date_trunc('day', now()) - ((g %% 365) || ' days')::interval,
+        date_trunc('day', now()) - ((g %% 365) || ' days')::interval
+        + interval '86399 seconds', %d, 0, 'reject', '\\x00'
+    FROM generate_series(1, %d) g;
+    """ % (", ".join("'%s'" % r for r in REPORTERS), PER_REPORT, REPORTS))
+    pg.psql("dmarcd", """
+    SET synchronous_commit = off;
+    INSERT INTO record (domain, report, ordinal, source_ip, count, disposition,
+        dkim, spf, reason_type, header_from, dkim_domain, dkim_selector,
+        dkim_result, spf_domain, spf_scope, spf_result)
+    SELECT r.domain, r.id, o, ('10.' || (h / 65536) || '.' || (h / 256 %% 256)
+        || '.' || (h %% 256))::inet,
+        1 + (r.id + o) %% 20,
+        CASE WHEN o %% 10 = 0 THEN 'reject' WHEN o %% 10 = 1 THEN 'quarantine'
+             ELSE 'none' END,
+        CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END,
+        CASE WHEN o %% 5 = 0 THEN 'fail' ELSE 'pass' END,
+        CASE WHEN o %% 17 = 0 THEN '{forwarded}'::text[] ELSE '{}' END,
+        CASE WHEN o %% 13 = 0 THEN 'news.' || r.domain ELSE r.domain END,
+        ARRAY[r.domain], ARRAY['s' || o %% 4],
+        ARRAY[CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END],
+        ARRAY[r.domain], '{mfrom}',
+        ARRAY[CASE WHEN o %% 5 = 0 THEN 'softfail' ELSE 'pass' END]
+    FROM report r, generate_series(0, %d) o,
+        LATERAL (SELECT CASE WHEN o %% 4 = 0
+            THEN 9000 + (r.id * 31 + o) %% 1000        -- shared ESPs
+            ELSE (r.id %% 50) * 180 + (r.id + o * 7) %% 180 END AS h) x
+    """ % (PER_REPORT - 1))
+    t1 = time.time()
+    pg.psql("dmarcd", "UPDATE report SET messages = n_records * 10")
+    # the rollups with the store's own set-based function, domain by domain
+    for d in pg.psql("dmarcd", "SELECT DISTINCT domain FROM report").split():
+        pg.psql("dmarcd", "SELECT dmarcd_rollup_set(array_agg(domain),"
+                " array_agg(id)) FROM report WHERE domain = '%s'" % d)
+    pg.psql("dmarcd", "VACUUM ANALYZE")
+    t2 = time.time()
+    sizes = pg.psql("dmarcd", "SELECT relname, n_live_tup FROM pg_stat_user_tables"
+                    " WHERE relname IN ('record', 'report') OR relname"
+                    " LIKE 'dash%' ORDER BY 1")
+    print("# loaded %d records in %d reports: %.0fs; rollups %.0fs" %
+          (REPORTS * PER_REPORT, REPORTS, t1 - t0, t2 - t1))
+    for ln in sizes.split():
+        print("#   " + ln.replace("|", ": "))
+
+
+if pg.reused:
+    t = time.time()
+    dash.serve()    # migrates a kept database of an older schema
+    print("# reused %s (%d records): start and migration %.1fs"
+          % (KEEP, N, time.time() - t))
+else:
+    load()
+    if LOADED:
+        open(LOADED, "w").close()
+    dash.serve()
+
 today = time.strftime("%Y-%m-%d", time.gmtime())
 
 
