@@ -263,6 +263,9 @@ mkdir_parents(const char *path, char *err, size_t errlen)
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
+	(void)sb;
+	(void)flag;
+	(void)ftw;
 	return remove(path);
 }
 

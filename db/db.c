@@ -78,6 +78,8 @@ db_exec(struct db *db, const char *sql, char *err, size_t errlen)
 static void
 notice_ignore(void *arg, const char *message)
 {
+	(void)arg;
+	(void)message;
 }
 
 int

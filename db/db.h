@@ -47,6 +47,8 @@ struct db {
 	bool		 retryable;	/* last error: deadlock, serialization */
 	bool		 prepared;	/* store.c's statements are prepared */
 	bool		 in_batch;	/* db_batch_begin() .. commit/rollback */
+	bool		 rollup_later;	/* queue rollups (sql/008), for many
+					 * concurrent one-message transactions */
 	char		 savepoint_err[256];
 	/* Reports stored in the open transaction whose totals and rollups
 	 * are written at its end (store.c): array literals for
@@ -268,6 +270,11 @@ int	db_export(struct db *db, const struct db_export_filter *f,
 const char *db_export_time_param(const char *s, char *buf, size_t len);
 /* Appends one RFC 4180 CSV field (quoted when needed).  The one path. */
 int	db_csv_field(struct buf *b, const char *s, bool first);
+
+/* store.c: adds up to max queued reports (db->rollup_later) to the
+ * rollups, in its own transaction; *n_r gets how many. */
+int	db_rollup_queued(struct db *db, unsigned max, unsigned *n_r, char *err,
+	    size_t errlen);
 
 /* cluster.c: the embedded default cluster. */
 /* $DMARCD_STATE_DIR, /var/lib/dmarcd as root, else $XDG_STATE_HOME/dmarcd

@@ -44,6 +44,11 @@ static const char store_duplicate[] = "duplicate report";
 	"SELECT dmarcd_store_reports($1::text[], $2::bigint[], $3::bigint[]," \
 	" $4::bigint[], $5::text[])"
 
+/* The same when another process folds the rollups (sql/008). */
+#define STORE_REPORTS_LATER \
+	"SELECT dmarcd_store_reports_later($1::text[], $2::bigint[]," \
+	" $3::bigint[], $4::bigint[], $5::text[])"
+
 #define STORE_PENDING_CAP	(64 << 20)	/* bytes of one pending array */
 
 void
@@ -403,8 +408,8 @@ db_store_flush(struct db *db, char *err, size_t errlen)
 		}
 		v[i] = b[i]->data;
 	}
-	res = PQexecParams(db->conn, STORE_REPORTS, nitems(b), NULL, v, NULL,
-	    NULL, 0);
+	res = PQexecParams(db->conn, db->rollup_later ? STORE_REPORTS_LATER :
+	    STORE_REPORTS, nitems(b), NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = db_result_error(db, res, "report totals and rollups", err,
 		    errlen);
@@ -448,4 +453,26 @@ db_store_item_end(struct db_store *st, bool ok, char *err, size_t errlen)
 	rc = db_exec(st->db, "ROLLBACK TO SAVEPOINT report; "
 	    "RELEASE SAVEPOINT report", err, errlen);
 	return rc == 0 ? DB_EPERM : rc;
+}
+
+int
+db_rollup_queued(struct db *db, unsigned max, unsigned *n_r, char *err,
+    size_t errlen)
+{
+	PGresult	*res;
+	const char	*v[1];
+	char		 num[16];
+	int		 rc = 0;
+
+	*n_r = 0;
+	snprintf(num, sizeof(num), "%u", max);
+	v[0] = num;
+	res = PQexecParams(db->conn, "SELECT dmarcd_rollup_queued($1::int)", 1,
+	    NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_result_error(db, res, "rollups", err, errlen);
+	else
+		*n_r = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return rc;
 }

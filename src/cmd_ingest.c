@@ -298,6 +298,22 @@ ingest_source(struct ingest_batch *b, const struct db_ingest_limits *lim,
 	}
 }
 
+/* Folds what is left in the rollup queue (sql/008); a failure is only
+ * logged: the queue keeps it for the next folder. */
+static void
+ingest_fold_queued(struct db *db)
+{
+	char		err[512];
+	unsigned	n;
+
+	do {
+		if (db_rollup_queued(db, 5000, &n, err, sizeof(err)) != 0) {
+			log_warnx("%s", err);
+			return;
+		}
+	} while (n > 0);
+}
+
 int
 cmd_ingest(int argc, char **argv)
 {
@@ -384,6 +400,9 @@ cmd_ingest(int argc, char **argv)
 	}
 	if (status != EXIT_TEMPFAIL && (rc = batch_commit(&batch, &t)) != 0)
 		status = rc;
+	/* rollups an LMTP daemon queued and could not fold (it was killed) */
+	if (status != EXIT_TEMPFAIL)
+		ingest_fold_queued(db);
 	free(batch.v);
 	progress_end(&prog);
 	secs = now_seconds() - start;

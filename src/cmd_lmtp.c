@@ -170,6 +170,8 @@ struct daemon {
 	unsigned		 nthreads;
 	int			 watch_stopfd;
 	pthread_t		 watch_thread;
+	int			 fold_stopfd;	/* the rollup folder */
+	pthread_t		 fold_thread;
 	bool			 watching;
 };
 
@@ -260,9 +262,12 @@ worker_deliver(struct daemon *d, struct db **db, unsigned *gen,
 	struct runconf	*rc = runconf_get(d);
 
 	j->rc = store_connect(d, rc, db, gen, j->err, sizeof(j->err));
-	if (j->rc == 0)
+	if (j->rc == 0) {
+		/* concurrent deliveries queue their rollups (fold_main) */
+		(*db)->rollup_later = true;
 		j->rc = db_ingest_message(*db, &rc->lim, j->data, j->len,
 		    j->source, &j->res, j->err, sizeof(j->err));
+	}
 	if (j->rc != 0)
 		db_close(db);	/* the connection may be broken: start over */
 	runconf_put(d, rc);
@@ -1271,6 +1276,42 @@ lmtp_settings_apply(struct lmtp_settings *set, const struct conf *c)
 	return 0;
 }
 
+/* Adds what the deliveries queued to the rollups (sql/008), every half
+ * second and once more at shutdown, so the dashboard is at most a moment
+ * behind while deliveries never wait on each other's rollup rows. */
+static void *
+fold_main(void *arg)
+{
+	struct daemon	*d = arg;
+	struct db	*db = NULL;
+	struct runconf	*rc;
+	struct pollfd	 pfd;
+	unsigned	 gen = 0, n;
+	char		 err[512];
+	bool		 stop = false;
+
+	pfd.fd = d->fold_stopfd;
+	pfd.events = POLLIN;
+	while (!stop) {
+		if (poll(&pfd, 1, 500) > 0)
+			stop = true;
+		rc = runconf_get(d);
+		if (store_connect(d, rc, &db, &gen, err, sizeof(err)) == 0) {
+			do {
+				if (db_rollup_queued(db, 5000, &n, err,
+				    sizeof(err)) != 0) {
+					log_warnx("rollups: %s", err);
+					db_close(&db);
+					break;
+				}
+			} while (n > 0);
+		}
+		runconf_put(d, rc);
+	}
+	db_close(&db);
+	return NULL;
+}
+
 static void
 daemon_start_threads(struct daemon *d)
 {
@@ -1283,6 +1324,10 @@ daemon_start_threads(struct daemon *d)
 			fatalx("pthread_create: %s", strerror(r));
 		d->nthreads++;
 	}
+	if ((d->fold_stopfd = eventfd(0, EFD_CLOEXEC)) == -1)
+		fatalx("eventfd: %s", strerror(errno));
+	if ((r = pthread_create(&d->fold_thread, NULL, fold_main, d)) != 0)
+		fatalx("pthread_create: %s", strerror(r));
 	if (d->set->nmaildirs > 0) {
 		if ((d->watch_stopfd = eventfd(0, EFD_CLOEXEC)) == -1)
 			fatalx("eventfd: %s", strerror(errno));
@@ -1305,6 +1350,11 @@ daemon_stop_threads(struct daemon *d)
 	pthread_mutex_unlock(&d->mu);
 	for (i = 0; i < d->nthreads; i++)
 		pthread_join(d->threads[i], NULL);
+	/* after the deliveries: the folder's last round takes theirs */
+	if (write(d->fold_stopfd, &one, sizeof(one)) == -1)
+		log_warnx("eventfd: %s", strerror(errno));
+	pthread_join(d->fold_thread, NULL);
+	close(d->fold_stopfd);
 	if (d->watching) {
 		if (write(d->watch_stopfd, &one, sizeof(one)) == -1)
 			log_warnx("eventfd: %s", strerror(errno));

@@ -419,6 +419,19 @@ def main():
         ok(reports() == before + 1, "and the report is stored")
         log = open(dlog).read()
         ok("\x1b" not in log, "the log has no raw escape bytes")
+
+        # Deliveries queue their rollups (sql/008); the daemon folds them,
+        # the last time at shutdown: nothing left queued, and the rollups
+        # add up to the stored reports.
+        q = cl.psql("dmarcd", "SELECT (SELECT count(*) FROM rollup_queue),"
+                    " (SELECT coalesce(sum(messages), 0) FROM report),"
+                    " (SELECT coalesce(sum(messages), 0) FROM dash_day),"
+                    " (SELECT count(*) FROM report),"
+                    " (SELECT coalesce(sum(reports), 0) FROM dash_reporter)"
+                    ).strip().split("|")
+        ok(q[0] == "0", "rollups: nothing left queued after shutdown", q)
+        ok(q[1] == q[2] and q[3] == q[4],
+           "rollups: messages and reports add up to the stored reports", q)
     finally:
         d.stop(signal.SIGKILL)
         smtpd.stop()
