@@ -12,34 +12,6 @@
 
 static const char html_replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid;
- * overlong forms, surrogates and code points past U+10FFFF are invalid. */
-static size_t
-html_utf8_len(const unsigned char *s)
-{
-	unsigned char	c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
 
 /*
  * Appends s (NULL: nothing) escaped for HTML text and quoted attribute
@@ -51,12 +23,13 @@ html_utf8_len(const unsigned char *s)
 int
 html_escape(struct buf *b, const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*p = (const unsigned char *)s, *end;
 	size_t			 n, run;
 	int			 rc;
 
 	if (s == NULL)
 		return 0;
+	end = p + strlen(s);
 	while (*p != '\0') {
 		/* copy the longest run that needs nothing */
 		for (run = 0; p[run] != '\0'; run += n) {
@@ -64,7 +37,7 @@ html_escape(struct buf *b, const char *s)
 			    p[run] == '"' || p[run] == '\'' || p[run] == 0x7f ||
 			    (p[run] < 0x20 && p[run] != '\t' && p[run] != '\n'))
 				break;
-			if ((n = html_utf8_len(p + run)) == 0)
+			if ((n = utf8_len(p + run, end - (p + run))) == 0)
 				break;
 		}
 		if (run > 0 && buf_add(b, p, run) == -1)

@@ -28,36 +28,6 @@ static const unsigned char json_plain[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0xf0 */
 };
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char	c = s[0];
-	size_t		len, i;
-	unsigned int	cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
 
 /* The general case: escapes, UTF-8 checked byte by byte. */
 static int
@@ -75,7 +45,7 @@ json_strn_slow(struct buf *b, const unsigned char *s, size_t n)
 			i++;
 			continue;
 		}
-		if (c >= 0x80 && (l = utf8_seq(s + i, n - i)) > 0) {
+		if (c >= 0x80 && (l = utf8_len(s + i, n - i)) > 0) {
 			i += l;
 			continue;
 		}

@@ -84,6 +84,10 @@ int	read_file_capped(const char *path, size_t cap, struct buf *out,
 /* Trims ASCII white space in place; returns the start. */
 char	*str_trim(char *s);
 void	str_lower(char *s);
+/* Length (1..4) of the valid UTF-8 sequence at s, n bytes left; 0 when it
+ * is invalid: truncated, overlong, a surrogate or past U+10FFFF.  The one
+ * UTF-8 check of the JSON encoder, the HTML escaper and the log escaper. */
+size_t	utf8_len(const unsigned char *s, size_t n);
 /* A domain name as stored: lower case, without the root's final dot; NULL
  * is left alone. */
 void	str_domain_norm(char *s);

@@ -43,17 +43,8 @@ str_escape(char *dst, size_t dstlen, const char *src, size_t n)
 			tl = 1;
 		} else if (c >= 0x80) {
 			/* keep valid UTF-8 readable, escape the rest */
-			size_t l = 0, k;
+			size_t l = utf8_len(s + i, n - i);
 
-			if (c >= 0xc2 && c <= 0xdf)
-				l = 2;
-			else if (c >= 0xe0 && c <= 0xef)
-				l = 3;
-			else if (c >= 0xf0 && c <= 0xf4)
-				l = 4;
-			for (k = 1; l && k < l; k++)
-				if (i + k >= n || (s[i + k] & 0xc0) != 0x80)
-					l = 0;
 			if (l) {
 				if (o + l + 4 >= dstlen)
 					break;

@@ -61,6 +61,30 @@ test_escape(void)
 }
 
 static void
+test_utf8(void)
+{
+	struct buf	b;
+
+	is_int(utf8_len((const unsigned char *)"a", 1), 1, "utf8: ASCII");
+	is_int(utf8_len((const unsigned char *)"\xc3\xa9", 2), 2, "utf8: 2 bytes");
+	is_int(utf8_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4,
+	    "utf8: 4 bytes");
+	is_int(utf8_len((const unsigned char *)"\xc3", 1), 0, "utf8: truncated");
+	is_int(utf8_len((const unsigned char *)"\xc0\xaf", 2), 0,
+	    "utf8: overlong refused");
+	is_int(utf8_len((const unsigned char *)"\xed\xa0\x80", 3), 0,
+	    "utf8: surrogate refused");
+	is_int(utf8_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0,
+	    "utf8: past U+10FFFF refused");
+	buf_init(&b, 1 << 12);
+	html_escape(&b, "<a href=\"x\">&'\r\xff\xc3\xa9</a>");
+	is_str(b.data, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;\xef\xbf\xbd"
+	    "\xef\xbf\xbd\xc3\xa9&lt;/a&gt;",
+	    "html: markup escaped, CR and bad UTF-8 replaced, UTF-8 kept");
+	buf_free(&b);
+}
+
+static void
 test_spool(void)
 {
 	struct spool	s;
@@ -104,6 +128,7 @@ main(void)
 	test_buf();
 	test_json();
 	test_escape();
+	test_utf8();
 	test_spool();
 	test_util();
 	return done_testing();
