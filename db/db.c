@@ -60,6 +60,13 @@ db_result_error(struct db *db, const PGresult *res, const char *what,
 	return sqlstate_temporary(st) ? DB_ETEMP : DB_EPERM;
 }
 
+void
+db_rollback(struct db *db)
+{
+	if (db != NULL && db->conn != NULL)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
 int
 db_exec(struct db *db, const char *sql, char *err, size_t errlen)
 {

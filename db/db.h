@@ -40,7 +40,8 @@ struct db_config {
 	const char	*shared_buffers;	/* embedded cluster, e.g. "32MB" */
 };
 
-/* A connection.  Fields are private to db/. */
+/* A connection.  Fields are private to db/, except conn for the
+ * read-only SELECTs of src/summary.c. */
 struct db {
 	PGconn		*conn;
 	bool		 in_copy;
@@ -64,6 +65,9 @@ struct db {
 int	db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
 	    char *err, size_t errlen);
 void	db_close(struct db **db);
+/* Ends the open transaction, if any, without keeping it (errors ignored:
+ * a broken connection has no transaction left either). */
+void	db_rollback(struct db *db);
 /* Runs a command without parameters (BEGIN, COMMIT, SAVEPOINT ...). */
 int	db_exec(struct db *db, const char *sql, char *err, size_t errlen);
 /* Classifies a failed result (res may be NULL): DB_ETEMP or DB_EPERM, with

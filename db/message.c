@@ -308,7 +308,7 @@ db_batch_commit(struct db *db, char *err, size_t errlen)
 	/* The batch's rollups, from the rows that survived its SAVEPOINTs. */
 	db->in_batch = false;
 	if (db_store_flush(db, err, errlen) != 0) {
-		PQclear(PQexec(db->conn, "ROLLBACK"));
+		db_rollback(db);
 		return DB_ETEMP;	/* nothing committed: the inputs stay */
 	}
 	if ((rc = db_exec(db, "COMMIT", err, errlen)) != 0 ||
@@ -326,7 +326,7 @@ db_batch_rollback(struct db *db)
 		db->in_copy = false;
 		PQputCopyEnd(db->conn, "batch abandoned");
 	}
-	PQclear(PQexec(db->conn, "ROLLBACK"));
+	db_rollback(db);
 }
 
 int
@@ -415,7 +415,7 @@ db_ingest_message(struct db *db, const struct db_ingest_limits *lim,
 		if (rc == 0)
 			rc = db_exec(db, "COMMIT", err, errlen);
 		else
-			PQclear(PQexec(db->conn, "ROLLBACK"));
+			db_rollback(db);
 		if (rc == 0 || !db->retryable ||
 		    PQstatus(db->conn) != CONNECTION_OK)
 			return rc;

@@ -120,7 +120,7 @@ db_migrate(struct db *db, int target, int *from_r, int *to_r, char *err,
 		*to_r = current;
 	return 0;
 fail:
-	PQclear(PQexec(db->conn, "ROLLBACK"));
+	db_rollback(db);
 	return rc;
 }
 

@@ -50,7 +50,7 @@ retry_one(void *ctx, const struct db_quarantined *q)
 		r = db_quarantine_resolve(rc->db, q->domain, q->id, rc->err,
 		    sizeof(rc->err));
 	if (r != 0) {
-		PQclear(PQexec(rc->db->conn, "ROLLBACK"));
+		db_rollback(rc->db);
 		return r;
 	}
 	if ((r = db_exec(rc->db, "COMMIT", rc->err, sizeof(rc->err))) != 0)

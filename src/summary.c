@@ -637,8 +637,7 @@ summary_collect(struct db *db, const struct summary_opts *o,
 	*s_r = s;
 	return 0;
 fail:
-	if (db->conn != NULL)
-		PQclear(PQexec(db->conn, "ROLLBACK"));
+	db_rollback(db);
 	summary_free(&s);
 	return rc;
 }
