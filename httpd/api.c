@@ -582,15 +582,16 @@ api_alignment(struct api_ctx *x)
 	if (api_add_query(x, "reasons", sql, 4, vals, false) != 0)
 		return -1;
 	/* the top IPs by failing messages first, then their header_from;
-	 * not MATERIALIZED: each pass reads only the columns it needs */
+	 * not MATERIALIZED: each pass reads only the columns it needs, the
+	 * first none but the sums of the primary key (sql/009) */
 	snprintf(sql, sizeof(sql), "WITH t AS (SELECT source_ip,"
 	    " sum(messages - pass)::bigint AS messages,"
 	    " sum(fail_quarantine)::bigint AS quarantine,"
 	    " sum(fail_reject)::bigint AS reject FROM (%s) s GROUP BY source_ip"
-	    " HAVING bool_or(cardinality(fail_header_from) > 0)"
+	    " HAVING sum(messages - pass) > 0"
 	    " ORDER BY 2 DESC, host(source_ip) LIMIT 50), h AS (SELECT"
-	    " s.source_ip, array_agg(DISTINCT f ORDER BY f) AS hf FROM (%s) s"
-	    " JOIN t USING (source_ip) CROSS JOIN unnest(s.fail_header_from) f"
+	    " s.source_ip, dmarcd_text_distinct(dmarcd_text_cat("
+	    "s.fail_header_from)) AS hf FROM (%s) s JOIN t USING (source_ip)"
 	    " GROUP BY 1) SELECT host(t.source_ip) AS ip, t.messages,"
 	    " t.quarantine, t.reject, coalesce(h.hf[1:10], '{}') AS"
 	    " header_from FROM t LEFT JOIN h USING (source_ip)"
@@ -628,11 +629,9 @@ api_sources(struct api_ctx *x)
 	    " records, count(*) OVER () AS total FROM (%s) s"
 	    " GROUP BY source_ip ORDER BY %s, source_ip"
 	    " LIMIT $6::int OFFSET $7::bigint), h AS (SELECT s.source_ip,"
-	    " array_agg(DISTINCT u.f ORDER BY u.f) FILTER (WHERE u.k) AS hf,"
-	    " array_agg(DISTINCT u.f ORDER BY u.f) FILTER (WHERE NOT u.k) AS dm"
-	    " FROM (%s) s JOIN t USING (source_ip) CROSS JOIN LATERAL (SELECT"
-	    " true, x FROM unnest(s.header_from) x UNION ALL SELECT false, x"
-	    " FROM unnest(s.domains) x) u(k, f) GROUP BY 1)"
+	    " dmarcd_text_distinct(dmarcd_text_cat(s.header_from)) AS hf,"
+	    " dmarcd_text_distinct(dmarcd_text_cat(s.domains)) AS dm"
+	    " FROM (%s) s JOIN t USING (source_ip) GROUP BY 1)"
 	    " SELECT host(source_ip) AS ip, messages, pass, fail, records,"
 	    " coalesce(h.hf[1:10], '{}') AS header_from,"
 	    " coalesce(cardinality(h.hf), 0)::bigint AS n_header_from,"
