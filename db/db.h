@@ -191,12 +191,25 @@ int	db_quarantine_each(struct db *db, int64_t id,
 int	db_quarantine_resolve(struct db *db, const char *domain, int64_t id,
 	    char *err, size_t errlen);
 
+/* document.c: an aggregate report's document, gzipped as it streams past
+ * the parser (at most max bytes of gzip held; over that, or with max 0,
+ * only its size is kept), then stored beside its report (report_document)
+ * in the open transaction. */
+struct db_document;
+struct db_document *db_document_new(uint64_t max);
+void	db_document_add(struct db_document *d, const void *p, size_t n);
+int	db_document_store(struct db *db, struct db_document *d,
+	    const char *domain, int64_t report, char *err, size_t errlen);
+void	db_document_free(struct db_document **d);
+
 /* message.c: one message, end to end, in one transaction. */
 struct db_ingest_limits {
 	struct unpack_limits	unpack;
 	struct agg_limits	agg;
 	struct arf_limits	arf;	/* keep_body, redact: the config's */
 	struct tlsrpt_limits	tls;
+	uint64_t		max_document;	/* gzip bytes kept of a
+						 * report's document */
 };
 
 struct db_message_result {

@@ -28,10 +28,12 @@ struct message_ctx {
 	char				 err[512];
 };
 
-/* The unpacker's stream, hashed on the way through (report.sha256). */
+/* The unpacker's stream, hashed on the way through (report.sha256) and
+ * kept (report_document). */
 struct hash_reader {
 	struct unpack_item	*item;
 	struct db_sha256	*h;
+	struct db_document	*doc;
 };
 
 static ssize_t
@@ -41,8 +43,10 @@ hash_read(void *rctx, void *buf, size_t len)
 	ssize_t			 n;
 
 	n = unpack_item_read(hr->item, buf, len);
-	if (n > 0)
+	if (n > 0) {
 		db_sha256_update(hr->h, buf, (size_t)n);
+		db_document_add(hr->doc, buf, (size_t)n);
+	}
 	return n;
 }
 
@@ -131,12 +135,23 @@ on_item(void *ctx, struct unpack_item *item, const char **error_r)
 	st->item = unpack_item_name(item);
 	hr.item = item;
 	hr.h = db_sha256_new();
+	hr.doc = db_document_new(mc->lim->max_document);
 	rc = agg_parse(hash_read, hash_error, &hr, &mc->lim->agg,
 	    &db_store_handler, st, perr, sizeof(perr));
 	if (rc == 0)
 		while (hash_read(&hr, drain, sizeof(drain)) > 0)
 			;
 	db_sha256_finish(&hr.h, st->sha256);
+	if (rc == 0 && st->report != 0 && st->status == 0 &&
+	    (rc2 = db_document_store(st->db, hr.doc, st->domain, st->report,
+	    serr, sizeof(serr))) != 0) {
+		if (rc2 == DB_ETEMP)
+			st->status = DB_ETEMP;
+		snprintf(st->err, sizeof(st->err), "%s", serr);
+		snprintf(perr, sizeof(perr), "%s", serr);
+		rc = -1;
+	}
+	db_document_free(&hr.doc);
 	if (st->status == DB_ETEMP) {
 		snprintf(mc->err, sizeof(mc->err), "%s", st->err);
 		mc->status = DB_ETEMP;

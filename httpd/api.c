@@ -22,7 +22,7 @@
 #define API_PERIOD_DEFAULT	30	/* days, when no from/to */
 #define API_TEXT_MAX		1024	/* bytes of a domain or reporter */
 #define API_ARRAY_MAX		64	/* elements of a text[] sent out */
-#define API_RAW_MAX		(64 << 20)	/* quarantine download */
+#define API_RAW_MAX		(64 << 20)	/* a download (quarantine, document) */
 
 /* Parameters an endpoint takes. */
 #define P_DOMAIN	0x001
@@ -745,12 +745,12 @@ api_report(struct api_ctx *x)
 		return -1;
 	}
 	rc = buf_adds(b, "{");
-	rc |= json_key(b, "raw_xml", true);
-	rc |= json_str(b, NULL);
-	rc |= json_key(b, "raw_note", false);
-	rc |= json_str(b, "The report document is not stored; these are the "
-	    "fields stored from it.");
+	rc |= json_key(b, "id", true);
+	rc |= buf_adds(b, x->id_s);
 	if (rc != 0 ||
+	    api_add_query(x, "document", "SELECT size, gz IS NOT NULL AS"
+	    " kept FROM report_document WHERE domain = $1 AND report ="
+	    " $8::bigint", 8, vals, true) != 0 ||
 	    api_add_query(x, "report", "SELECT" REPORT_COLUMNS ","
 	    " r.org_email, r.extra_contact_info, r.errors, r.generator,"
 	    " r.version, r.adkim, r.aspf, r.sp, r.np, r.pct, r.fo, r.testing,"
@@ -769,6 +769,47 @@ api_report(struct api_ctx *x)
 	    " $7::bigint", 8, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
+}
+
+/* GET /api/report/document?domain=&id=: the report's XML as it arrived
+ * (sql/010), a download: attacker-written XML is never rendered by the
+ * browser (attachment, nosniff; the page shows it as text).  Stored
+ * gzipped and sent so when the client takes gzip. */
+static int
+api_report_document(struct api_ctx *x)
+{
+	const char	*vals[] = { x->domain, x->id_s };
+	PGresult	*res;
+	struct buf	*b = &x->reply->body;
+
+	if (x->domain == NULL || x->id == 0) {
+		api_error(x->reply, 400, "domain and id: required");
+		return -1;
+	}
+	if ((res = api_exec(x, "SELECT gz FROM report_document WHERE domain ="
+	    " $1 AND report = $2::bigint AND gz IS NOT NULL", 2, vals,
+	    1)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		api_error(x->reply, 404, "no stored document for this report");
+		return -1;
+	}
+	buf_free(b);
+	buf_init(b, API_RAW_MAX);
+	if (buf_add(b, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0)) != 0) {
+		PQclear(res);
+		buf_init(b, HTTPD_JSON_MAX);
+		api_error(x->reply, 413, "document too large to send");
+		return -1;
+	}
+	PQclear(res);
+	x->reply->type = "application/xml";
+	snprintf(x->reply->disposition, sizeof(x->reply->disposition),
+	    "attachment; filename=\"report-%lld.xml\"", (long long)x->id);
+	x->reply->gzipped = true;
+	return 0;
 }
 
 /* GET /api/quarantine: what failed to parse and why (no bytes). */
@@ -845,6 +886,7 @@ static const struct api_endpoint {
 	{ "reporters", P_FILTER, api_reporters },
 	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },
 	{ "report", P_DOMAIN | P_ID | P_PAGE, api_report },
+	{ "report/document", P_DOMAIN | P_ID, api_report_document },
 	{ "quarantine", P_ALL | P_PAGE, api_quarantine },
 	{ "quarantine/raw", P_DOMAIN | P_ID, api_quarantine_raw },
 	/* api_reports.c */

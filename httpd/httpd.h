@@ -85,6 +85,8 @@ struct httpd_reply {
 	struct buf	 body;
 	char		 disposition[96];	/* Content-Disposition or "" */
 	bool		 no_gzip;
+	bool		 gzipped;	/* body is a gzip member: sent as it is
+					 * when accepted, else inflated */
 };
 
 /* server.c */
@@ -110,6 +112,8 @@ const struct httpd_file *httpd_static_find(const struct httpd *h,
 	    const char *path, bool *bad_r);
 /* gzip of data[0..len) into out (capped). */
 int	httpd_gzip(const void *data, size_t len, struct buf *out);
+/* The inflated gzip member data[0..len) into out (capped). */
+int	httpd_gunzip(const void *data, size_t len, struct buf *out);
 
 /* auth.c */
 /* Reads the users file (refused when others may read it). */

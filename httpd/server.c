@@ -129,6 +129,9 @@ httpd_queue(const struct httpd *h, struct MHD_Connection *c,
 	return ret;
 }
 
+static enum MHD_Result httpd_send_text(const struct httpd *,
+	    struct MHD_Connection *, unsigned, const char *);
+
 /* Sends reply (taking its body), gzipped when worth it and accepted. */
 static enum MHD_Result
 httpd_send_reply(const struct httpd *h, struct MHD_Connection *c,
@@ -140,8 +143,25 @@ httpd_send_reply(const struct httpd *h, struct MHD_Connection *c,
 	bool			 zipped = false;
 	char			*data;
 
+	if (reply->gzipped && !httpd_accepts_gzip(c)) {
+		buf_init(&gz, reply->body.cap);
+		if (httpd_gunzip(reply->body.data, len, &gz) != 0) {
+			buf_free(&gz);
+			return httpd_send_text(h, c, 500, "cannot send it "
+			    "uncompressed (over 64 MiB or damaged); ask with "
+			    "Accept-Encoding: gzip\n");
+		}
+		buf_free(&reply->body);
+		reply->body = gz;
+		len = reply->body.len;
+		reply->gzipped = false;
+	}
 	buf_init(&gz, HTTPD_JSON_MAX);
-	if (!reply->no_gzip && len >= HTTPD_GZIP_MIN &&
+	if (reply->gzipped) {
+		buf_free(&gz);
+		data = buf_take(&reply->body);
+		zipped = true;
+	} else if (!reply->no_gzip && len >= HTTPD_GZIP_MIN &&
 	    httpd_accepts_gzip(c) &&
 	    httpd_gzip(reply->body.data, len, &gz) == 0) {
 		buf_free(&reply->body);

@@ -71,6 +71,32 @@ httpd_gzip(const void *data, size_t len, struct buf *out)
 	return 0;
 }
 
+int
+httpd_gunzip(const void *data, size_t len, struct buf *out)
+{
+	z_stream	z;
+	char		chunk[16384];
+	int		zr;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return -1;
+	z.next_in = (Bytef *)(uintptr_t)data;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = (Bytef *)chunk;
+		z.avail_out = sizeof(chunk);
+		zr = inflate(&z, Z_NO_FLUSH);
+		if ((zr != Z_OK && zr != Z_STREAM_END) ||
+		    buf_add(out, chunk, sizeof(chunk) - z.avail_out) != 0) {
+			inflateEnd(&z);
+			return -1;
+		}
+	} while (zr != Z_STREAM_END);
+	inflateEnd(&z);
+	return 0;
+}
+
 static const char *
 static_type(const char *name, bool *text_r)
 {

@@ -75,6 +75,10 @@ static const struct conf_entry conf_table[] = {
 	  "records per report", false },
 	{ "max_text", Z(max_text, 64, 1 << 20),
 	  "bytes of one text value in a report", false },
+	{ "max_stored_document", Z(max_stored_document, 0, 1 << 30),
+	  "gzipped bytes kept of an aggregate report's XML document (shown "
+	  "by the dashboard); larger ones are not kept; 0 keeps none",
+	  false },
 	{ "lmtp_listen", S(lmtp_listen),
 	  "lmtp: where to listen, a list of unix:PATH or HOST:PORT; "
 	  "default unix:/run/dmarcd/lmtp.sock", false },
@@ -162,6 +166,7 @@ conf_defaults(struct conf *c)
 	c->xml_max_elements = al.max_elements;
 	c->max_records = al.max_records;
 	c->max_text = al.max_text;
+	c->max_stored_document = CONF_MAX_STORED_DOCUMENT;
 }
 
 static int
@@ -424,6 +429,7 @@ conf_ingest_limits(const struct conf *c, struct db_ingest_limits *l)
 	l->arf.keep_body = c->forensic_keep_body != 0;
 	l->arf.redact = c->forensic_redact != 0;
 	tlsrpt_limits_default(&l->tls);
+	l->max_document = c->max_stored_document;
 }
 
 int

@@ -13,6 +13,8 @@
 #include "db.h"
 
 #define CONF_DEFAULT_FILE	"/etc/dmarcd.conf"
+/* gzip bytes kept of a report document (max_stored_document) */
+#define CONF_MAX_STORED_DOCUMENT	(16 << 20)
 
 #define EXIT_DB		1	/* a permanent database error */
 #define EXIT_CONFIG	78	/* EX_CONFIG */
@@ -36,6 +38,7 @@ struct conf {
 	uint64_t	 xml_max_elements;
 	uint64_t	 max_records;
 	uint64_t	 max_text;
+	uint64_t	 max_stored_document;	/* gzip bytes; 0: none */
 	/* lmtp (cmd_lmtp.c); 0 or NULL: the command's default */
 	char		*lmtp_listen;		/* list: unix:PATH or HOST:PORT */
 	char		*lmtp_socket_mode;	/* octal */

@@ -502,10 +502,71 @@ async function pageReport(q) {
       f('pct', r.pct), f('adkim / aspf', `${r.adkim || '–'} / ${r.aspf || '–'}`), f('fo', r.fo),
       f('testing', r.testing), f('Source', r.source), f('Attachment', r.item),
       f('Message-ID', r.message_id), f('SHA-256', r.sha256 ? el('span', { class: 'mono' }, r.sha256) : null),
-      f('Received', timeOf(r.received))),
-    el('div', { class: 'note' }, d.raw_note))));
+      f('Received', timeOf(r.received))))));
   out.push(panel(`Records (${num(r.records)})`, recordsTable(d.records, q, false)));
+  out.push(documentPanel(d.document, r));
   return out;
+}
+
+/* The report's XML as it arrived: its first DOC_SHOW bytes as text (never
+ * parsed or rendered as markup), and the whole as a download. */
+const DOC_SHOW = 256 * 1024;
+
+function documentPanel(doc, r) {
+  const title = 'Report XML';
+  if (!doc)
+    return panel(title, el('div', { class: 'note' }, 'Not kept: this report was stored before dmarcd kept report documents.'));
+  if (!doc.kept)
+    return panel(title, el('div', { class: 'note' }, `Not kept: ${num(doc.size)} bytes, more than max_stored_document allows (see dmarcd.conf(5)).`));
+  const url = '/api/report/document?' + new URLSearchParams({ domain: r.domain, id: r.id });
+  const pre = el('pre', { class: 'mono xml', id: 'report-xml' }, 'Loading…');
+  const note = el('div', { class: 'note' });
+  showDocument(url, doc.size, pre, note);
+  return panel(`${title} (${num(doc.size)} bytes)`,
+    el('div', {}, el('a', { href: url, download: `report-${r.id}.xml` }, 'Download the XML')), note, pre);
+}
+
+/* A decoder for the document's encoding: its BOM, else its XML
+ * declaration, else UTF-8. */
+function docDecoder(bytes) {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le');
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be');
+  const head = new TextDecoder('latin1').decode(bytes.subarray(0, 200));
+  const m = /^(?:\ufeff|ï»¿)?<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head);
+  try {
+    return new TextDecoder(m ? m[1] : 'utf-8');
+  } catch (e) {
+    return new TextDecoder('utf-8');
+  }
+}
+
+async function showDocument(url, size, pre, note) {
+  try {
+    const resp = await fetch(url);
+    if (!resp.ok) throw new Error('HTTP ' + resp.status);
+    const reader = resp.body.getReader();
+    const chunks = [];
+    let got = 0;
+    while (got < DOC_SHOW) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      got += value.length;
+    }
+    if (got >= DOC_SHOW) reader.cancel();
+    const bytes = new Uint8Array(Math.min(got, DOC_SHOW));
+    let at = 0;
+    for (const c of chunks) {
+      const part = c.subarray(0, Math.min(c.length, bytes.length - at));
+      bytes.set(part, at);
+      at += part.length;
+    }
+    pre.replaceChildren(docDecoder(bytes).decode(bytes));
+    if (size > DOC_SHOW)
+      note.replaceChildren(`The first ${num(DOC_SHOW)} of ${num(size)} bytes; the download has all of it.`);
+  } catch (e) {
+    pre.replaceChildren('Could not load the XML: ' + e.message);
+  }
 }
 
 async function pageQuarantine(q) {

@@ -7,6 +7,7 @@ quarantine download, the rollups read without touching record (a role that
 may not read it), and authentication over TLS."""
 import collections
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -151,9 +153,43 @@ ok([x["domain"] for x in rl2["reports"]] == ["hostile.example"],
    "reports filtered by source IP")
 rid = rl["reports"][0]["id"]
 _, _, det = jget("/api/report?domain=hostile.example&id=%d" % rid)
+HOSTILE_XML = open(httpdlib.HOSTILE, "rb").read()
 ok(det["report"]["org_email"] == '"><script>alert(3)</script>@evil.example'
-   and len(det["records"]) == 2 and det["raw_xml"] is None,
-   "report detail with records; raw XML not stored", det)
+   and len(det["records"]) == 2 and
+   det["document"] == {"size": len(HOSTILE_XML), "kept": True},
+   "report detail with records and its document's size", det)
+
+# --- the report's XML as it arrived (report_document, sql/010) -------------
+DOC = "/api/report/document?domain=hostile.example&id=%d" % rid
+s, h, b = get(DOC)
+ok(s == 200 and b == HOSTILE_XML and
+   h.get("content-type") == "application/xml" and
+   h.get("content-disposition") == 'attachment; filename="report-%d.xml"'
+   % rid and h.get("x-content-type-options") == "nosniff" and
+   "content-encoding" not in h,
+   "document: the bytes as they arrived, a download, inflated for a client"
+   " without gzip", s, h, b[:200])
+s, h, b = get(DOC, "-H", "Accept-Encoding: gzip")
+ok(s == 200 and h.get("content-encoding") == "gzip" and
+   gzip.decompress(b) == HOSTILE_XML,
+   "document: sent gzipped as stored when the client takes gzip", s, h)
+s, _, j = jget("/api/report/document?domain=hostile.example&id=999999")
+ok(s == 404 and "error" in j, "document: unknown report 404", s, j)
+# every stored report's document hashes to the report's sha256: zip, gzip,
+# email and bare XML alike, byte for byte
+_, _, every = jget("/api/reports?%s&limit=500" % ALL)
+bad = []
+for rep in every["reports"]:
+    _, _, dj = jget("/api/report?domain=%s&id=%d" % (
+        urllib.parse.quote(rep["domain"]), rep["id"]))
+    s, _, b = get("/api/report/document?domain=%s&id=%d" % (
+        urllib.parse.quote(rep["domain"]), rep["id"]))
+    if s != 200 or hashlib.sha256(b).hexdigest() != dj["report"]["sha256"] \
+            or len(b) != dj["document"]["size"]:
+        bad.append((rep["domain"], rep["id"], s))
+ok(len(every["reports"]) > 50 and not bad,
+   "each of %d reports' documents: its sha256 and size" %
+   len(every["reports"]), bad[:5])
 _, _, src = jget("/api/source?ip=192.0.2.66&" + ALL)
 ok(src["records"][0]["reason_type"] == ["forwarded"] and
    src["summary"][0]["messages"] == 7, "source drill-down", src)
@@ -190,6 +226,7 @@ BAD = ["/api/overview?from=yesterday", "/api/overview?from=2023-02-30",
        "/api/overview?domain=a&domain=b", "/api/overview?domain=a%01b",
        "/api/source?ip=999.1.1.1", "/api/source", "/api/report?domain=x",
        "/api/report?domain=x&id=abc", "/api/reports?ip=1.2.3.4/8",
+       "/api/report/document?domain=x", "/api/report/document?id=1",
        "/api/quarantine?all=yes", "/api/meta?x=1",
        "/api/overview?" + "&".join("k%d=1" % i for i in range(20)),
        "/api/overview?domain=" + "a" * 2000]

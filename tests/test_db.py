@@ -3,6 +3,7 @@
 migrations, ingest/export round trip, dedup, quarantine, Maildir, the
 database going away, SIGKILL and resume, concurrent ingests, CSV."""
 import csv
+import gzip
 import io
 import os
 import signal
@@ -131,6 +132,54 @@ ok(pg.psql("rt", "SELECT count(*) FROM report WHERE sha256 IS NOT NULL AND"
            " message_id = '<receiver.example.example.org.1700006400."
            "1700092799.xml@receiver.example>'").strip() == "1",
    "report keeps the document's sha256 and the email's Message-ID")
+
+# --- the report documents (sql/010) ------------------------------------------
+
+
+def documents(db):
+    """{report_id: (size, document bytes or None)}"""
+    out = {}
+    for line in pg.psql(db, "SELECT r.report_id, d.size, encode(d.gz, 'hex')"
+                        " FROM report_document d JOIN report r ON r.domain"
+                        " = d.domain AND r.id = d.report").splitlines():
+        rid, size, hx = line.rsplit("|", 2)
+        out[rid] = (int(size), gzip.decompress(bytes.fromhex(hx))
+                    if hx else None)
+    return out
+
+
+plain = dbfix.report_xml(report_id="r-2", domain="example.net",
+                         records=[dict(ip="203.0.113.%d" % i, count=i + 1)
+                                  for i in range(50)])
+many_xml = dbfix.report_xml(report_id="r-3", records=many)
+docs = documents("rt")
+ok(docs == {"h\t1\\": (len(hostile), hostile),
+            "r-2": (len(plain), plain), "r-3": (len(many_xml), many_xml)},
+   "each report's document kept byte for byte (bare, gzip, email)",
+   {k: (v[0], (v[1] or b"")[:80]) for k, v in docs.items()})
+ok(pg.psql("rt", "SELECT count(*) FROM report_document").strip() == "3",
+   "duplicates add no document")
+url_d = pg.createdb("docs")
+cap = os.path.join(tmp, "doccap.conf")
+write(cap, b"max_stored_document = 2K\n")
+os.chmod(cap, 0o600)
+broken = dbfix.report_xml(report_id="r-broken", records=many)
+write(os.path.join(tmp, "docs", "bad.xml"), broken[:len(broken) // 2])
+r = run([D, "ingest", "-f", cap, "--db", url_d, inp,
+         os.path.join(tmp, "docs")], env=ENV)
+docs = documents("docs")
+ok(r.returncode == 0 and b"1 quarantined" in r.stdout and
+   docs == {"h\t1\\": (len(hostile), hostile),
+            "r-2": (len(plain), plain), "r-3": (len(many_xml), None)},
+   "max_stored_document: a larger document keeps its size only; a report"
+   " that fails keeps none", r.stdout, r.stderr,
+   {k: (v[0], (v[1] or b"")[:80]) for k, v in docs.items()})
+url_d = pg.createdb("docs0")
+write(cap, b"max_stored_document = 0\n")
+r = run([D, "ingest", "-f", cap, "--db", url_d, inp], env=ENV)
+ok(r.returncode == 0 and set(documents("docs0").values()) ==
+   {(len(hostile), None), (len(plain), None), (len(many_xml), None)},
+   "max_stored_document = 0 keeps none", r.stdout, r.stderr)
 
 # --- filters and CSV ---------------------------------------------------------
 r = dm(url, "export", "--domain", "example.net")

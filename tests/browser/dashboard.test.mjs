@@ -141,7 +141,15 @@ try {
   await waitFor(() => location.hash.startsWith('#/report?'), null, 5000);
   await waitFor(() => document.querySelector('main h1')?.textContent.startsWith('Report '), null, 5000);
   const rep = await text('main');
-  ok(rep.includes(HOSTILE) && rep.includes('not stored'), 'report detail: fields, and says the XML is not stored');
+  ok(rep.includes(HOSTILE) && rep.includes('Report XML'), 'report detail: fields, and a panel for the XML');
+  await waitFor(() => document.querySelector('#report-xml')?.textContent.includes('</feedback>'), null, 5000);
+  const xml = await text('#report-xml');
+  ok(xml.startsWith('<?xml') && xml.includes('<org_name>&lt;img src=x onerror=alert(1)&gt;</org_name>'),
+    'report detail: the XML as it arrived, shown as text', xml.slice(0, 300));
+  ok(await page.$$eval('main img, main script, main feedback', (e) => e.length) === 0,
+    'report detail: nothing of the XML became markup');
+  ok(await page.$eval('main a[download]', (a) => a.getAttribute('href').startsWith('/api/report/document?')),
+    'report detail: the XML as a download');
   await shot('report');
   await visit('#/reports?period=all');
   await shot('reports');
