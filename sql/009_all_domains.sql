@@ -31,9 +31,11 @@ CREATE FUNCTION dmarcd_text_distinct(a text[]) RETURNS text[]
 -- With no domain chosen, the day is the first column the filter bounds:
 -- the alignment page's auth results and reasons read 3,000 of 36,500 rows
 -- (30 days at 10M records) through these instead of every row (8 -> 3 ms
--- a query, measured).  Small tables: one row per domain, day and result.
+-- a query, measured), the reporters page 24,659 of 100,000 (69 -> 28 ms).
+-- Small tables: one row per domain, day and result (or reporter).
 CREATE INDEX dash_auth_day_day ON dash_auth_day (day);
 CREATE INDEX dash_reason_day_day ON dash_reason_day (day);
+CREATE INDEX dash_reporter_day ON dash_reporter (day);
 
 ANALYZE dash_ip;
 ANALYZE dash_ip_all;

@@ -541,6 +541,10 @@ function docDecoder(bytes) {
 }
 
 async function showDocument(url, size, pre, note) {
+  /* only for the page that is shown: render() attaches the winning
+   * render's nodes before this task runs; a superseded one never is */
+  await new Promise((r) => setTimeout(r, 0));
+  if (!pre.isConnected) return;
   try {
     const resp = await fetch(url);
     if (!resp.ok) throw new Error('HTTP ' + resp.status);

@@ -38,7 +38,7 @@ const problems = [];
 page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
 page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
 page.on('dialog', (d) => { problems.push('dialog: ' + d.message()); d.dismiss(); });
-page.on('requestfailed', (r) => problems.push('request failed: ' + r.url()));
+page.on('requestfailed', (r) => problems.push('request failed: ' + r.url() + ' (' + (r.failure() ? r.failure().errorText : '?') + ')'));
 
 /* Polls fn(arg) in the page until truthy (page.waitForFunction would need
  * eval, which the dashboard's CSP rightly forbids). */
