@@ -55,7 +55,10 @@ struct db {
 	 * are written at its end (store.c): array literals for
 	 * dmarcd_store_reports(); n reports. */
 	struct buf	 pend_domain, pend_id, pend_records, pend_messages,
-			 pend_sha256;
+			 pend_sha256, pend_doc_size;
+	/* their documents: a bytea[] in binary form, its 20-byte header
+	 * (written at the end) then each element's length and bytes */
+	struct buf	 pend_doc;
 	size_t		 pend_n;
 };
 
@@ -124,6 +127,8 @@ int	db_migrate(struct db *db, int target, int *from_r, int *to_r,
 int	db_status_print(struct db *db, FILE *out, char *err, size_t errlen);
 
 /* store.c: the store as an agg_handler, one report per SAVEPOINT. */
+struct db_document;
+
 struct db_store {
 	struct db	*db;
 	const char	*source;	/* where the message came from */
@@ -142,6 +147,8 @@ struct db_store {
 	int		 status;	/* DB_ETEMP once the database failed */
 	char		 err[512];
 	unsigned char	 sha256[32];	/* of the document, set before end */
+	struct db_document *doc;	/* the document, set before end (the
+					 * caller's); NULL: none */
 	/* totals */
 	uint64_t	 reports, duplicates, records, messages;
 };
@@ -198,6 +205,12 @@ int	db_quarantine_resolve(struct db *db, const char *domain, int64_t id,
 struct db_document;
 struct db_document *db_document_new(uint64_t max);
 void	db_document_add(struct db_document *d, const void *p, size_t n);
+/* Ends the gzip: *gz_r its bytes (NULL when not kept), *size_r the
+ * document's size. */
+void	db_document_finish(struct db_document *d, const void **gz_r,
+	    size_t *len_r, uint64_t *size_r);
+/* Inserts it now (what store.c does when a transaction's pending
+ * documents are full; otherwise they go with dmarcd_store_reports). */
 int	db_document_store(struct db *db, struct db_document *d,
 	    const char *domain, int64_t report, char *err, size_t errlen);
 void	db_document_free(struct db_document **d);

@@ -3,6 +3,8 @@
  * gzipped as it streams past the parser, so what is held in memory is the
  * compressed copy, at most max_stored_document bytes of it.  A document
  * whose copy outgrows that is not kept: its row says how large it was.
+ * store.c queues the finished copy with its report's totals (one call at
+ * the end of the transaction); db_document_store() inserts one at once.
  */
 #include "config.h"
 
@@ -89,31 +91,44 @@ db_document_add(struct db_document *d, const void *p, size_t n)
 	}
 }
 
-int
-db_document_store(struct db *db, struct db_document *d, const char *domain,
-    int64_t report, char *err, size_t errlen)
+void
+db_document_finish(struct db_document *d, const void **gz_r, size_t *len_r,
+    uint64_t *size_r)
 {
-	const char	*v[4];
-	int		 len[4] = { 0 }, fmt[4] = { 0, 0, 0, 1 };
-	char		 id[24], size[24];
-	PGresult	*res;
-	int		 rc = 0;
-
-	if (d == NULL)
-		return 0;
-	if (!d->dropped) {
+	if (d->open) {
 		doc_deflate(d, NULL, 0, Z_FINISH);
 		if (d->open)
 			deflateEnd(&d->zs);
 		d->open = false;
 	}
+	*gz_r = d->dropped ? NULL : d->gz.data != NULL ? d->gz.data : "";
+	*len_r = d->dropped ? 0 : d->gz.len;
+	*size_r = d->size;
+}
+
+int
+db_document_store(struct db *db, struct db_document *d, const char *domain,
+    int64_t report, char *err, size_t errlen)
+{
+	const char	*v[4];
+	const void	*gz;
+	int		 len[4] = { 0 }, fmt[4] = { 0, 0, 0, 1 };
+	char		 id[24], size[24];
+	uint64_t	 docsize;
+	size_t		 gzlen;
+	PGresult	*res;
+	int		 rc = 0;
+
+	if (d == NULL)
+		return 0;
+	db_document_finish(d, &gz, &gzlen, &docsize);
 	snprintf(id, sizeof(id), "%" PRId64, report);
-	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	snprintf(size, sizeof(size), "%" PRIu64, docsize);
 	v[0] = domain;
 	v[1] = id;
 	v[2] = size;
-	v[3] = d->dropped ? NULL : d->gz.data != NULL ? d->gz.data : "";
-	len[3] = d->dropped ? 0 : (int)d->gz.len;
+	v[3] = gz;
+	len[3] = (int)gzlen;
 	res = PQexecParams(db->conn, "INSERT INTO report_document (domain,"
 	    " report, size, gz) VALUES ($1, $2::bigint, $3::bigint, $4::bytea)",
 	    4, NULL, v, len, fmt, 0);

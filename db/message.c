@@ -142,24 +142,18 @@ on_item(void *ctx, struct unpack_item *item, const char **error_r)
 		while (hash_read(&hr, drain, sizeof(drain)) > 0)
 			;
 	db_sha256_finish(&hr.h, st->sha256);
-	if (rc == 0 && st->report != 0 && st->status == 0 &&
-	    (rc2 = db_document_store(st->db, hr.doc, st->domain, st->report,
-	    serr, sizeof(serr))) != 0) {
-		if (rc2 == DB_ETEMP)
-			st->status = DB_ETEMP;
-		snprintf(st->err, sizeof(st->err), "%s", serr);
-		snprintf(perr, sizeof(perr), "%s", serr);
-		rc = -1;
-	}
-	db_document_free(&hr.doc);
 	if (st->status == DB_ETEMP) {
+		db_document_free(&hr.doc);
 		snprintf(mc->err, sizeof(mc->err), "%s", st->err);
 		mc->status = DB_ETEMP;
 		*error_r = mc->err;
 		return -1;
 	}
+	st->doc = hr.doc;	/* queued with the report by item_end */
 	rc2 = db_store_item_end(st, rc == 0 || st->duplicate, serr,
 	    sizeof(serr));
+	st->doc = NULL;
+	db_document_free(&hr.doc);
 	if (rc2 == DB_ETEMP) {
 		snprintf(mc->err, sizeof(mc->err), "%s", serr);
 		mc->status = DB_ETEMP;

@@ -39,17 +39,23 @@ static const char store_duplicate[] = "duplicate report";
 	" dkim_human_result, spf_domain, spf_scope, spf_result," \
 	" spf_human_result) FROM STDIN"
 
-/* The reports of the transaction, at its end (sql/004_batch_rollup.sql). */
+/* The reports of the transaction, at its end (sql/004_batch_rollup.sql,
+ * sql/010_report_document.sql): their totals, documents and rollups. */
 #define STORE_REPORTS \
 	"SELECT dmarcd_store_reports($1::text[], $2::bigint[], $3::bigint[]," \
-	" $4::bigint[], $5::text[])"
+	" $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])"
 
 /* The same when another process folds the rollups (sql/008). */
 #define STORE_REPORTS_LATER \
 	"SELECT dmarcd_store_reports_later($1::text[], $2::bigint[]," \
-	" $3::bigint[], $4::bigint[], $5::text[])"
+	" $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])"
+
+#define BYTEA_OID		17	/* pg_type.oid of bytea */
+#define ARRAY_HEADER		20	/* ndim, flags, type, size, lbound */
 
 #define STORE_PENDING_CAP	(64 << 20)	/* bytes of one pending array */
+#define STORE_PENDING_DOCS	(8 << 20)	/* gzip bytes of the documents
+						 * pending; more go in at once */
 
 void
 db_store_init(struct db_store *st, struct db *db)
@@ -333,6 +339,64 @@ pend_elem(struct buf *b, const char *s, bool quote)
 	return rc | buf_addc(b, '"');
 }
 
+static int
+put_be32(struct buf *b, uint32_t v)
+{
+	unsigned char	 be[4] = { v >> 24, v >> 16, v >> 8, v };
+
+	return buf_add(b, be, sizeof(be));
+}
+
+/* The pending arrays are out of step: nothing of them is sent. */
+static int
+store_pend_fail(struct db *db, char *err, size_t errlen)
+{
+	db_store_forget(db, false);
+	snprintf(err, errlen, "too many reports in one transaction");
+	return DB_ETEMP;
+}
+
+/* Queues the report's document (st->doc) as the next element of the
+ * pending bytea[] (its size in pend_doc_size), so it goes in with the
+ * transaction's one dmarcd_store_reports() call, not a round trip each.
+ * When the queue is full it is inserted now instead and queued as a NULL
+ * of size -1, which that function skips; a report without one likewise. */
+static int
+store_pend_document(struct db_store *st, char *err, size_t errlen)
+{
+	static const char	 header[ARRAY_HEADER];
+	struct db		*db = st->db;
+	const void		*gz = NULL;
+	size_t			 len = 0, mark;
+	uint64_t		 size = 0;
+	char			 num[24];
+	int			 rc;
+
+	if (db->pend_doc.len == 0 &&
+	    buf_add(&db->pend_doc, header, sizeof(header)) != 0)
+		return store_pend_fail(db, err, errlen);
+	if (st->doc != NULL) {
+		db_document_finish(st->doc, &gz, &len, &size);
+		mark = db->pend_doc.len;
+		if (len <= INT32_MAX && put_be32(&db->pend_doc, gz != NULL ?
+		    (uint32_t)len : UINT32_MAX) == 0 && (gz == NULL ||
+		    buf_add(&db->pend_doc, gz, len) == 0)) {
+			snprintf(num, sizeof(num), "%" PRIu64, size);
+			if (pend_elem(&db->pend_doc_size, num, false) != 0)
+				return store_pend_fail(db, err, errlen);
+			return 0;
+		}
+		db->pend_doc.len = mark;	/* full: now, on its own */
+		if ((rc = db_document_store(db, st->doc, st->domain,
+		    st->report, err, errlen)) != 0)
+			return rc;
+	}
+	if (put_be32(&db->pend_doc, UINT32_MAX) != 0 ||
+	    pend_elem(&db->pend_doc_size, "-1", false) != 0)
+		return store_pend_fail(db, err, errlen);
+	return 0;
+}
+
 /* Queues the finished report for db_store_flush(). */
 static int
 store_finish(struct db_store *st, char *err, size_t errlen)
@@ -348,7 +412,11 @@ store_finish(struct db_store *st, char *err, size_t errlen)
 		buf_init(&db->pend_records, STORE_PENDING_CAP);
 		buf_init(&db->pend_messages, STORE_PENDING_CAP);
 		buf_init(&db->pend_sha256, STORE_PENDING_CAP);
+		buf_init(&db->pend_doc_size, STORE_PENDING_CAP);
+		buf_init(&db->pend_doc, STORE_PENDING_DOCS);
 	}
+	if ((rc = store_pend_document(st, err, errlen)) != 0)
+		return rc;
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", st->sha256[i]);
 	rc |= pend_elem(&db->pend_domain, st->domain, true);
@@ -359,12 +427,8 @@ store_finish(struct db_store *st, char *err, size_t errlen)
 	snprintf(num, sizeof(num), "%" PRIu64, st->messages_pending);
 	rc |= pend_elem(&db->pend_messages, num, false);
 	rc |= pend_elem(&db->pend_sha256, hex, false);
-	if (rc != 0) {
-		/* the arrays are now out of step: nothing of them is sent */
-		db_store_forget(db, false);
-		snprintf(err, errlen, "too many reports in one transaction");
-		return DB_ETEMP;
-	}
+	if (rc != 0)
+		return store_pend_fail(db, err, errlen);
 	db->pend_n++;
 	return 0;
 }
@@ -374,7 +438,8 @@ db_store_forget(struct db *db, bool free_bufs)
 {
 	struct buf	*b[] = { &db->pend_domain, &db->pend_id,
 			    &db->pend_records, &db->pend_messages,
-			    &db->pend_sha256 };
+			    &db->pend_sha256, &db->pend_doc_size,
+			    &db->pend_doc };
 	size_t		 i;
 
 	for (i = 0; i < nitems(b); i++) {
@@ -391,8 +456,10 @@ db_store_flush(struct db *db, char *err, size_t errlen)
 {
 	struct buf	*b[] = { &db->pend_domain, &db->pend_id,
 			    &db->pend_records, &db->pend_messages,
-			    &db->pend_sha256 };
-	const char	*v[nitems(b)];
+			    &db->pend_sha256, &db->pend_doc_size };
+	const char	*v[nitems(b) + 1];
+	int		 len[nitems(b) + 1] = { 0 }, fmt[nitems(b) + 1] = { 0 };
+	unsigned char	*h;
 	PGresult	*res;
 	size_t		 i;
 	int		 rc = 0;
@@ -400,16 +467,25 @@ db_store_flush(struct db *db, char *err, size_t errlen)
 	if (db->pend_n == 0)
 		return 0;
 	for (i = 0; i < nitems(b); i++) {
-		if (buf_addc(b[i], '}') == -1) {
-			db_store_forget(db, false);
-			snprintf(err, errlen, "too many reports in one "
-			    "transaction");
-			return DB_ETEMP;
-		}
+		if (buf_addc(b[i], '}') == -1)
+			return store_pend_fail(db, err, errlen);
 		v[i] = b[i]->data;
 	}
+	/* the documents' bytea[]: one dimension of pend_n, from 1 */
+	if (db->pend_doc.len < ARRAY_HEADER || db->pend_doc.len > INT32_MAX)
+		return store_pend_fail(db, err, errlen);
+	h = (unsigned char *)db->pend_doc.data;
+	h[0] = h[1] = h[2] = 0, h[3] = 1;		/* ndim */
+	h[4] = h[5] = h[6] = 0, h[7] = 1;		/* may hold NULLs */
+	h[8] = h[9] = h[10] = 0, h[11] = BYTEA_OID;	/* element type */
+	h[12] = db->pend_n >> 24, h[13] = db->pend_n >> 16,
+	    h[14] = db->pend_n >> 8, h[15] = db->pend_n;	/* size */
+	h[16] = h[17] = h[18] = 0, h[19] = 1;		/* lower bound */
+	v[i] = db->pend_doc.data;
+	len[i] = (int)db->pend_doc.len;
+	fmt[i] = 1;
 	res = PQexecParams(db->conn, db->rollup_later ? STORE_REPORTS_LATER :
-	    STORE_REPORTS, nitems(b), NULL, v, NULL, NULL, 0);
+	    STORE_REPORTS, nitems(v), NULL, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = db_result_error(db, res, "report totals and rollups", err,
 		    errlen);

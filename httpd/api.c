@@ -771,6 +771,37 @@ api_report(struct api_ctx *x)
 	return api_end(x, 0);
 }
 
+/* Answers with the bytes of a one-row, one-column binary result as a
+ * download (attachment, never rendered; nosniff is on every response):
+ * 404 with missing when there is no row, 413 with too_large when over
+ * API_RAW_MAX.  Clears res; -1 when answered with an error. */
+static int
+api_download(struct api_ctx *x, PGresult *res, const char *type,
+    const char *filename, const char *missing, const char *too_large)
+{
+	struct buf	*b = &x->reply->body;
+
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		api_error(x->reply, 404, missing);
+		return -1;
+	}
+	buf_free(b);
+	buf_init(b, API_RAW_MAX);
+	if (buf_add(b, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0)) != 0) {
+		PQclear(res);
+		buf_init(b, HTTPD_JSON_MAX);
+		api_error(x->reply, 413, too_large);
+		return -1;
+	}
+	PQclear(res);
+	x->reply->type = type;
+	snprintf(x->reply->disposition, sizeof(x->reply->disposition),
+	    "attachment; filename=\"%s\"", filename);
+	return 0;
+}
+
 /* GET /api/report/document?domain=&id=: the report's XML as it arrived
  * (sql/010), a download: attacker-written XML is never rendered by the
  * browser (attachment, nosniff; the page shows it as text).  Stored
@@ -780,7 +811,7 @@ api_report_document(struct api_ctx *x)
 {
 	const char	*vals[] = { x->domain, x->id_s };
 	PGresult	*res;
-	struct buf	*b = &x->reply->body;
+	char		 name[48];
 
 	if (x->domain == NULL || x->id == 0) {
 		api_error(x->reply, 400, "domain and id: required");
@@ -790,24 +821,11 @@ api_report_document(struct api_ctx *x)
 	    " $1 AND report = $2::bigint AND gz IS NOT NULL", 2, vals,
 	    1)) == NULL)
 		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		api_error(x->reply, 404, "no stored document for this report");
+	snprintf(name, sizeof(name), "report-%lld.xml", (long long)x->id);
+	if (api_download(x, res, "application/xml", name,
+	    "no stored document for this report",
+	    "document too large to send") != 0)
 		return -1;
-	}
-	buf_free(b);
-	buf_init(b, API_RAW_MAX);
-	if (buf_add(b, PQgetvalue(res, 0, 0),
-	    (size_t)PQgetlength(res, 0, 0)) != 0) {
-		PQclear(res);
-		buf_init(b, HTTPD_JSON_MAX);
-		api_error(x->reply, 413, "document too large to send");
-		return -1;
-	}
-	PQclear(res);
-	x->reply->type = "application/xml";
-	snprintf(x->reply->disposition, sizeof(x->reply->disposition),
-	    "attachment; filename=\"report-%lld.xml\"", (long long)x->id);
 	x->reply->gzipped = true;
 	return 0;
 }
@@ -842,7 +860,8 @@ api_quarantine_raw(struct api_ctx *x)
 	const char	*vals[] = { x->domain != NULL ? x->domain : "",
 			    x->id_s };
 	PGresult	*res;
-	struct buf	*b = &x->reply->body;
+	char		 name[48];
+
 	if (x->id == 0) {
 		api_error(x->reply, 400, "id: required");
 		return -1;
@@ -850,25 +869,11 @@ api_quarantine_raw(struct api_ctx *x)
 	if ((res = api_exec(x, "SELECT bytes FROM quarantine WHERE domain ="
 	    " $1 AND id = $2::bigint", 2, vals, 1)) == NULL)
 		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		api_error(x->reply, 404, "no such quarantined message");
+	snprintf(name, sizeof(name), "quarantine-%lld.eml", (long long)x->id);
+	if (api_download(x, res, "application/octet-stream", name,
+	    "no such quarantined message", "too large to download here; use"
+	    " dmarcd quarantine show ID") != 0)
 		return -1;
-	}
-	buf_free(b);
-	buf_init(b, API_RAW_MAX);
-	if (buf_add(b, PQgetvalue(res, 0, 0),
-	    (size_t)PQgetlength(res, 0, 0)) != 0) {
-		PQclear(res);
-		buf_init(b, HTTPD_JSON_MAX);
-		api_error(x->reply, 413, "too large to download here; use "
-		    "dmarcd quarantine show ID");
-		return -1;
-	}
-	PQclear(res);
-	x->reply->type = "application/octet-stream";
-	snprintf(x->reply->disposition, sizeof(x->reply->disposition),
-	    "attachment; filename=\"quarantine-%lld.eml\"", (long long)x->id);
 	x->reply->no_gzip = true;
 	return 0;
 }

@@ -2,6 +2,7 @@
 """test_db.py - the store against a real PostgreSQL (tests/pglib.py):
 migrations, ingest/export round trip, dedup, quarantine, Maildir, the
 database going away, SIGKILL and resume, concurrent ingests, CSV."""
+import base64
 import csv
 import gzip
 import io
@@ -173,6 +174,24 @@ ok(r.returncode == 0 and b"1 quarantined" in r.stdout and
             "r-2": (len(plain), plain), "r-3": (len(many_xml), None)},
    "max_stored_document: a larger document keeps its size only; a report"
    " that fails keeps none", r.stdout, r.stderr,
+   {k: (v[0], (v[1] or b"")[:80]) for k, v in docs.items()})
+# a document too large to wait for the end of the transaction (over the
+# 8 MiB of documents store.c queues) goes in on its own, beside queued ones
+big = dbfix.report_xml(report_id="r-big", records=[
+    dict(ip="10.1.%d.%d" % (i // 250, i % 250), count=1,
+         reasons=[("other", base64.b64encode(os.urandom(750)).decode())])
+    for i in range(12000)])
+write(os.path.join(tmp, "docsbig", "big.xml"), big)
+write(os.path.join(tmp, "docsbig", "small.xml"), plain)
+write(cap, b"max_stored_document = 32M\n")
+url_d = pg.createdb("docsbig")
+r = run([D, "ingest", "-f", cap, "--db", url_d,
+         os.path.join(tmp, "docsbig")], env=ENV)
+docs = documents("docsbig")
+ok(r.returncode == 0 and len(gzip.compress(big, 1)) > 8 << 20 and
+   docs == {"r-big": (len(big), big), "r-2": (len(plain), plain)},
+   "a document over the queue's 8 MiB is stored on its own, beside a"
+   " queued one", r.stdout, r.stderr,
    {k: (v[0], (v[1] or b"")[:80]) for k, v in docs.items()})
 url_d = pg.createdb("docs0")
 write(cap, b"max_stored_document = 0\n")

@@ -283,6 +283,13 @@ def main():
             try:
                 c.send(bytes([ch]))
             except OSError:
+                # the server cut us between two reads: its 421 is
+                # waiting in the socket
+                c.s.settimeout(5)
+                try:
+                    r = c.reply()
+                except OSError:
+                    pass
                 break
             c.s.settimeout(1.0)
             try:
