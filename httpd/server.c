@@ -147,6 +147,7 @@ httpd_send_reply(const struct httpd *h, struct MHD_Connection *c,
 		buf_init(&gz, reply->body.cap);
 		if (httpd_gunzip(reply->body.data, len, &gz) != 0) {
 			buf_free(&gz);
+			buf_free(&reply->body);
 			return httpd_send_text(h, c, 500, "cannot send it "
 			    "uncompressed (over 64 MiB or damaged); ask with "
 			    "Accept-Encoding: gzip\n");

@@ -4,8 +4,8 @@
 -- PostgreSQL does not try to compress it again.  gz is NULL when the
 -- document was not kept (larger than max_stored_document gzipped, or that
 -- setting is 0); size is still the document's.  Reports stored before
--- this version have no row.  Derived from nothing: the original bytes, as
--- the quarantine keeps what could not be parsed.
+-- this version have no row.  Not derived data: the original bytes, as the
+-- quarantine keeps those of what could not be parsed.
 CREATE TABLE report_document (
 	domain		text NOT NULL,
 	report		bigint NOT NULL,	-- report.id
