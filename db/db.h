@@ -320,7 +320,7 @@ int	db_cluster_stop(const struct db_config *cfg, char *err, size_t errlen);
 int	db_cluster_status(const struct db_config *cfg, FILE *out, char *err,
 	    size_t errlen);
 
-/* sha256.c: SHA-256 (GLib's GChecksum). */
+/* sha256.c: SHA-256 (nettle). */
 struct db_sha256;
 struct db_sha256 *db_sha256_new(void);
 void	db_sha256_update(struct db_sha256 *h, const void *p, size_t n);
