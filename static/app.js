@@ -548,22 +548,31 @@ async function showDocument(url, size, pre, note) {
   try {
     const resp = await fetch(url);
     if (!resp.ok) throw new Error('HTTP ' + resp.status);
-    const reader = resp.body.getReader();
-    const chunks = [];
-    let got = 0;
-    while (got < DOC_SHOW) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      got += value.length;
-    }
-    if (got >= DOC_SHOW) reader.cancel();
-    const bytes = new Uint8Array(Math.min(got, DOC_SHOW));
-    let at = 0;
-    for (const c of chunks) {
-      const part = c.subarray(0, Math.min(c.length, bytes.length - at));
-      bytes.set(part, at);
-      at += part.length;
+    let bytes;
+    if (size <= 4 * DOC_SHOW) {
+      /* read whole, as every other response: the usual case (reading a
+       * small body through a stream reader made Chromium report the
+       * finished request as aborted now and then, under load) */
+      bytes = new Uint8Array(await resp.arrayBuffer()).subarray(0, DOC_SHOW);
+    } else {
+      /* a large one: its first DOC_SHOW bytes; the rest is not read */
+      const reader = resp.body.getReader();
+      const chunks = [];
+      let got = 0;
+      while (got < DOC_SHOW) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        got += value.length;
+      }
+      if (got >= DOC_SHOW) reader.cancel();
+      bytes = new Uint8Array(Math.min(got, DOC_SHOW));
+      let at = 0;
+      for (const c of chunks) {
+        const part = c.subarray(0, Math.min(c.length, bytes.length - at));
+        bytes.set(part, at);
+        at += part.length;
+      }
     }
     pre.replaceChildren(docDecoder(bytes).decode(bytes));
     if (size > DOC_SHOW)
