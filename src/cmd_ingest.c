@@ -6,7 +6,13 @@
  */
 #include "config.h"
 
+#include <sys/eventfd.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -314,6 +320,82 @@ ingest_fold_queued(struct db *db)
 	} while (n > 0);
 }
 
+/* The rollup folder of ingest_fold_rollups: a second connection adds the
+ * queued reports to the rollups while ingest reads on, so the two use
+ * both cores; it drains the queue once more when told to stop. */
+struct folder {
+	struct db	*db;
+	int		 stopfd;
+	pthread_t	 thread;
+	bool		 running;
+};
+
+static void *
+folder_main(void *arg)
+{
+	struct folder	*f = arg;
+	struct pollfd	 pfd;
+	unsigned	 n;
+	char		 err[512];
+	bool		 stop = false;
+
+	pfd.fd = f->stopfd;
+	pfd.events = POLLIN;
+	while (!stop) {
+		if (poll(&pfd, 1, 100) > 0)
+			stop = true;
+		do {
+			if (db_rollup_queued(f->db, 5000, &n, err,
+			    sizeof(err)) != 0) {
+				/* what is left waits in the queue for the
+				 * main connection's last fold */
+				log_warnx("rollups: %s", err);
+				return NULL;
+			}
+		} while (n > 0);
+	}
+	return NULL;
+}
+
+static int
+folder_start(struct cmd_env *env, struct db *db, struct folder *f)
+{
+	int	r;
+
+	memset(f, 0, sizeof(*f));
+	if (cmd_env_open(env, &f->db) != 0)
+		return -1;
+	if ((f->stopfd = eventfd(0, EFD_CLOEXEC)) == -1) {
+		log_warnx("eventfd: %s", strerror(errno));
+		db_close(&f->db);
+		return -1;
+	}
+	if ((r = pthread_create(&f->thread, NULL, folder_main, f)) != 0) {
+		log_warnx("pthread_create: %s", strerror(r));
+		close(f->stopfd);
+		db_close(&f->db);
+		return -1;
+	}
+	f->running = true;
+	db->rollup_later = true;
+	return 0;
+}
+
+static void
+folder_stop(struct folder *f)
+{
+	uint64_t	one = 1;
+
+	if (!f->running)
+		return;
+	if (write(f->stopfd, &one, sizeof(one)) == -1)
+		log_warnx("eventfd: %s", strerror(errno));
+	pthread_join(f->thread, NULL);
+	close(f->stopfd);
+	db_close(&f->db);
+	f->running = false;
+}
+
 int
 cmd_ingest(int argc, char **argv)
 {
@@ -330,6 +412,7 @@ cmd_ingest(int argc, char **argv)
 	struct progress		 prog;
 	struct ingest_totals	 t;
 	struct ingest_batch	 batch;
+	struct folder		 folder;
 	char			 err[1024];
 	double			 start, secs;
 	int			 ch, i, rc = 0, status = EXIT_OK;
@@ -366,6 +449,10 @@ cmd_ingest(int argc, char **argv)
 	}
 
 	start = now_seconds();
+	memset(&folder, 0, sizeof(folder));
+	if (env.conf.ingest_fold_rollups &&
+	    folder_start(&env, db, &folder) != 0)
+		log_warnx("rollups: no folder; writing them in each batch");
 	memset(&t, 0, sizeof(t));
 	memset(&all, 0, sizeof(all));
 	all.exact = true;
@@ -400,7 +487,8 @@ cmd_ingest(int argc, char **argv)
 	}
 	if (status != EXIT_TEMPFAIL && (rc = batch_commit(&batch, &t)) != 0)
 		status = rc;
-	/* rollups an LMTP daemon queued and could not fold (it was killed) */
+	folder_stop(&folder);
+	/* rollups an LMTP daemon (or the folder) queued and could not fold */
 	if (status != EXIT_TEMPFAIL)
 		ingest_fold_queued(db);
 	free(batch.v);

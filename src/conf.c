@@ -75,6 +75,10 @@ static const struct conf_entry conf_table[] = {
 	  "records per report", false },
 	{ "max_text", Z(max_text, 64, 1 << 20),
 	  "bytes of one text value in a report", false },
+	{ "ingest_fold_rollups", N(ingest_fold_rollups, 0, 1),
+	  "ingest: 1 queues each batch's rollups and folds them on a second "
+	  "connection while it reads on; 0 (default) writes them in the "
+	  "batch's transaction", false },
 	{ "max_stored_document", Z(max_stored_document, 0, 1 << 30),
 	  "gzipped bytes kept of an aggregate report's XML document (shown "
 	  "by the dashboard); larger ones are not kept; 0 keeps none",

@@ -39,6 +39,7 @@ struct conf {
 	uint64_t	 max_records;
 	uint64_t	 max_text;
 	uint64_t	 max_stored_document;	/* gzip bytes; 0: none */
+	uint64_t	 ingest_fold_rollups;	/* 1: folded beside (sql/008) */
 	/* lmtp (cmd_lmtp.c); 0 or NULL: the command's default */
 	char		*lmtp_listen;		/* list: unix:PATH or HOST:PORT */
 	char		*lmtp_socket_mode;	/* octal */

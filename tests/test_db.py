@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -611,6 +612,8 @@ gone = dbfix.report_xml(report_id="gone-1", records=[
 write(os.path.join(md, "new", "101.refuse.host"), dbfix.eml(
     zipped([("a.xml", gone), ("b.xml", cut)]), "g.zip",
     ctype="application/zip"))
+md_fold = os.path.join(tmp, "MaildirF")
+shutil.copytree(md, md_fold)
 r = dm(url, "db", "migrate")
 pg.psql("rollup", "ALTER TABLE quarantine ADD CONSTRAINT test_refuse"
         " CHECK (source NOT LIKE '%refuse%')")
@@ -641,6 +644,35 @@ ok(r.returncode == 0 and rollups_differ("rollup") == [] and
 ok(pg.psql("rollup", "SELECT sum(messages) FROM dash_summary").strip() ==
    str(int(before) + 1000), "second ingest: duplicates add nothing",
    before)
+# ingest_fold_rollups: the same batches, their rollups folded on a second
+# connection meanwhile; when ingest returns they are all there
+url_f = pg.createdb("rollupf")
+dm(url_f, "db", "migrate")
+pg.psql("rollupf", "ALTER TABLE quarantine ADD CONSTRAINT test_refuse"
+        " CHECK (source NOT LIKE '%refuse%')")
+fold = os.path.join(tmp, "fold.conf")
+write(fold, b"ingest_fold_rollups = 1\n")
+os.chmod(fold, 0o600)
+r = run([D, "ingest", "-f", fold, "--db", url_f, md_fold], env=ENV)
+bad = rollups_differ("rollupf")
+# (exit 1: the refused message failed, as in the ingest above)
+ok(b"61 reports" in r.stdout and bad == [] and
+   pg.psql("rollupf", "SELECT count(*) FROM rollup_queue").strip() == "0"
+   and pg.psql("rollupf", "SELECT count(*) FROM report").strip() ==
+   pg.psql("rollup", "SELECT count(*) FROM report WHERE report_id <>"
+           " 'gone-1'").strip(),
+   "ingest_fold_rollups: the same reports, the queue empty, rollups equal"
+   " to rollups from record", r.stdout, r.stderr, *bad)
+queued = "0"
+for _ in range(50):  # the statistics arrive a moment after the backends end
+    queued = pg.psql("rollupf", "SELECT n_tup_ins FROM pg_stat_user_tables"
+                     " WHERE relname = 'rollup_queue'").strip()
+    if queued not in ("", "0"):
+        break
+    time.sleep(0.1)
+ok(queued not in ("", "0"), "ingest_fold_rollups: the reports went through"
+   " the queue", queued)
+
 # one more transaction on top of existing rollups
 one = os.path.join(tmp, "one.xml")
 write(one, dbfix.report_xml(report_id="alone-1", org="Solo", records=[

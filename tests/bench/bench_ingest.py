@@ -11,7 +11,9 @@ is `\\copy record FROM` a CSV of exactly the rows dmarcd stored, into the
 same (emptied) table with its indexes.  The floor is the \\copy of every
 row dmarcd stored (reports, records, documents and the dashboard's
 rollups) in one transaction: the least any ingest that writes its rollups
-in its own transaction can take here.  Prints figures; never passes or
+in its own transaction can take here.  Each corpus is also ingested with
+ingest_fold_rollups = 1 (the rollups folded on a second connection
+meanwhile; timed until all are folded).  Prints figures; never passes or
 fails.
 
 usage: bench_ingest.py DMARCD [--runs N] [--shared DIR] [--keep DIR]
@@ -74,11 +76,14 @@ class Bench:
         self.psql("CREATE DATABASE dmarcd", "postgres")
         sh([self.dmarcd, "db", "migrate"], env=self.env)
 
-    def ingest(self, path):
+    def ingest(self, path, conf=None):
         """Seconds, records, peak RSS (KiB) of one ingest."""
+        env = dict(self.env)
+        if conf:
+            env["DMARCD_CONF"] = conf
         t0 = time.perf_counter()
         r = sh(["/usr/bin/time", "-f", "RSS %M", self.dmarcd, "ingest", "-q",
-                path], env=self.env)
+                path], env=env)
         secs = time.perf_counter() - t0
         out = r.stdout.decode()
         recs = int(out.split(" records,")[0].split(", ")[-1])
@@ -162,13 +167,21 @@ def main():
                     "--formats", "native"])
     b = Bench(dmarcd, tmp)
     try:
+        fold = os.path.join(tmp, "fold.conf")
+        with open(fold, "w") as f:
+            f.write("ingest_fold_rollups = 1\n")
+        os.chmod(fold, 0o600)
         cases = [("maildir (2000 messages)", os.path.join(main_c, "maildir"),
-                  True),
-                 ("50k-record report", os.path.join(big_c, "native"), False)]
+                  None),
+                 ("  the same, rollups folded", os.path.join(main_c,
+                                                            "maildir"), fold),
+                 ("50k-record report", os.path.join(big_c, "native"), None),
+                 ("  the same, rollups folded", os.path.join(big_c, "native"),
+                  fold)]
         print("%-26s %8s %10s %9s | %8s %10s %6s" % (
             "corpus", "seconds", "records/s", "peak RSS", "COPY s",
             "COPY r/s", "ratio"))
-        for name, src, is_maildir in cases:
+        for name, src, conf in cases:
             runs = []
             for _ in range(a.runs):
                 b.fresh()
@@ -178,7 +191,7 @@ def main():
                 shutil.rmtree(work, ignore_errors=True)
                 shutil.copytree(src, work)
                 b.psql("CHECKPOINT")
-                secs, recs, rss = b.ingest(work)
+                secs, recs, rss = b.ingest(work, conf)
                 fsecs = b.floor()
                 csecs, n = b.copy_ceiling()
                 runs.append((secs, recs, rss, csecs, n, fsecs))
