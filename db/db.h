@@ -301,10 +301,9 @@ const char *db_export_time_param(const char *s, char *buf, size_t len);
 /* Appends one RFC 4180 CSV field (quoted when needed).  The one path. */
 int	db_csv_field(struct buf *b, const char *s, bool first);
 
-/* store.c: adds up to max queued reports (db->rollup_later) to the
- * rollups, in its own transaction; *n_r gets how many. */
-int	db_rollup_queued(struct db *db, unsigned max, unsigned *n_r, char *err,
-	    size_t errlen);
+/* store.c: adds the queued reports (db->rollup_later, sql/008) to the
+ * rollups until the queue is empty, a few thousand a transaction. */
+int	db_rollup_drain(struct db *db, char *err, size_t errlen);
 
 /* cluster.c: the embedded default cluster. */
 /* $DMARCD_STATE_DIR, /var/lib/dmarcd as root, else $XDG_STATE_HOME/dmarcd

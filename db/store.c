@@ -54,6 +54,7 @@ static const char store_duplicate[] = "duplicate report";
 #define ARRAY_HEADER		20	/* ndim, flags, type, size, lbound */
 
 #define STORE_PENDING_CAP	(64 << 20)	/* bytes of one pending array */
+#define STORE_FOLD_MAX		5000	/* queued reports folded a transaction */
 #define STORE_PENDING_DOCS	(8 << 20)	/* gzip bytes of the documents
 						 * pending; more go in at once */
 
@@ -531,8 +532,10 @@ db_store_item_end(struct db_store *st, bool ok, char *err, size_t errlen)
 	return rc == 0 ? DB_EPERM : rc;
 }
 
-int
-db_rollup_queued(struct db *db, unsigned max, unsigned *n_r, char *err,
+/* Adds up to max queued reports to the rollups, in a transaction of
+ * its own; *n_r gets how many. */
+static int
+rollup_queued(struct db *db, unsigned max, unsigned *n_r, char *err,
     size_t errlen)
 {
 	PGresult	*res;
@@ -551,4 +554,18 @@ db_rollup_queued(struct db *db, unsigned max, unsigned *n_r, char *err,
 		*n_r = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return rc;
+}
+
+int
+db_rollup_drain(struct db *db, char *err, size_t errlen)
+{
+	unsigned	n;
+	int		rc;
+
+	do {
+		if ((rc = rollup_queued(db, STORE_FOLD_MAX, &n, err,
+		    errlen)) != 0)
+			return rc;
+	} while (n > 0);
+	return 0;
 }

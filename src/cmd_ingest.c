@@ -309,15 +309,10 @@ ingest_source(struct ingest_batch *b, const struct db_ingest_limits *lim,
 static void
 ingest_fold_queued(struct db *db)
 {
-	char		err[512];
-	unsigned	n;
+	char	err[512];
 
-	do {
-		if (db_rollup_queued(db, 5000, &n, err, sizeof(err)) != 0) {
-			log_warnx("%s", err);
-			return;
-		}
-	} while (n > 0);
+	if (db_rollup_drain(db, err, sizeof(err)) != 0)
+		log_warnx("%s", err);
 }
 
 /* The rollup folder of ingest_fold_rollups: a second connection adds the
@@ -335,7 +330,6 @@ folder_main(void *arg)
 {
 	struct folder	*f = arg;
 	struct pollfd	 pfd;
-	unsigned	 n;
 	char		 err[512];
 	bool		 stop = false;
 
@@ -344,15 +338,12 @@ folder_main(void *arg)
 	while (!stop) {
 		if (poll(&pfd, 1, 100) > 0)
 			stop = true;
-		do {
-			if (db_rollup_queued(f->db, 5000, &n, err,
-			    sizeof(err)) != 0) {
-				/* what is left waits in the queue for the
-				 * main connection's last fold */
-				log_warnx("rollups: %s", err);
-				return NULL;
-			}
-		} while (n > 0);
+		if (db_rollup_drain(f->db, err, sizeof(err)) != 0) {
+			/* what is left waits in the queue for the main
+			 * connection's last fold */
+			log_warnx("rollups: %s", err);
+			return NULL;
+		}
 	}
 	return NULL;
 }

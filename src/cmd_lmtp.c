@@ -1286,7 +1286,7 @@ fold_main(void *arg)
 	struct db	*db = NULL;
 	struct runconf	*rc;
 	struct pollfd	 pfd;
-	unsigned	 gen = 0, n;
+	unsigned	 gen = 0;
 	char		 err[512];
 	bool		 stop = false;
 
@@ -1296,15 +1296,10 @@ fold_main(void *arg)
 		if (poll(&pfd, 1, 500) > 0)
 			stop = true;
 		rc = runconf_get(d);
-		if (store_connect(d, rc, &db, &gen, err, sizeof(err)) == 0) {
-			do {
-				if (db_rollup_queued(db, 5000, &n, err,
-				    sizeof(err)) != 0) {
-					log_warnx("rollups: %s", err);
-					db_close(&db);
-					break;
-				}
-			} while (n > 0);
+		if (store_connect(d, rc, &db, &gen, err, sizeof(err)) == 0 &&
+		    db_rollup_drain(db, err, sizeof(err)) != 0) {
+			log_warnx("rollups: %s", err);
+			db_close(&db);
 		}
 		runconf_put(d, rc);
 	}
