@@ -36,6 +36,18 @@ def dm(url, *args, **kw):
                env=ENV, **kw)
 
 
+def poll(fn, tries=100, step=0.1):
+    """fn()'s first value other than "0" or "" within tries * step
+    seconds, else its last."""
+    v = fn()
+    for _ in range(tries):
+        if v not in ("0", ""):
+            break
+        time.sleep(step)
+        v = fn()
+    return v
+
+
 def counts(db):
     return pg.psql(db, "SELECT (SELECT count(*) FROM report),"
                    " (SELECT count(*) FROM record),"
@@ -297,13 +309,9 @@ e = dict(os.environ)
 e.update(ENV)
 ing = subprocess.Popen([D, "ingest", "--db", url, md], env=e,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-waiting = "0"
-for _ in range(100):
-    waiting = pg.psql("postgres", "SELECT count(*) FROM pg_stat_activity"
-                      " WHERE wait_event_type = 'Lock'").strip()
-    if waiting != "0":
-        break
-    time.sleep(0.1)
+waiting = poll(lambda: pg.psql("postgres", "SELECT count(*) FROM"
+                              " pg_stat_activity WHERE wait_event_type ="
+                              " 'Lock'").strip())
 ok(waiting != "0", "ingest is waiting inside its transaction")
 pg.kill()
 out, err = ing.communicate(timeout=60)
@@ -377,13 +385,9 @@ locker.stdin.flush()
 time.sleep(0.5)
 ing = subprocess.Popen([D, "ingest", "--db", url, md], env=e,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-waiting = "0"
-for _ in range(100):
-    waiting = pg.psql("postgres", "SELECT count(*) FROM pg_stat_activity"
-                      " WHERE wait_event_type = 'Lock'").strip()
-    if waiting != "0":
-        break
-    time.sleep(0.1)
+waiting = poll(lambda: pg.psql("postgres", "SELECT count(*) FROM"
+                              " pg_stat_activity WHERE wait_event_type ="
+                              " 'Lock'").strip())
 ok(waiting != "0", "batch: ingest waits on message 20 inside its batch")
 ing.send_signal(signal.SIGKILL)
 ing.wait()
@@ -663,13 +667,10 @@ ok(b"61 reports" in r.stdout and bad == [] and
            " 'gone-1'").strip(),
    "ingest_fold_rollups: the same reports, the queue empty, rollups equal"
    " to rollups from record", r.stdout, r.stderr, *bad)
-queued = "0"
-for _ in range(50):  # the statistics arrive a moment after the backends end
-    queued = pg.psql("rollupf", "SELECT n_tup_ins FROM pg_stat_user_tables"
-                     " WHERE relname = 'rollup_queue'").strip()
-    if queued not in ("", "0"):
-        break
-    time.sleep(0.1)
+# the statistics arrive a moment after the backends end
+queued = poll(lambda: pg.psql("rollupf", "SELECT n_tup_ins FROM"
+                              " pg_stat_user_tables WHERE relname ="
+                              " 'rollup_queue'").strip(), tries=50)
 ok(queued not in ("", "0"), "ingest_fold_rollups: the reports went through"
    " the queue", queued)
 
