@@ -26,6 +26,8 @@ from testlib import ok  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JUNK = os.path.join(HERE, "data", "httpd", "not-a-report.eml")
+# a failing record of count 0 (192.0.2.200) beside one of 4 (192.0.2.201)
+ZERO = os.path.join(HERE, "data", "httpd", "zero-count.xml")
 ALL = "from=1970-01-01&to=2069-12-31"
 HOSTILE_ORG = "<img src=x onerror=alert(1)>"
 
@@ -39,7 +41,7 @@ if shutil.which("curl") is None:
     testlib.skip_all("curl not installed")
 
 dash = httpdlib.Dashboard(D, httpdlib.corpus_files(shared) +
-                          [httpdlib.HOSTILE, JUNK])
+                          [httpdlib.HOSTILE, JUNK, ZERO])
 ok(dash.ingest_rc in (0, 1), "corpus ingested", dash.ingest_err[-2000:])
 dash.serve()
 
@@ -142,6 +144,17 @@ ok({(x["reason"], x["messages"]) for x in al["reasons"]} ==
    {("forwarded", 7), ("", 3)} and
    {(x["selector"], x["messages"], x["pass"]) for x in al["selectors"]} ==
    {("<i>sel", 7, 0), ("s1", 3, 3)}, "alignment: reasons and selectors", al)
+# failing sources are the IPs with failing messages: a failing record that
+# counts 0 messages lists its IP among the sources, not among the failing
+for q in ("domain=zero.example", "reporter=Zero%20Receiver"):
+    _, _, al = jget("/api/alignment?%s&%s" % (ALL, q))
+    _, _, so = jget("/api/sources?%s&%s" % (ALL, q))
+    ok([(x["ip"], x["messages"], x["reject"]) for x in
+        al["failing_sources"]] == [("192.0.2.201", 4, 4)] and
+       sorted((x["ip"], x["messages"], x["fail"]) for x in so["sources"]) ==
+       [("192.0.2.200", 0, 0), ("192.0.2.201", 4, 4)],
+       "failing sources: only IPs with failing messages (%s)" % q,
+       al.get("failing_sources"), so.get("sources"))
 
 # --- the reports behind a figure, drill-down, detail, hostile strings ------
 _, _, rl = jget("/api/reports?%s&domain=hostile.example" % ALL)
