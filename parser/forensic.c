@@ -825,6 +825,27 @@ find_exim_text(struct arf_ctx *c, GMimeObject *o, unsigned depth)
 
 /* --- the report ------------------------------------------------------- */
 
+/* Replaces the local parts of the addresses a parsed report names: an ARF
+ * report's envelope sender and recipients and the returned headers; Exim's
+ * template carries them only in its headers. */
+static int
+report_redact(struct arf_ctx *c, struct arf_report *r)
+{
+	size_t	i;
+
+	if (r->format == ARF_FORMAT_ARF) {
+		if (redact_str(c, &r->original_mail_from) == -1)
+			return -1;
+		for (i = 0; i < r->original_rcpt_to.n; i++)
+			if (redact_str(c, &r->original_rcpt_to.v[i]) == -1)
+				return -1;
+	}
+	if (r->headers != NULL && redact_headers(c, &r->headers) == -1)
+		return -1;
+	r->redacted = true;
+	return 0;
+}
+
 int
 arf_parse_message(void *msg, const struct arf_limits *lim,
     struct arf_report *r, char *err, size_t errlen)
@@ -834,7 +855,7 @@ arf_parse_message(void *msg, const struct arf_limits *lim,
 	GMimeMultipart	*mp;
 	GMimeObject	*o, *fb = NULL;
 	char		*t = NULL;
-	size_t		 len, i;
+	size_t		 len;
 	int		 n, k;
 
 	memset(r, 0, sizeof(*r));
@@ -859,9 +880,8 @@ arf_parse_message(void *msg, const struct arf_limits *lim,
 			return -1;
 		k = read_exim_text(&c, t, len, r);
 		free(t);
-		if (k == 0 && lim->redact && r->headers != NULL)
-			k = redact_headers(&c, &r->headers);
-		r->redacted = lim->redact;
+		if (k == 0 && lim->redact)
+			k = report_redact(&c, r);
 		return k;
 	}
 	n = g_mime_multipart_get_count(mp);
@@ -877,18 +897,22 @@ arf_parse_message(void *msg, const struct arf_limits *lim,
 	if (k == -1 || check_fields(&c, r) == -1 ||
 	    read_returned(&c, mp, r) == -1)
 		return -1;
-	if (lim->redact) {
-		if (redact_str(&c, &r->original_mail_from) == -1)
-			return -1;
-		for (i = 0; i < r->original_rcpt_to.n; i++)
-			if (redact_str(&c, &r->original_rcpt_to.v[i]) == -1)
-				return -1;
-		if (r->headers != NULL &&
-		    redact_headers(&c, &r->headers) == -1)
-			return -1;
-		r->redacted = true;
-	}
+	if (lim->redact)
+		return report_redact(&c, r);
 	return 0;
+}
+
+int
+arf_report_redact(struct arf_report *r, char *err, size_t errlen)
+{
+	struct arf_ctx	c;
+
+	memset(&c, 0, sizeof(c));
+	c.err = err;
+	c.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	return report_redact(&c, r);
 }
 
 static void

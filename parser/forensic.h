@@ -95,6 +95,10 @@ int	arf_parse_message(void *msg, const struct arf_limits *lim,
  * unpack can use this to hand such a message out as UNPACK_FORENSIC. */
 bool	arf_text_is_report(const void *p, size_t len);
 void	arf_report_free(struct arf_report *r);
+/* What lim->redact does, on a report read without it: the same fields
+ * redacted the same way (so a caller may hash the report as read, then
+ * redact it, parsing once).  Returns 0, or -1 with a reason in err. */
+int	arf_report_redact(struct arf_report *r, char *err, size_t errlen);
 
 /* {"type":"forensic","source":...,...}\n (see dmarcd(8)); -1 when b's cap
  * is reached. */
