@@ -1,6 +1,9 @@
 /*
  * db.c - connecting, running commands, telling temporary from permanent
  * failures, and the escaping of COPY fields and text[] values.
+ *
+ * May touch: libpq, cluster.c and migrate.c (db_open); no transaction
+ * state (that is store.c's struct db_batch).
  */
 #include "config.h"
 
@@ -36,6 +39,12 @@ db_result_retryable(const PGresult *res)
 	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	return st != NULL &&
 	    (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0);
+}
+
+bool
+db_may_retry(const struct db *db)
+{
+	return db->retryable && PQstatus(db->conn) == CONNECTION_OK;
 }
 
 int
@@ -150,7 +159,6 @@ db_close(struct db **dbp)
 		return;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
-	db_store_forget(db, true);
 	free(db);
 	*dbp = NULL;
 }

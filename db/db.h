@@ -1,6 +1,10 @@
 /*
  * db.h - the PostgreSQL store (libpq): connecting, migrations, storing
- * aggregate reports, the quarantine, export, and the embedded cluster.
+ * reports (the database sink of ingest/message.c), transactions of many
+ * messages, the quarantine, export, and the embedded cluster.
+ *
+ * db/ takes reports already parsed: it includes no unpacker and calls no
+ * parser, only the report types (and, for export, their JSON form).
  *
  * Error contract for the whole component: functions return 0 on success,
  * DB_EPERM (-1) for a permanent failure (bad data, a constraint, a schema
@@ -20,10 +24,13 @@
 #include <libpq-fe.h>
 
 #include "lib.h"
-#include "aggregate.h"
-#include "forensic.h"
-#include "tlsrpt.h"
-#include "unpack.h"
+
+/* The report types (parser/) and the sink interface (ingest/message.h),
+ * by name only: the .c files that use them include their header. */
+struct agg_handler;
+struct arf_report;
+struct tlsrpt_report;
+struct message_sink;
 
 #define DB_EPERM	(-1)
 #define DB_ETEMP	(-2)
@@ -47,19 +54,8 @@ struct db {
 	bool		 in_copy;
 	bool		 retryable;	/* last error: deadlock, serialization */
 	bool		 prepared;	/* store.c's statements are prepared */
-	bool		 in_batch;	/* db_batch_begin() .. commit/rollback */
 	bool		 rollup_later;	/* queue rollups (sql/008), for many
 					 * concurrent one-message transactions */
-	char		 savepoint_err[256];
-	/* Reports stored in the open transaction whose totals and rollups
-	 * are written at its end (store.c): array literals for
-	 * dmarcd_store_reports(); n reports. */
-	struct buf	 pend_domain, pend_id, pend_records, pend_messages,
-			 pend_sha256, pend_doc_size;
-	/* their documents: a bytea[] in binary form, its 20-byte header
-	 * (written at the end) then each element's length and bytes */
-	struct buf	 pend_doc;
-	size_t		 pend_n;
 };
 
 /* db.c */
@@ -90,6 +86,9 @@ int	db_each_row(struct db *db, const char *what, const char *sql,
 /* True when res is an error that retrying the transaction may cure
  * (deadlock, serialization failure). */
 bool	db_result_retryable(const PGresult *res);
+/* True when the last error was a deadlock or a serialization failure and
+ * the connection is still up: running the transaction again may do. */
+bool	db_may_retry(const struct db *db);
 /* Appends text as a COPY text-format field: NULL -> \N; backslash, tab,
  * newline and carriage return escaped.  The one escaping path for COPY. */
 int	db_copy_field(struct buf *b, const char *s);
@@ -126,11 +125,66 @@ int	db_migrate(struct db *db, int target, int *from_r, int *to_r,
 /* Prints version, pending migrations and table sizes. */
 int	db_status_print(struct db *db, FILE *out, char *err, size_t errlen);
 
-/* store.c: the store as an agg_handler, one report per SAVEPOINT. */
+/*
+ * store.c: one transaction of one or many messages (struct db_batch: the
+ * only holder of a transaction's state), and aggregate reports into it
+ * as an agg_handler, one report per SAVEPOINT.
+ *
+ * Group commit: many messages in one transaction, each in a SAVEPOINT of
+ * its own, so one commit (one fsync) serves them all.  db_batch_begin()
+ * opens the transaction, messages go in (db_batch_item_begin/_end around
+ * each, db_batch_quarantine, db_batch_unkept), db_batch_commit() writes
+ * the reports' totals and rollups and commits: only after it returns 0
+ * may the inputs of the batch be released (Maildir done).
+ *   db_batch_item_end(rc): the message's result rc (0 or an error of the
+ *     message, err filled) ends its SAVEPOINT: 0 released; DB_EPERM
+ *     rolled back alone (store it as a non-report, or keep the input),
+ *     DB_ERETRY deadlock or serialization failure, rolled back alone
+ *     (commit the batch, then give it a transaction of its own);
+ *     DB_ETEMP the batch is lost: db_batch_rollback(), keep every input.
+ *   db_batch_quarantine, db_batch_unkept: the same codes.
+ * db_batch_commit() returns 0, DB_ETEMP or DB_EPERM; after an error
+ * nothing is committed, or it is in doubt: keep the inputs (dedup makes
+ * ingesting them again harmless).
+ */
+struct db_batch {
+	struct db	*db;
+	bool		 open;		/* begin .. commit/rollback */
+	/* Reports stored in the open transaction whose totals and rollups
+	 * are written at its end: array literals for dmarcd_store_reports();
+	 * pend_n reports. */
+	struct buf	 pend_domain, pend_id, pend_records, pend_messages,
+			 pend_sha256, pend_doc_size;
+	/* their documents: a bytea[] in binary form, its 20-byte header
+	 * (written at the end) then each element's length and bytes */
+	struct buf	 pend_doc;
+	size_t		 pend_n;
+};
+
+void	db_batch_init(struct db_batch *b, struct db *db);
+void	db_batch_deinit(struct db_batch *b);
+int	db_batch_begin(struct db_batch *b, char *err, size_t errlen);
+int	db_batch_commit(struct db_batch *b, char *err, size_t errlen);
+/* Rolls the open batch back (nothing of it stays). */
+void	db_batch_rollback(struct db_batch *b);
+int	db_batch_item_begin(struct db_batch *b, char *err, size_t errlen);
+int	db_batch_item_end(struct db_batch *b, int rc, char *err,
+	    size_t errlen);
+/* A message kept with reason (its storing failed for good), in a
+ * SAVEPOINT of its own. */
+int	db_batch_quarantine(struct db_batch *b, const void *data, size_t len,
+	    const char *source, const char *reason, char *err, size_t errlen);
+/* A quarantine row for input whose bytes are not kept (larger than the
+ * message cap): empty bytes, its real size, the reason, the source; keyed
+ * by source and size, so a second run bumps times_seen. */
+int	db_batch_unkept(struct db_batch *b, uint64_t size, const char *source,
+	    const char *reason, char *err, size_t errlen);
+
 struct db_document;
 
 struct db_store {
 	struct db	*db;
+	struct db_batch	*batch;		/* the transaction it stores into */
 	const char	*source;	/* where the message came from */
 	const char	*item;		/* attachment name */
 	const char	*message_id;
@@ -155,7 +209,7 @@ struct db_store {
 
 extern const struct agg_handler db_store_handler;
 
-void	db_store_init(struct db_store *st, struct db *db);
+void	db_store_init(struct db_store *st, struct db_batch *b);
 void	db_store_deinit(struct db_store *st);
 /* Around one agg_parse: a SAVEPOINT, then RELEASE when the parse succeeded
  * or ROLLBACK TO when it failed (ok false), so a bad report leaves the
@@ -165,13 +219,6 @@ void	db_store_deinit(struct db_store *st);
 int	db_store_item_begin(struct db_store *st, char *err, size_t errlen);
 int	db_store_item_end(struct db_store *st, bool ok, char *err,
 	    size_t errlen);
-/* Writes the totals and rollups of the reports stored in the open
- * transaction (db->pend_*), then forgets them; run it just before COMMIT.
- * Reports rolled back since are skipped.  Returns 0, DB_ETEMP or
- * DB_EPERM. */
-int	db_store_flush(struct db *db, char *err, size_t errlen);
-/* Forgets them (after ROLLBACK, or before BEGIN); frees with free true. */
-void	db_store_forget(struct db *db, bool free);
 
 /* quarantine.c */
 /* Keeps a message that gave no (or not every) report: inserted, or when
@@ -215,14 +262,24 @@ int	db_document_store(struct db *db, struct db_document *d,
 	    const char *domain, int64_t report, char *err, size_t errlen);
 void	db_document_free(struct db_document **d);
 
-/* message.c: one message, end to end, in one transaction. */
-struct db_ingest_limits {
-	struct unpack_limits	unpack;
-	struct agg_limits	agg;
-	struct arf_limits	arf;	/* keep_body, redact: the config's */
-	struct tlsrpt_limits	tls;
-	uint64_t		max_document;	/* gzip bytes kept of a
-						 * report's document */
+/*
+ * sink.c: the database sink of ingest/message.c (db_message_sink, ctx a
+ * struct db_sink): each report into the batch's transaction, a SAVEPOINT
+ * each; what gave no report becomes the reasons to quarantine the whole
+ * message with, in the same transaction.
+ */
+struct db_sha256;
+
+struct db_sink {
+	struct db_store		 st;	/* first: the agg_handler's ctx */
+	struct buf		 reasons;
+	unsigned		 failed;
+	unsigned		 arf, arf_dups, tls, tls_dups;
+	bool			 in_aggregate;	/* bytes go to doc as well */
+	struct db_sha256	*h;	/* of the current item's bytes */
+	struct db_document	*doc;	/* of the current aggregate report */
+	uint64_t		 max_document;
+	int			 status;	/* why it stopped the message */
 };
 
 struct db_message_result {
@@ -236,48 +293,20 @@ struct db_message_result {
 	unsigned	tlsrpt, tlsrpt_duplicates;
 };
 
-/* Unpacks, parses and stores every report of data[0..len) in one
- * transaction; what gave no report is quarantined in the same transaction.
- * On 0 everything is committed (the input may be released); on DB_ETEMP
- * nothing is and the input must be kept.  Deadlocks are retried. */
-int	db_ingest_message(struct db *db, const struct db_ingest_limits *lim,
-	    const void *data, size_t len, const char *source,
-	    struct db_message_result *res, char *err, size_t errlen);
-/* The same inside a transaction the caller owns (quarantine retry). */
-int	db_ingest_message_tx(struct db *db, const struct db_ingest_limits *lim,
-	    const void *data, size_t len, const char *source, bool quarantine,
-	    struct db_message_result *res, char *err, size_t errlen);
+extern const struct message_sink db_message_sink;
 
-/*
- * Group commit: many messages in one transaction, each in a SAVEPOINT of
- * its own, so one commit (one fsync) serves them all.  db_batch_begin()
- * opens the transaction, db_batch_message() and db_batch_unkept() add to
- * it, db_batch_commit() commits: only after it returns 0 may the inputs of
- * the batch be released (Maildir done).  Each adder returns
- *   0          stored, or quarantined (res->quarantined) in the batch;
- *              a message whose storing failed for good (a constraint,
- *              text the database refuses) is rolled back alone and
- *              quarantined with that reason;
- *   DB_EPERM   not even its quarantine row could be written: rolled back
- *              alone, the batch goes on, the input stays (reason in err);
- *   DB_ERETRY  deadlock or serialization failure: rolled back alone;
- *              commit the batch, then give it to db_ingest_message();
- *   DB_ETEMP   the batch is lost: db_batch_rollback(), keep every input.
- * db_batch_commit() returns 0 or DB_ETEMP (in doubt: keep the inputs;
- * dedup makes ingesting them again harmless).
- */
-int	db_batch_begin(struct db *db, char *err, size_t errlen);
-int	db_batch_message(struct db *db, const struct db_ingest_limits *lim,
-	    const void *data, size_t len, const char *source,
-	    struct db_message_result *res, char *err, size_t errlen);
-/* A quarantine row for input whose bytes are not kept (larger than the
- * message cap): empty bytes, its real size, the reason, the source; keyed
- * by source and size, so a second run bumps times_seen. */
-int	db_batch_unkept(struct db *db, uint64_t size, const char *source,
-	    const char *reason, char *err, size_t errlen);
-int	db_batch_commit(struct db *db, char *err, size_t errlen);
-/* Rolls the open batch back (nothing of it stays). */
-void	db_batch_rollback(struct db *db);
+/* A message from source (message_id may be NULL) into the open batch b;
+ * max_document: gzip bytes kept of an aggregate report's document. */
+void	db_sink_init(struct db_sink *s, struct db_batch *b, const char *source,
+	    const char *message_id, uint64_t max_document);
+/* After message_run() returned rc for data[0..len): its result in res;
+ * when any part of it gave no report it is quarantined (if quarantine)
+ * with the reasons.  Returns 0, DB_EPERM or DB_ETEMP (rc MESSAGE_STOP:
+ * why the sink stopped it, err left as message_run filled it). */
+int	db_sink_finish(struct db_sink *s, int rc, const void *data,
+	    size_t len, bool quarantine, struct db_message_result *res,
+	    char *err, size_t errlen);
+void	db_sink_deinit(struct db_sink *s);
 
 /* export.c */
 enum db_export_format {
@@ -339,18 +368,17 @@ struct db_report_origin {
 	const char	*message_id;	/* of the carrying email; may be NULL */
 };
 
-/* forensic.c; msg is unpack_item_message()'s GMimeMessage. */
-int	db_store_forensic(struct db *db, void *msg,
-	    const struct arf_limits *lim, const struct db_report_origin *o,
+/* forensic.c; sha: of the report's identity (see message.h). */
+int	db_store_forensic(struct db *db, const struct arf_report *r,
+	    const unsigned char sha[32], const struct db_report_origin *o,
 	    bool *duplicate_r, char *err, size_t errlen);
 /* Failure reports as `dmarcd parse` prints them (source: the stored one). */
 int	db_export_forensic(struct db *db, const struct db_export_filter *f,
 	    FILE *out, char *err, size_t errlen);
 
-/* tlsrpt.c; the JSON is read from rd (see tlsrpt_parse). */
-int	db_store_tlsrpt(struct db *db, tlsrpt_read_fn rd,
-	    const char *(*read_error)(void *), void *rctx,
-	    const struct tlsrpt_limits *lim, const struct db_report_origin *o,
+/* tlsrpt.c; sha: of the report's JSON as it came. */
+int	db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
+	    const unsigned char sha[32], const struct db_report_origin *o,
 	    bool *duplicate_r, char *err, size_t errlen);
 int	db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
 	    FILE *out, char *err, size_t errlen);

@@ -3,6 +3,9 @@
  * format (parser/agg_json.c builds them from the same structures) or CSV,
  * one row per record.  Rows stream in single-row mode, so memory holds one
  * record and one output chunk whatever the size of the export.
+ *
+ * May touch: db.c; parser/agg_json.h (the one JSON form of an aggregate
+ * report, so export and parse cannot drift) and its report types.
  */
 #include "config.h"
 

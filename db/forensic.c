@@ -1,9 +1,13 @@
 /*
  * forensic.c - failure reports (RFC 6591) into the forensic table and back
- * out.  A report is one INSERT with parameters, deduplicated by
- * (domain, sha256 of the report as parsed); export rebuilds struct
- * arf_report from the row and prints it with parser/forensic.c's arf_json,
- * so `export --type forensic` and `parse` print the same fields.
+ * out.  A report comes parsed (ingest/message.c parses it once) and is one
+ * INSERT with parameters, deduplicated by (domain, sha256 of its identity,
+ * see message.h); export rebuilds struct arf_report from the row and
+ * prints it with parser/forensic.c's arf_json, so `export --type forensic`
+ * and `parse` print the same fields.
+ *
+ * May touch: db.c; of parser/forensic.h the report type and arf_json
+ * (export's output), never its parser.
  */
 #include "config.h"
 
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "forensic.h"
 
 #define FORENSIC_JSON_CAP	(16 << 20)	/* one report's JSON */
 #define FORENSIC_ARRAY_CAP	(4 << 20)	/* one text[] parameter */
@@ -63,38 +68,6 @@ enum {
 	F_INCIDENTS, F_HEADERS, F_HEADERS_TRUNCATED, F_BODY, F_BODY_TRUNCATED,
 	F_REDACTED,
 };
-
-/* The dedup hash: the report's JSON without source, as read with the
- * privacy settings off, so neither the envelope nor the settings of the
- * day make a second copy. */
-static int
-forensic_identity(void *msg, const struct arf_limits *lim,
-    unsigned char out[32], char *err, size_t errlen)
-{
-	struct arf_limits	 canon = *lim;
-	struct arf_report	 r;
-	struct db_sha256	*h;
-	struct buf		 b;
-	int			 rc = 0;
-
-	canon.keep_body = false;
-	canon.redact = false;
-	buf_init(&b, FORENSIC_JSON_CAP);
-	if (arf_parse_message(msg, &canon, &r, err, errlen) == -1)
-		rc = -1;
-	else if (arf_json(&b, NULL, &r) == -1) {
-		snprintf(err, errlen, "failure report too large");
-		rc = -1;
-	}
-	arf_report_free(&r);
-	if (rc == 0) {
-		h = db_sha256_new();
-		db_sha256_update(h, b.data, b.len);
-		db_sha256_finish(&h, out);
-	}
-	buf_free(&b);
-	return rc;
-}
 
 static const char *
 bool_param(bool v)
@@ -188,28 +161,17 @@ out:
 }
 
 int
-db_store_forensic(struct db *db, void *msg, const struct arf_limits *lim,
-    const struct db_report_origin *o, bool *duplicate_r, char *err,
-    size_t errlen)
+db_store_forensic(struct db *db, const struct arf_report *r,
+    const unsigned char sha[32], const struct db_report_origin *o,
+    bool *duplicate_r, char *err, size_t errlen)
 {
-	struct arf_report	 r;
-	unsigned char		 sha[32];
-	char			 uerr[256];
-	int			 rc;
+	char	uerr[256];
+	int	rc;
 
 	*duplicate_r = false;
-	if (forensic_identity(msg, lim, sha, err, errlen) == -1)
-		return DB_EPERM;
-	if (arf_parse_message(msg, lim, &r, err, errlen) == -1) {
-		arf_report_free(&r);
-		return DB_EPERM;
-	}
-	if ((rc = db_exec(db, "SAVEPOINT forensic", err, errlen)) != 0) {
-		arf_report_free(&r);
+	if ((rc = db_exec(db, "SAVEPOINT forensic", err, errlen)) != 0)
 		return DB_ETEMP;
-	}
-	rc = forensic_insert(db, &r, sha, o, duplicate_r, err, errlen);
-	arf_report_free(&r);
+	rc = forensic_insert(db, r, sha, o, duplicate_r, err, errlen);
 	if (rc == 0)
 		return db_exec(db, "RELEASE SAVEPOINT forensic", err,
 		    errlen) == 0 ? 0 : DB_ETEMP;

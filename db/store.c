@@ -1,11 +1,16 @@
 /*
- * store.c - aggregate reports into PostgreSQL as an agg_handler: the report
+ * store.c - one transaction's state (struct db_batch: its SAVEPOINTs and
+ * the reports whose totals wait for its end), and aggregate reports into
+ * PostgreSQL as an agg_handler: the report
  * row at report_begin (its unique key decides duplicates there, before any
  * record is read), records streamed into one COPY.  The report's totals
- * and every rollup are written once per transaction, by db_store_flush()
+ * and every rollup are written once per transaction, by batch_flush()
  * before COMMIT (sql/004): per report that cost 85% of ingest time
  * (measured).  Memory stays flat: at most STORE_COPY_CHUNK bytes of COPY
  * data and a few dozen bytes per report of the open transaction.
+ *
+ * May touch: db.c (connection, errors, escaping), document.c,
+ * quarantine.c, sha256.c, and the report types of parser/aggregate.h.
  */
 #include "config.h"
 
@@ -14,6 +19,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "aggregate.h"
 
 #define STORE_COPY_CHUNK	(256 * 1024)	/* COPY bytes per PQputCopyData */
 #define STORE_COPY_CAP		(STORE_COPY_CHUNK + 256 * 1024)	/* + a record */
@@ -58,11 +64,14 @@ static const char store_duplicate[] = "duplicate report";
 #define STORE_PENDING_DOCS	(8 << 20)	/* gzip bytes of the documents
 						 * pending; more go in at once */
 
+static void	store_forget(struct db_batch *b, bool free_bufs);
+
 void
-db_store_init(struct db_store *st, struct db *db)
+db_store_init(struct db_store *st, struct db_batch *b)
 {
 	memset(st, 0, sizeof(*st));
-	st->db = db;
+	st->db = b->db;
+	st->batch = b;
 	buf_init(&st->copy, STORE_COPY_CAP);
 }
 
@@ -350,9 +359,9 @@ put_be32(struct buf *b, uint32_t v)
 
 /* The pending arrays are out of step: nothing of them is sent. */
 static int
-store_pend_fail(struct db *db, char *err, size_t errlen)
+store_pend_fail(struct db_batch *b, char *err, size_t errlen)
 {
-	db_store_forget(db, false);
+	store_forget(b, false);
 	snprintf(err, errlen, "too many reports in one transaction");
 	return DB_ETEMP;
 }
@@ -366,132 +375,138 @@ static int
 store_pend_document(struct db_store *st, char *err, size_t errlen)
 {
 	static const char	 header[ARRAY_HEADER];
-	struct db		*db = st->db;
+	struct db_batch		*b = st->batch;
 	const void		*gz = NULL;
 	size_t			 len = 0, mark;
 	uint64_t		 size = 0;
 	char			 num[24];
 	int			 rc;
 
-	if (db->pend_doc.len == 0 &&
-	    buf_add(&db->pend_doc, header, sizeof(header)) != 0)
-		return store_pend_fail(db, err, errlen);
+	if (b->pend_doc.len == 0 &&
+	    buf_add(&b->pend_doc, header, sizeof(header)) != 0)
+		return store_pend_fail(b, err, errlen);
 	if (st->doc != NULL) {
 		db_document_finish(st->doc, &gz, &len, &size);
-		mark = db->pend_doc.len;
-		if (len <= INT32_MAX && put_be32(&db->pend_doc, gz != NULL ?
+		mark = b->pend_doc.len;
+		if (len <= INT32_MAX && put_be32(&b->pend_doc, gz != NULL ?
 		    (uint32_t)len : UINT32_MAX) == 0 && (gz == NULL ||
-		    buf_add(&db->pend_doc, gz, len) == 0)) {
+		    buf_add(&b->pend_doc, gz, len) == 0)) {
 			snprintf(num, sizeof(num), "%" PRIu64, size);
-			if (pend_elem(&db->pend_doc_size, num, false) != 0)
-				return store_pend_fail(db, err, errlen);
+			if (pend_elem(&b->pend_doc_size, num, false) != 0)
+				return store_pend_fail(b, err, errlen);
 			return 0;
 		}
-		db->pend_doc.len = mark;	/* full: now, on its own */
-		if ((rc = db_document_store(db, st->doc, st->domain,
+		b->pend_doc.len = mark;	/* full: now, on its own */
+		if ((rc = db_document_store(st->db, st->doc, st->domain,
 		    st->report, err, errlen)) != 0)
 			return rc;
 	}
-	if (put_be32(&db->pend_doc, UINT32_MAX) != 0 ||
-	    pend_elem(&db->pend_doc_size, "-1", false) != 0)
-		return store_pend_fail(db, err, errlen);
+	if (put_be32(&b->pend_doc, UINT32_MAX) != 0 ||
+	    pend_elem(&b->pend_doc_size, "-1", false) != 0)
+		return store_pend_fail(b, err, errlen);
 	return 0;
 }
 
-/* Queues the finished report for db_store_flush(). */
+/* Queues the finished report for batch_flush(). */
 static int
 store_finish(struct db_store *st, char *err, size_t errlen)
 {
-	struct db	*db = st->db;
+	struct db_batch	*b = st->batch;
 	char		 num[24], hex[65];
 	size_t		 i;
 	int		 rc = 0;
 
-	if (db->pend_id.cap == 0) {
-		buf_init(&db->pend_domain, STORE_PENDING_CAP);
-		buf_init(&db->pend_id, STORE_PENDING_CAP);
-		buf_init(&db->pend_records, STORE_PENDING_CAP);
-		buf_init(&db->pend_messages, STORE_PENDING_CAP);
-		buf_init(&db->pend_sha256, STORE_PENDING_CAP);
-		buf_init(&db->pend_doc_size, STORE_PENDING_CAP);
-		buf_init(&db->pend_doc, STORE_PENDING_DOCS);
+	if (b->pend_id.cap == 0) {
+		buf_init(&b->pend_domain, STORE_PENDING_CAP);
+		buf_init(&b->pend_id, STORE_PENDING_CAP);
+		buf_init(&b->pend_records, STORE_PENDING_CAP);
+		buf_init(&b->pend_messages, STORE_PENDING_CAP);
+		buf_init(&b->pend_sha256, STORE_PENDING_CAP);
+		buf_init(&b->pend_doc_size, STORE_PENDING_CAP);
+		buf_init(&b->pend_doc, STORE_PENDING_DOCS);
 	}
 	if ((rc = store_pend_document(st, err, errlen)) != 0)
 		return rc;
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", st->sha256[i]);
-	rc |= pend_elem(&db->pend_domain, st->domain, true);
+	rc |= pend_elem(&b->pend_domain, st->domain, true);
 	snprintf(num, sizeof(num), "%" PRId64, st->report);
-	rc |= pend_elem(&db->pend_id, num, false);
+	rc |= pend_elem(&b->pend_id, num, false);
 	snprintf(num, sizeof(num), "%" PRIu64, st->records_pending);
-	rc |= pend_elem(&db->pend_records, num, false);
+	rc |= pend_elem(&b->pend_records, num, false);
 	snprintf(num, sizeof(num), "%" PRIu64, st->messages_pending);
-	rc |= pend_elem(&db->pend_messages, num, false);
-	rc |= pend_elem(&db->pend_sha256, hex, false);
+	rc |= pend_elem(&b->pend_messages, num, false);
+	rc |= pend_elem(&b->pend_sha256, hex, false);
 	if (rc != 0)
-		return store_pend_fail(db, err, errlen);
-	db->pend_n++;
+		return store_pend_fail(b, err, errlen);
+	b->pend_n++;
 	return 0;
 }
 
-void
-db_store_forget(struct db *db, bool free_bufs)
+/* Forgets the pending reports (after ROLLBACK, or before BEGIN); frees
+ * with free_bufs true. */
+static void
+store_forget(struct db_batch *b, bool free_bufs)
 {
-	struct buf	*b[] = { &db->pend_domain, &db->pend_id,
-			    &db->pend_records, &db->pend_messages,
-			    &db->pend_sha256, &db->pend_doc_size,
-			    &db->pend_doc };
+	struct buf	*a[] = { &b->pend_domain, &b->pend_id,
+			    &b->pend_records, &b->pend_messages,
+			    &b->pend_sha256, &b->pend_doc_size,
+			    &b->pend_doc };
 	size_t		 i;
 
-	for (i = 0; i < nitems(b); i++) {
+	for (i = 0; i < nitems(a); i++) {
 		if (free_bufs)
-			buf_free(b[i]);
+			buf_free(a[i]);
 		else
-			buf_reset(b[i]);
+			buf_reset(a[i]);
 	}
-	db->pend_n = 0;
+	b->pend_n = 0;
 }
 
-int
-db_store_flush(struct db *db, char *err, size_t errlen)
+/* Writes the totals and rollups of the reports stored in the open
+ * transaction, then forgets them; run just before COMMIT.  Reports rolled
+ * back since are skipped.  Returns 0, DB_ETEMP or DB_EPERM. */
+static int
+batch_flush(struct db_batch *b, char *err, size_t errlen)
 {
-	struct buf	*b[] = { &db->pend_domain, &db->pend_id,
-			    &db->pend_records, &db->pend_messages,
-			    &db->pend_sha256, &db->pend_doc_size };
-	const char	*v[nitems(b) + 1];
-	int		 len[nitems(b) + 1] = { 0 }, fmt[nitems(b) + 1] = { 0 };
+	struct buf	*a[] = { &b->pend_domain, &b->pend_id,
+			    &b->pend_records, &b->pend_messages,
+			    &b->pend_sha256, &b->pend_doc_size };
+	const char	*v[nitems(a) + 1];
+	int		 len[nitems(a) + 1] = { 0 }, fmt[nitems(a) + 1] = { 0 };
 	unsigned char	*h;
 	PGresult	*res;
 	size_t		 i;
 	int		 rc = 0;
 
-	if (db->pend_n == 0)
+	if (b->pend_n == 0)
 		return 0;
-	for (i = 0; i < nitems(b); i++) {
-		if (buf_addc(b[i], '}') == -1)
-			return store_pend_fail(db, err, errlen);
-		v[i] = b[i]->data;
+	for (i = 0; i < nitems(a); i++) {
+		if (buf_addc(a[i], '}') == -1)
+			return store_pend_fail(b, err, errlen);
+		v[i] = a[i]->data;
 	}
 	/* the documents' bytea[]: one dimension of pend_n, from 1 */
-	if (db->pend_doc.len < ARRAY_HEADER || db->pend_doc.len > INT32_MAX)
-		return store_pend_fail(db, err, errlen);
-	h = (unsigned char *)db->pend_doc.data;
+	if (b->pend_doc.len < ARRAY_HEADER || b->pend_doc.len > INT32_MAX)
+		return store_pend_fail(b, err, errlen);
+	h = (unsigned char *)b->pend_doc.data;
 	h[0] = h[1] = h[2] = 0, h[3] = 1;		/* ndim */
 	h[4] = h[5] = h[6] = 0, h[7] = 1;		/* may hold NULLs */
 	h[8] = h[9] = h[10] = 0, h[11] = BYTEA_OID;	/* element type */
-	h[12] = db->pend_n >> 24, h[13] = db->pend_n >> 16,
-	    h[14] = db->pend_n >> 8, h[15] = db->pend_n;	/* size */
+	h[12] = b->pend_n >> 24, h[13] = b->pend_n >> 16,
+	    h[14] = b->pend_n >> 8, h[15] = b->pend_n;	/* size */
 	h[16] = h[17] = h[18] = 0, h[19] = 1;		/* lower bound */
-	v[i] = db->pend_doc.data;
-	len[i] = (int)db->pend_doc.len;
+	v[i] = b->pend_doc.data;
+	len[i] = (int)b->pend_doc.len;
 	fmt[i] = 1;
-	res = PQexecParams(db->conn, db->rollup_later ? STORE_REPORTS_LATER :
-	    STORE_REPORTS, nitems(v), NULL, v, len, fmt, 0);
+	res = PQexecParams(b->db->conn, b->db->rollup_later ?
+	    STORE_REPORTS_LATER : STORE_REPORTS, nitems(v), NULL, v, len, fmt,
+	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = db_result_error(db, res, "report totals and rollups", err,
-		    errlen);
+		rc = db_result_error(b->db, res, "report totals and rollups",
+		    err, errlen);
 	PQclear(res);
-	db_store_forget(db, false);
+	store_forget(b, false);
 	return rc;
 }
 
@@ -568,4 +583,171 @@ db_rollup_drain(struct db *db, char *err, size_t errlen)
 			return rc;
 	} while (n > 0);
 	return 0;
+}
+
+/* --- the transaction: one message, or a group commit of many ---------- */
+
+/* A quarantine row for input whose bytes are not kept (larger than the
+ * cap).  Its key is a hash of where it is and how big, not of bytes we do
+ * not have, so two such inputs do not share a row. */
+#define QUARANTINE_UNKEPT \
+	"INSERT INTO quarantine (sha256, bytes, size, reason, source)" \
+	" VALUES ($1, ''::bytea, $2::bigint, $3, $4)" \
+	" ON CONFLICT (domain, sha256) DO UPDATE SET" \
+	" times_seen = quarantine.times_seen + 1, last_seen = now()," \
+	" reason = excluded.reason"
+
+void
+db_batch_init(struct db_batch *b, struct db *db)
+{
+	memset(b, 0, sizeof(*b));
+	b->db = db;
+}
+
+void
+db_batch_deinit(struct db_batch *b)
+{
+	if (b->open)
+		db_batch_rollback(b);
+	store_forget(b, true);
+}
+
+/* Undoes what the current message did, keeping the batch. */
+static int
+batch_undo(struct db_batch *b, char *err, size_t errlen)
+{
+	struct db	*db = b->db;
+	PGresult	*res;
+
+	if (db->in_copy) {
+		db->in_copy = false;
+		PQputCopyEnd(db->conn, "message abandoned");
+		while ((res = PQgetResult(db->conn)) != NULL)
+			PQclear(res);
+	}
+	return db_exec(db, "ROLLBACK TO SAVEPOINT message; "
+	    "RELEASE SAVEPOINT message", err, errlen) == 0 ? 0 : DB_ETEMP;
+}
+
+/* What ended the message's SAVEPOINT with rc: DB_ERETRY for a deadlock
+ * (rolled back alone), DB_ETEMP when the batch is lost. */
+static int
+batch_failed(struct db_batch *b, int rc)
+{
+	char	uerr[256];
+
+	/* the message's error is already in the caller's err */
+	if (rc == DB_ETEMP && (!b->db->retryable ||
+	    PQstatus(b->db->conn) != CONNECTION_OK))
+		return DB_ETEMP;
+	if (batch_undo(b, uerr, sizeof(uerr)) != 0)
+		return DB_ETEMP;
+	return rc == DB_ETEMP ? DB_ERETRY : rc;
+}
+
+int
+db_batch_begin(struct db_batch *b, char *err, size_t errlen)
+{
+	int	rc;
+
+	b->db->retryable = false;
+	store_forget(b, false);
+	if ((rc = db_exec(b->db, "BEGIN", err, errlen)) == 0)
+		b->open = true;
+	return rc;
+}
+
+int
+db_batch_commit(struct db_batch *b, char *err, size_t errlen)
+{
+	int	rc;
+
+	b->open = false;
+	/* The batch's rollups, from the rows that survived its SAVEPOINTs. */
+	if ((rc = batch_flush(b, err, errlen)) != 0) {
+		db_rollback(b->db);
+		return rc;	/* nothing committed: the inputs stay */
+	}
+	if ((rc = db_exec(b->db, "COMMIT", err, errlen)) != 0)
+		return rc;	/* in doubt: the inputs stay */
+	if (PQstatus(b->db->conn) != CONNECTION_OK)
+		return DB_ETEMP;
+	return 0;
+}
+
+void
+db_batch_rollback(struct db_batch *b)
+{
+	b->open = false;
+	store_forget(b, false);
+	if (b->db->in_copy) {
+		b->db->in_copy = false;
+		PQputCopyEnd(b->db->conn, "batch abandoned");
+	}
+	db_rollback(b->db);
+}
+
+int
+db_batch_item_begin(struct db_batch *b, char *err, size_t errlen)
+{
+	b->db->retryable = false;
+	return db_exec(b->db, "SAVEPOINT message", err, errlen) == 0 ? 0 :
+	    DB_ETEMP;
+}
+
+int
+db_batch_item_end(struct db_batch *b, int rc, char *err, size_t errlen)
+{
+	if (rc == 0)
+		return db_exec(b->db, "RELEASE SAVEPOINT message", err,
+		    errlen) == 0 ? 0 : DB_ETEMP;
+	return batch_failed(b, rc);
+}
+
+int
+db_batch_quarantine(struct db_batch *b, const void *data, size_t len,
+    const char *source, const char *reason, char *err, size_t errlen)
+{
+	char	serr[512];
+	int	rc;
+
+	/* err keeps the message's own error when only this fails */
+	if (db_exec(b->db, "SAVEPOINT message", serr, sizeof(serr)) != 0)
+		return DB_ETEMP;
+	rc = db_quarantine_put(b->db, data, len, source, reason, err, errlen);
+	return db_batch_item_end(b, rc, err, errlen);
+}
+
+int
+db_batch_unkept(struct db_batch *b, uint64_t size, const char *source,
+    const char *reason, char *err, size_t errlen)
+{
+	struct db		*db = b->db;
+	struct db_sha256	*h;
+	unsigned char		 digest[32];
+	const char		*v[4];
+	int			 lens[4] = { 32, 0, 0, 0 };
+	int			 fmts[4] = { 1, 0, 0, 0 };
+	char			 sz[24];
+	PGresult		*pres;
+	int			 rc = 0;
+
+	snprintf(sz, sizeof(sz), "%" PRIu64, size);
+	h = db_sha256_new();
+	db_sha256_update(h, "dmarcd: bytes not kept", 23);
+	db_sha256_update(h, source, strlen(source) + 1);
+	db_sha256_update(h, sz, strlen(sz));
+	db_sha256_finish(&h, digest);
+	v[0] = (const char *)digest;
+	v[1] = sz;
+	v[2] = reason;
+	v[3] = source;
+	if (db_batch_item_begin(b, err, errlen) != 0)
+		return DB_ETEMP;
+	pres = PQexecParams(db->conn, QUARANTINE_UNKEPT, 4, NULL, v, lens,
+	    fmts, 0);
+	if (PQresultStatus(pres) != PGRES_COMMAND_OK)
+		rc = db_result_error(db, pres, "quarantine", err, errlen);
+	PQclear(pres);
+	return db_batch_item_end(b, rc, err, errlen);
 }

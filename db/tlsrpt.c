@@ -3,8 +3,12 @@
  * tlsrpt_failure, and back out.  The report row is deduplicated by
  * (domain = first policy domain, organization_name, report_id); its
  * policies follow only when it was new.  A policy's failure details go in
- * with one INSERT over unnest()ed arrays.  Export rebuilds struct
- * tlsrpt_report and prints it with parser/tlsrpt.c's tlsrpt_json.
+ * with one INSERT over unnest()ed arrays.  A report comes parsed (by
+ * ingest/message.c).  Export rebuilds struct tlsrpt_report and prints it
+ * with parser/tlsrpt.c's tlsrpt_json.
+ *
+ * May touch: db.c; of parser/tlsrpt.h the report type, tlsrpt_json and
+ * tlsrpt_report_free (export's output), never its parser.
  */
 #include "config.h"
 
@@ -13,6 +17,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "tlsrpt.h"
 
 #define TLSRPT_ARRAY_CAP	(64 << 20)	/* one array parameter */
 #define TLSRPT_JSON_CAP		(64 << 20)	/* one report's JSON */
@@ -43,34 +48,6 @@
 	" FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]," \
 	" $8::text[], $9::bigint[], $10::text[], $11::text[])" \
 	" WITH ORDINALITY AS d(rt, smi, rmh, rmhelo, rip, fsc, ai, frc, n)"
-
-/* The stream, hashed on the way through (tlsrpt.sha256). */
-struct tls_reader {
-	tlsrpt_read_fn		  rd;
-	const char		*(*read_error)(void *);
-	void			 *rctx;
-	struct db_sha256	 *h;
-};
-
-static ssize_t
-tls_read(void *ctx, void *buf, size_t len)
-{
-	struct tls_reader	*tr = ctx;
-	ssize_t			 n;
-
-	n = tr->rd(tr->rctx, buf, len);
-	if (n > 0)
-		db_sha256_update(tr->h, buf, (size_t)n);
-	return n;
-}
-
-static const char *
-tls_error(void *ctx)
-{
-	struct tls_reader	*tr = ctx;
-
-	return tr->read_error(tr->rctx);
-}
 
 static int
 exec_params(struct db *db, const char *sql, int n, const char *const *v,
@@ -265,34 +242,17 @@ tlsrpt_insert(struct db *db, const struct tlsrpt_report *r,
 }
 
 int
-db_store_tlsrpt(struct db *db, tlsrpt_read_fn rd,
-    const char *(*read_error)(void *), void *rctx,
-    const struct tlsrpt_limits *lim, const struct db_report_origin *o,
+db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
+    const unsigned char sha[32], const struct db_report_origin *o,
     bool *duplicate_r, char *err, size_t errlen)
 {
-	struct tlsrpt_report	 r;
-	struct tls_reader	 tr;
-	unsigned char		 sha[32];
-	char			 uerr[256];
-	int			 rc;
+	char	uerr[256];
+	int	rc;
 
 	*duplicate_r = false;
-	tr.rd = rd;
-	tr.read_error = read_error;
-	tr.rctx = rctx;
-	tr.h = db_sha256_new();
-	rc = tlsrpt_parse(tls_read, tls_error, &tr, lim, &r, err, errlen);
-	db_sha256_finish(&tr.h, sha);
-	if (rc == -1) {
-		tlsrpt_report_free(&r);
-		return DB_EPERM;
-	}
-	if (db_exec(db, "SAVEPOINT tlsrpt", err, errlen) != 0) {
-		tlsrpt_report_free(&r);
+	if (db_exec(db, "SAVEPOINT tlsrpt", err, errlen) != 0)
 		return DB_ETEMP;
-	}
-	rc = tlsrpt_insert(db, &r, sha, o, duplicate_r, err, errlen);
-	tlsrpt_report_free(&r);
+	rc = tlsrpt_insert(db, r, sha, o, duplicate_r, err, errlen);
 	if (rc == 0)
 		return db_exec(db, "RELEASE SAVEPOINT tlsrpt", err,
 		    errlen) == 0 ? 0 : DB_ETEMP;

@@ -3,6 +3,10 @@
  * directories, mboxes, Maildirs or stdin into the database, many messages
  * per transaction (each in a SAVEPOINT of its own); a Maildir message
  * leaves new/ only after the COMMIT of its transaction.
+ *
+ * May touch: ingest/source.h (inputs and their done handles), deliver.h
+ * (a message into the batch), db/store.c's batch API (the transaction's
+ * state is there; this file keeps only what to release after COMMIT).
  */
 #include "config.h"
 
@@ -19,10 +23,9 @@
 #include <unistd.h>
 
 #include "lib.h"
-#include "aggregate.h"
-#include "unpack.h"
 #include "source.h"
 #include "conf.h"
+#include "deliver.h"
 #include "dmarcd.h"
 
 /* Group commit: a transaction holds at most this many messages, bytes of
@@ -48,7 +51,7 @@ struct ingest_pending {
 
 struct ingest_batch {
 	struct db		*db;
-	bool			 open;	/* a transaction is */
+	struct db_batch		 tx;	/* the transaction (db/store.c) */
 	double			 started;
 	uint64_t		 bytes;
 	struct ingest_pending	*v;
@@ -99,13 +102,12 @@ batch_open(struct ingest_batch *b)
 {
 	char	err[512];
 
-	if (b->open)
+	if (b->tx.open)
 		return 0;
-	if (db_batch_begin(b->db, err, sizeof(err)) != 0) {
+	if (db_batch_begin(&b->tx, err, sizeof(err)) != 0) {
 		log_warnx("database unavailable, stopping: %s", err);
 		return EXIT_TEMPFAIL;
 	}
-	b->open = true;
 	b->started = now_seconds();
 	return 0;
 }
@@ -118,10 +120,9 @@ batch_commit(struct ingest_batch *b, struct ingest_totals *t)
 	char	err[1024];
 	size_t	i;
 
-	if (!b->open)
+	if (!b->tx.open)
 		return 0;
-	b->open = false;
-	if (db_batch_commit(b->db, err, sizeof(err)) != 0) {
+	if (db_batch_commit(&b->tx, err, sizeof(err)) != 0) {
 		log_warnx("database unavailable, stopping (the last %zu "
 		    "messages stay for the next run): %s", b->n, err);
 		batch_drop(b);
@@ -146,9 +147,8 @@ batch_abort(struct ingest_batch *b, const char *origin, const char *err)
 	log_warnx("database unavailable, stopping (%s and the %zu messages "
 	    "before it in this transaction stay for the next run): %s",
 	    origin, b->n, err);
-	if (b->open)
-		db_batch_rollback(b->db);
-	b->open = false;
+	if (b->tx.open)
+		db_batch_rollback(&b->tx);
 	batch_drop(b);
 	return EXIT_TEMPFAIL;
 }
@@ -194,7 +194,7 @@ batch_push(struct ingest_batch *b, struct source_pending **done,
 /* A deadlock rolled msg back alone: commit the rest, then msg in a
  * transaction of its own (db_ingest_message retries). */
 static int
-ingest_alone(struct ingest_batch *b, const struct db_ingest_limits *lim,
+ingest_alone(struct ingest_batch *b, const struct message_limits *lim,
     const struct source_msg *msg, struct source_pending **done,
     struct ingest_totals *t)
 {
@@ -206,7 +206,7 @@ ingest_alone(struct ingest_batch *b, const struct db_ingest_limits *lim,
 		source_pending_free(done);
 		return rc;
 	}
-	rc = db_ingest_message(b->db, lim, msg->data, msg->len, msg->origin,
+	rc = deliver_message(b->db, lim, msg->data, msg->len, msg->origin,
 	    &res, err, sizeof(err));
 	if (rc == DB_ETEMP) {
 		source_pending_free(done);
@@ -220,7 +220,6 @@ ingest_alone(struct ingest_batch *b, const struct db_ingest_limits *lim,
 	}
 	batch_push(b, done, msg->origin, msg->len, &res);
 	/* committed already: release it now */
-	b->open = false;
 	if (b->v[0].note != NULL)
 		log_info("%s", b->v[0].note);
 	if (source_pending_done(&b->v[0].done, b->v[0].outcome, err,
@@ -235,7 +234,7 @@ ingest_alone(struct ingest_batch *b, const struct db_ingest_limits *lim,
  * EXIT_TEMPFAIL when the database went away (the batch's messages stay
  * where they are). */
 static int
-ingest_source(struct ingest_batch *b, const struct db_ingest_limits *lim,
+ingest_source(struct ingest_batch *b, const struct message_limits *lim,
     struct source *src, struct progress *prog, struct ingest_totals *t)
 {
 	const struct source_msg		*msg;
@@ -273,12 +272,12 @@ ingest_source(struct ingest_batch *b, const struct db_ingest_limits *lim,
 			 * so it does not wait in new/ forever */
 			snprintf(reason, sizeof(reason), "%s; bytes not kept",
 			    msg->error);
-			rc = db_batch_unkept(b->db, msg->len, msg->origin,
+			rc = db_batch_unkept(&b->tx, msg->len, msg->origin,
 			    reason, err, sizeof(err));
 			res.quarantined = true;
 			snprintf(res.reason, sizeof(res.reason), "%s", reason);
 		} else
-			rc = db_batch_message(b->db, lim, msg->data, msg->len,
+			rc = deliver_batch(&b->tx, lim, msg->data, msg->len,
 			    msg->origin, &res, err, sizeof(err));
 		if (rc == DB_ETEMP) {
 			source_pending_free(&done);
@@ -294,7 +293,7 @@ ingest_source(struct ingest_batch *b, const struct db_ingest_limits *lim,
 		} else
 			batch_push(b, &done, msg->origin,
 			    msg->error == NULL ? msg->len : 0, &res);
-		if (b->open && (b->n >= INGEST_BATCH_MESSAGES ||
+		if (b->tx.open && (b->n >= INGEST_BATCH_MESSAGES ||
 		    b->bytes >= INGEST_BATCH_BYTES ||
 		    now_seconds() - b->started >= INGEST_BATCH_SECONDS) &&
 		    (rc = batch_commit(b, t)) != 0)
@@ -396,7 +395,7 @@ cmd_ingest(int argc, char **argv)
 	};
 	struct cmd_env		 env;
 	struct db		*db = NULL;
-	struct db_ingest_limits	 lim;
+	struct message_limits	 lim;
 	struct source_limits	 slim;
 	struct source		*src;
 	struct source_estimate	 est, all;
@@ -465,6 +464,7 @@ cmd_ingest(int argc, char **argv)
 		prog.enabled = false;
 	memset(&batch, 0, sizeof(batch));
 	batch.db = db;
+	db_batch_init(&batch.tx, db);
 	for (i = 0; i < argc && status != EXIT_TEMPFAIL; i++) {
 		if (source_open(argv[i], &slim, &src, err, sizeof(err)) == -1) {
 			log_warnx("%s", err);
@@ -482,6 +482,7 @@ cmd_ingest(int argc, char **argv)
 	/* rollups an LMTP daemon (or the folder) queued and could not fold */
 	if (status != EXIT_TEMPFAIL)
 		ingest_fold_queued(db);
+	db_batch_deinit(&batch.tx);
 	free(batch.v);
 	progress_end(&prog);
 	secs = now_seconds() - start;

@@ -3,7 +3,7 @@
  *
  * One thread runs an epoll loop over the listeners and every session
  * (ingest/lmtp.c speaks the protocol); a fixed pool of delivery threads,
- * each with its own database connection, runs db_ingest_message() for the
+ * each with its own database connection, runs deliver_message() for the
  * messages that are complete.  An idle or slow client costs a descriptor
  * and a session, never a thread or a database connection, and PostgreSQL
  * sees at most `workers` connections however many MTAs connect.  A session
@@ -47,6 +47,7 @@
 #include "lmtp.h"
 #include "source.h"
 #include "conf.h"
+#include "deliver.h"
 #include "dmarcd.h"
 
 #define LMTP_LISTEN_MAX		16
@@ -92,7 +93,7 @@ struct lmtp_settings {
  * Counted, since delivery threads hold one while the loop swaps it. */
 struct runconf {
 	struct cmd_env		 env;
-	struct db_ingest_limits	 lim;
+	struct message_limits	 lim;
 	unsigned		 gen;
 	unsigned		 refs;
 };
@@ -265,7 +266,7 @@ worker_deliver(struct daemon *d, struct db **db, unsigned *gen,
 	if (j->rc == 0) {
 		/* concurrent deliveries queue their rollups (fold_main) */
 		(*db)->rollup_later = true;
-		j->rc = db_ingest_message(*db, &rc->lim, j->data, j->len,
+		j->rc = deliver_message(*db, &rc->lim, j->data, j->len,
 		    j->source, &j->res, j->err, sizeof(j->err));
 	}
 	if (j->rc != 0)
@@ -837,7 +838,7 @@ watch_ingest(struct daemon *d, const char *path, struct db **db,
 		}
 		if ((r = store_connect(d, rc, db, gen, err,
 		    sizeof(err))) == 0)
-			r = db_ingest_message(*db, &rc->lim, msg->data,
+			r = deliver_message(*db, &rc->lim, msg->data,
 			    msg->len, msg->origin, &res, err, sizeof(err));
 		if (r != 0)
 			db_close(db);

@@ -1,10 +1,15 @@
 /*
  * cmd_parse.c - `dmarcd parse`: unpack and parse inputs, print one JSON line
- * per report (or per input that gave none), touch no database.
+ * per report (or per input that gave none), touch no database.  The JSON
+ * sink of ingest/message.c: the same pipeline and the same limits
+ * (dmarcd.conf's) as ingest and lmtp, so parse shows what they would store.
  *
  * A report's JSON is spooled until the report has parsed to the end, so a
  * report that turns out broken half-way prints one error line, never half a
  * report; the spool spills to a temporary file, so memory stays flat.
+ *
+ * May touch: ingest/message.h (the pipeline), parser/agg_json.h and the
+ * parsers' JSON forms (arf_json, tlsrpt_json), conf.h (the limits), stdout.
  */
 #include "config.h"
 
@@ -16,11 +21,9 @@
 #include <unistd.h>
 
 #include "lib.h"
-#include "aggregate.h"
 #include "agg_json.h"
-#include "forensic.h"
-#include "tlsrpt.h"
-#include "unpack.h"
+#include "message.h"
+#include "conf.h"
 #include "dmarcd.h"
 
 #define PARSE_FLUSH_AT	(64 * 1024)	/* move JSON to the spool past this */
@@ -29,7 +32,6 @@ struct parse_ctx {
 	const char		*source;
 	struct buf		 out;	/* JSON being built */
 	struct spool		 spool;	/* JSON of the current report */
-	struct agg_limits	 agg_lim;
 	bool			 first_record;
 	unsigned		 reports;	/* good reports from this input */
 	unsigned		 errors;	/* error lines from this input */
@@ -103,119 +105,121 @@ print_error(struct parse_ctx *pc, const char *reason)
 	pc->errors++;
 }
 
-/* Prints a report's line from pc->out, or its error line when rc is -1. */
+/* A whole line in pc->out: to stdout. */
 static int
-print_line(struct parse_ctx *pc, struct unpack_item *item, int rc,
-    const char *err, const char **error_r)
+print_out(struct parse_ctx *pc, char *err, size_t errlen)
 {
-	char	reason[600];
-
-	if (rc == -1) {
-		snprintf(reason, sizeof(reason), "%s: %s",
-		    unpack_item_name(item), err);
-		print_error(pc, reason);
-		return 0;
-	}
 	if (fwrite(pc->out.data, 1, pc->out.len, stdout) != pc->out.len) {
-		*error_r = "cannot write output";
-		return -1;
+		snprintf(err, errlen, "cannot write output");
+		return MESSAGE_STOP;
 	}
 	pc->reports++;
 	return 0;
 }
 
-/* A failure report: one line, or one error line (also for a feedback
- * report that is not about DMARC). */
 static int
-parse_forensic(struct parse_ctx *pc, struct unpack_item *item,
-    const char **error_r)
-{
-	struct arf_limits	 lim;
-	struct arf_report	 r;
-	char			 err[512];
-	int			 rc;
-
-	arf_limits_default(&lim);
-	buf_reset(&pc->out);
-	if (arf_parse_message(unpack_item_message(item), &lim, &r, err,
-	    sizeof(err)) == -1)
-		rc = -1;
-	else if ((rc = arf_json(&pc->out, pc->source, &r)) == -1)
-		snprintf(err, sizeof(err), "output too large");
-	arf_report_free(&r);
-	return print_line(pc, item, rc, err, error_r);
-}
-
-/* An SMTP TLS report: one line, or one error line. */
-static int
-parse_tlsrpt(struct parse_ctx *pc, struct unpack_item *item,
-    const char **error_r)
-{
-	struct tlsrpt_limits	 lim;
-	struct tlsrpt_report	 r;
-	char			 err[512];
-	int			 rc;
-
-	tlsrpt_limits_default(&lim);
-	buf_reset(&pc->out);
-	if (tlsrpt_parse(unpack_item_read, unpack_item_error, item, &lim, &r,
-	    err, sizeof(err)) == -1)
-		rc = -1;
-	else if ((rc = tlsrpt_json(&pc->out, pc->source, &r)) == -1)
-		snprintf(err, sizeof(err), "output too large");
-	tlsrpt_report_free(&r);
-	return print_line(pc, item, rc, err, error_r);
-}
-
-/* One candidate report out of the unpacker. */
-static int
-on_item(void *ctx, struct unpack_item *item, const char **error_r)
+sink_begin(void *ctx, const char *item, enum message_kind kind, char *err,
+    size_t errlen)
 {
 	struct parse_ctx	*pc = ctx;
-	char			 err[512], reason[600];
 
-	switch (unpack_item_kind(item)) {
-	case UNPACK_AGGREGATE:
-		break;
-	case UNPACK_FORENSIC:
-		return parse_forensic(pc, item, error_r);
-	case UNPACK_TLSRPT:
-		return parse_tlsrpt(pc, item, error_r);
-	default:
-		break;
-	}
+	(void)item;
+	(void)kind;
+	(void)err;
+	(void)errlen;
 	buf_reset(&pc->out);
 	spool_reset(&pc->spool);
-	if (agg_parse(unpack_item_read, unpack_item_error, item, &pc->agg_lim,
-	    &parse_handler, pc, err, sizeof(err)) == -1) {
+	return 0;
+}
+
+/* An aggregate report: its spooled line, or (perr) nothing of it. */
+static int
+sink_aggregate(void *ctx, const char *perr, char *err, size_t errlen)
+{
+	struct parse_ctx	*pc = ctx;
+
+	if (perr != NULL) {
 		spool_reset(&pc->spool);
-		snprintf(reason, sizeof(reason), "%s: %s",
-		    unpack_item_name(item), err);
-		print_error(pc, reason);
-		return 0;
+		snprintf(err, errlen, "%s", perr);
+		return MESSAGE_REFUSED;
 	}
 	if (spool_flush_to(&pc->spool, stdout) == -1) {
-		*error_r = "cannot write output";
-		return -1;
+		snprintf(err, errlen, "cannot write output");
+		return MESSAGE_STOP;
 	}
 	pc->reports++;
 	return 0;
 }
+
+static int
+sink_failure(void *ctx, const struct arf_report *r,
+    const struct buf *identity, char *err, size_t errlen)
+{
+	struct parse_ctx	*pc = ctx;
+
+	(void)identity;
+	if (arf_json(&pc->out, pc->source, r) == -1) {
+		snprintf(err, errlen, "output too large");
+		return MESSAGE_REFUSED;
+	}
+	return print_out(pc, err, errlen);
+}
+
+static int
+sink_tlsrpt(void *ctx, const struct tlsrpt_report *r, char *err,
+    size_t errlen)
+{
+	struct parse_ctx	*pc = ctx;
+
+	if (tlsrpt_json(&pc->out, pc->source, r) == -1) {
+		snprintf(err, errlen, "output too large");
+		return MESSAGE_REFUSED;
+	}
+	return print_out(pc, err, errlen);
+}
+
+/* An item (or, item NULL, the input) that gave no report: its line. */
+static void
+sink_not_report(void *ctx, const char *item, const char *reason)
+{
+	struct parse_ctx	*pc = ctx;
+	char			 line[600];
+
+	if (item == NULL) {
+		print_error(pc, reason);
+		return;
+	}
+	snprintf(line, sizeof(line), "%s: %s", item, reason);
+	print_error(pc, line);
+}
+
+static const struct message_sink parse_sink = {
+	.begin = sink_begin,
+	.agg = &parse_handler,
+	.aggregate = sink_aggregate,
+	.tlsrpt = sink_tlsrpt,
+	.failure = sink_failure,
+	.not_report = sink_not_report,
+};
 
 int
 cmd_parse(int argc, char **argv)
 {
-	struct unpack_limits	 lim;
+	struct message_limits	 lim;
+	struct cmd_env		 env;
 	struct parse_ctx	 pc;
 	char			 err[512];
 	char			 dash[] = "-", *stdin_only[] = { dash };
 	char			**paths;
-	int			 i, n, npaths, status = EXIT_OK, ch, fd;
+	int			 i, npaths, status = EXIT_OK, ch, fd, rc;
 
-	while ((ch = getopt(argc, argv, "h")) != -1) {
-		switch (ch) {
-		default:
-			fprintf(stderr, "usage: dmarcd parse [FILE|-]...\n");
+	memset(&env, 0, sizeof(env));
+	while ((ch = getopt(argc, argv, "f:h")) != -1) {
+		if (ch == 'f')
+			env.conf_file = optarg;
+		else {
+			fprintf(stderr, "usage: dmarcd parse [-f FILE] "
+			    "[FILE|-]...\n");
 			return ch == 'h' ? 0 : EXIT_USAGE;
 		}
 	}
@@ -224,11 +228,14 @@ cmd_parse(int argc, char **argv)
 	paths = argc ? argv : stdin_only;
 	npaths = argc ? argc : 1;
 
+	/* the limits ingest and lmtp use, so parse shows what they keep */
+	if ((rc = cmd_env_load(&env)) != 0)
+		return rc;
+	conf_ingest_limits(&env.conf, &lim);
+	cmd_env_free(&env);
 	agg_global_init();
 	unpack_global_init();
-	unpack_limits_default(&lim);
 	memset(&pc, 0, sizeof(pc));
-	agg_limits_default(&pc.agg_lim);
 	buf_init(&pc.out, 64 << 20);
 	spool_init(&pc.spool, 4 << 20);
 
@@ -244,14 +251,11 @@ cmd_parse(int argc, char **argv)
 			status = EXIT_INPUT;
 			continue;
 		}
-		n = unpack_fd(fd, pc.source, &lim, on_item, &pc, err,
-		    sizeof(err));
+		if (message_run_fd(fd, pc.source, &lim, &parse_sink, &pc, err,
+		    sizeof(err)) != 0)
+			print_error(&pc, err);
 		if (fd != STDIN_FILENO)
 			close(fd);
-		if (n == -1 || (n == 0 && pc.errors == 0))
-			print_error(&pc, err);
-		else if (pc.reports == 0 && pc.errors == 0)
-			print_error(&pc, "no report found");
 		if (pc.errors)
 			status = EXIT_INPUT;
 		fflush(stdout);

@@ -15,11 +15,12 @@
 
 #include "lib.h"
 #include "conf.h"
+#include "deliver.h"
 #include "dmarcd.h"
 
 struct retry_ctx {
 	struct db		*db;
-	struct db_ingest_limits	 lim;
+	struct message_limits	 lim;
 	unsigned		 resolved, still, reports;
 	char			 err[1024];
 };
@@ -37,23 +38,28 @@ retry_one(void *ctx, const struct db_quarantined *q)
 {
 	struct retry_ctx		*rc = ctx;
 	struct db_message_result	 res;
+	struct db_batch			 b;
 	char				 source[64];
 	int				 r;
 
 	snprintf(source, sizeof(source), "quarantine:%" PRId64, q->id);
-	if ((r = db_exec(rc->db, "BEGIN", rc->err, sizeof(rc->err))) != 0)
+	db_batch_init(&b, rc->db);
+	if ((r = db_batch_begin(&b, rc->err, sizeof(rc->err))) != 0) {
+		db_batch_deinit(&b);
 		return r;
-	r = db_ingest_message_tx(rc->db, &rc->lim, q->data, q->len,
+	}
+	r = deliver_message_tx(&b, &rc->lim, q->data, q->len,
 	    *q->source ? q->source : source, false, &res, rc->err,
 	    sizeof(rc->err));
 	if (r == 0 && !res.quarantined)
 		r = db_quarantine_resolve(rc->db, q->domain, q->id, rc->err,
 		    sizeof(rc->err));
-	if (r != 0) {
-		db_rollback(rc->db);
-		return r;
-	}
-	if ((r = db_exec(rc->db, "COMMIT", rc->err, sizeof(rc->err))) != 0)
+	if (r == 0)
+		r = db_batch_commit(&b, rc->err, sizeof(rc->err));
+	else
+		db_batch_rollback(&b);
+	db_batch_deinit(&b);
+	if (r != 0)
 		return r;
 	if (res.quarantined) {
 		rc->still++;

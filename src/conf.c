@@ -415,7 +415,7 @@ conf_db_config(const struct conf *c, const char *db_url,
 }
 
 void
-conf_ingest_limits(const struct conf *c, struct db_ingest_limits *l)
+conf_ingest_limits(const struct conf *c, struct message_limits *l)
 {
 	unpack_limits_default(&l->unpack);
 	agg_limits_default(&l->agg);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "db.h"
+#include "message.h"
 
 #define CONF_DEFAULT_FILE	"/etc/dmarcd.conf"
 /* gzip bytes kept of a report document (max_stored_document) */
@@ -82,7 +83,7 @@ void	conf_print(const struct conf *c, FILE *out);
 /* The database to use: --db, else $DMARCD_DB, else the file's. */
 void	conf_db_config(const struct conf *c, const char *db_url,
 	    struct db_config *dc);
-void	conf_ingest_limits(const struct conf *c, struct db_ingest_limits *l);
+void	conf_ingest_limits(const struct conf *c, struct message_limits *l);
 /* Splits a list setting (items separated by commas or white space) into at
  * most max pointers into the copy it returns in *copy_r (caller frees).
  * Returns the number of items, or -1 when there are more than max. */

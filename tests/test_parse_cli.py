@@ -84,6 +84,51 @@ ok(lines[1]["source"] == missing and "open" in lines[1]["reason"],
    "missing file: says it cannot be opened", lines[1])
 ok(lines[3]["source"] == "<stdin>", "stdin is named <stdin>")
 
+# parse takes the limits and privacy settings of dmarcd.conf, as ingest
+# does: what the defaults accept, a small cap refuses
+import tempfile  # noqa: E402
+tmp = tempfile.mkdtemp(prefix="dmarcd-parse-")
+
+
+def conf(name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+empty = conf("empty.conf", "")
+env = dict(os.environ, DMARCD_CONF=empty)
+res = run([exe, "parse", xml_path], env=env)
+ok(res.rc == 0 and len(res.json_lines()[0]["records"]) == 2,
+   "defaults: the two-record report parses", res.rc, res.err)
+small = conf("small.conf", "max_records = 1\n")
+res = run([exe, "parse", "-f", small, xml_path], env=env)
+lines = res.json_lines()
+ok(res.rc == 1 and [l["type"] for l in lines] == ["error"] and
+   "max_records" in lines[0]["reason"],
+   "parse -f: max_records = 1 refuses the two-record report", res.rc,
+   lines, res.err)
+res = run([exe, "parse", xml_path], env=dict(os.environ, DMARCD_CONF=small))
+ok(res.rc == 1 and "max_records" in res.out.decode(),
+   "parse reads $DMARCD_CONF like the other commands", res.rc, res.out)
+arf = os.path.join(os.path.dirname(data), "forensic", "auth-failure.eml")
+res = run([exe, "parse", arf], env=env)
+r = res.json_lines()[0]
+ok(res.rc == 0 and not r["redacted"] and r["body"] is None and
+   r["original_mail_from"] == "alice.sender@example.org",
+   "failure report, defaults: not redacted, no body", r)
+res = run([exe, "parse", "-f", conf("privacy.conf", "forensic_redact = 1\n"
+                                    "forensic_keep_body = 1\n"), arf], env=env)
+r = res.json_lines()[0]
+ok(res.rc == 0 and r["redacted"] and r["body"] and
+   r["original_mail_from"] == "redacted@example.org" and
+   all(a.startswith("redacted@") for a in r["original_rcpt_to"]),
+   "failure report: forensic_redact and forensic_keep_body apply", r)
+res = run([exe, "parse", "-f", os.path.join(tmp, "missing.conf"), xml_path])
+ok(res.rc == 78, "parse -f with a missing file: exit 78 (EX_CONFIG)", res.rc)
+
 res = run([exe, "parse", "--no-such-option"])
 ok(res.rc == 64, "bad option: exit 64 (EX_USAGE)", res.rc)
 res = run([exe, "no-such-command"])
