@@ -25,8 +25,9 @@
 
 #include "lib.h"
 
-/* The report types (parser/) and the sink interface (ingest/message.h),
- * by name only: the .c files that use them include their header. */
+/* The report types (parser/report.h) and the sink interface
+ * (ingest/message_sink.h), by name only: the .c files that use them
+ * include those headers. */
 struct agg_handler;
 struct arf_report;
 struct tlsrpt_report;

@@ -4,8 +4,8 @@
  * one row per record.  Rows stream in single-row mode, so memory holds one
  * record and one output chunk whatever the size of the export.
  *
- * May touch: db.c; parser/agg_json.h (the one JSON form of an aggregate
- * report, so export and parse cannot drift) and its report types.
+ * May touch: db.c; parser/report.h: the report types and their one JSON
+ * form (agg_json.c), so export and parse cannot drift.
  */
 #include "config.h"
 
@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "db.h"
-#include "agg_json.h"
+#include "report.h"
 
 #define EXPORT_FLUSH_AT	(64 * 1024)	/* output bytes held before fwrite */
 #define EXPORT_BUF_CAP	(64 << 20)	/* one record's output, at most */

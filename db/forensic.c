@@ -6,8 +6,8 @@
  * prints it with parser/forensic.c's arf_json, so `export --type forensic`
  * and `parse` print the same fields.
  *
- * May touch: db.c; of parser/forensic.h the report type and arf_json
- * (export's output), never its parser.
+ * May touch: db.c; parser/report.h (the report type, arf_json for
+ * export's output), never the parser.
  */
 #include "config.h"
 
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "db.h"
-#include "forensic.h"
+#include "report.h"
 
 #define FORENSIC_JSON_CAP	(16 << 20)	/* one report's JSON */
 #define FORENSIC_ARRAY_CAP	(4 << 20)	/* one text[] parameter */

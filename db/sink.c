@@ -8,15 +8,15 @@
  * db_batch_commit().
  *
  * May touch: store.c, forensic.c, tlsrpt.c, quarantine.c, document.c,
- * sha256.c, and the sink interface of ingest/message.h (no unpacker, no
- * parser is called: the reports come parsed).
+ * sha256.c, the sink interface of ingest/message_sink.h and the report
+ * types of parser/report.h (no unpacker, no parser: reports come parsed).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "db.h"
-#include "message.h"
+#include "message_sink.h"
 
 #define SINK_REASONS_CAP	4096	/* bytes of joined reasons */
 

@@ -10,7 +10,7 @@
  * data and a few dozen bytes per report of the open transaction.
  *
  * May touch: db.c (connection, errors, escaping), document.c,
- * quarantine.c, sha256.c, and the report types of parser/aggregate.h.
+ * quarantine.c, sha256.c, and the report types of parser/report.h.
  */
 #include "config.h"
 
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "db.h"
-#include "aggregate.h"
+#include "report.h"
 
 #define STORE_COPY_CHUNK	(256 * 1024)	/* COPY bytes per PQputCopyData */
 #define STORE_COPY_CAP		(STORE_COPY_CHUNK + 256 * 1024)	/* + a record */

@@ -7,8 +7,8 @@
  * ingest/message.c).  Export rebuilds struct tlsrpt_report and prints it
  * with parser/tlsrpt.c's tlsrpt_json.
  *
- * May touch: db.c; of parser/tlsrpt.h the report type, tlsrpt_json and
- * tlsrpt_report_free (export's output), never its parser.
+ * May touch: db.c; parser/report.h (the report type, tlsrpt_json and
+ * tlsrpt_report_free for export's output), never the parser.
  */
 #include "config.h"
 
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "db.h"
-#include "tlsrpt.h"
+#include "report.h"
 
 #define TLSRPT_ARRAY_CAP	(64 << 20)	/* one array parameter */
 #define TLSRPT_JSON_CAP		(64 << 20)	/* one report's JSON */

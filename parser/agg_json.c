@@ -1,7 +1,7 @@
 /* agg_json.c - aggregate reports as JSON lines (the `parse` format). */
 #include "config.h"
 
-#include "agg_json.h"
+#include "report.h"
 
 /*
  * Keys are literals, written with their comma and colon in one append

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "lib.h"
-#include "agg_json.h"
+#include "report.h"
 #include "message.h"
 #include "conf.h"
 #include "dmarcd.h"
