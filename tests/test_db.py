@@ -715,6 +715,30 @@ ok(r.returncode == 0 and bad == [] and pg.psql(
    "006 fills its rollups from 004's: equal to rollups from record",
    r.stdout, r.stderr, *bad)
 
+# --- failure and TLS reports, from the project's own fixtures ----------------------
+# parsed once by the pipeline: stored as `parse` prints them, and the same report
+# read under other privacy settings is still a duplicate (its identity is the
+# report as read with keep_body and redact off)
+fdata = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(
+    os.path.abspath(__file__))), "data")
+arfs = [os.path.join(fdata, "forensic", n) for n in ("auth-failure.eml", "exim-text.eml")]
+url_f = pg.createdb("failure")
+r = dm(url_f, "ingest", "-q", *arfs)
+ok(r.returncode == 0 and b"2 failure reports" in r.stdout,
+   "ingest: the two failure report fixtures are stored", r.stdout, r.stderr)
+r2 = dm(url_f, "export", "--type", "forensic")
+p = run([D, "parse"] + arfs, env=ENV)
+ok(strip_source(json_lines(r2.stdout)) == strip_source(json_lines(p.stdout)),
+   "failure reports: export prints what parse prints", r2.stdout, p.stdout)
+privacy = os.path.join(tmp, "privacy.conf")
+write(privacy, b"forensic_redact = 1\nforensic_keep_body = 1\n")
+os.chmod(privacy, 0o600)
+r = run([D, "ingest", "-q", "-f", privacy, "--db", url_f] + arfs, env=ENV)
+ok(r.returncode == 0 and pg.psql("failure", "SELECT count(*) FROM forensic")
+   .strip() == "2" and b"2 duplicates" in r.stdout,
+   "the same failure reports under redact and keep_body: duplicates",
+   r.stdout, r.stderr)
+
 # --- configuration ----------------------------------------------------------------
 conf = os.path.join(tmp, "dmarcd.conf")
 write(conf, b"# test\ndatabase = postgresql://u:secret@h/d\nmax_text = 1\n"
