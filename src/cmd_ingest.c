@@ -192,7 +192,7 @@ batch_push(struct ingest_batch *b, struct source_pending **done,
 }
 
 /* A deadlock rolled msg back alone: commit the rest, then msg in a
- * transaction of its own (db_ingest_message retries). */
+ * transaction of its own (deliver_message retries). */
 static int
 ingest_alone(struct ingest_batch *b, const struct message_limits *lim,
     const struct source_msg *msg, struct source_pending **done,

@@ -8,8 +8,8 @@
  * report that turns out broken half-way prints one error line, never half a
  * report; the spool spills to a temporary file, so memory stays flat.
  *
- * May touch: ingest/message.h (the pipeline), parser/agg_json.h and the
- * parsers' JSON forms (arf_json, tlsrpt_json), conf.h (the limits), stdout.
+ * May touch: ingest/message.h (the pipeline), parser/report.h (the reports'
+ * JSON forms), conf.h (the limits), stdout.
  */
 #include "config.h"
 

@@ -5,6 +5,9 @@
  * out, it is stored and the row is marked resolved in the same transaction;
  * the bytes stay (nothing the user gave is deleted), and `list -a` shows
  * resolved rows too.
+ *
+ * May touch: db/ (the quarantine, a db_batch per retried row), deliver.h
+ * (the message's trip again), conf.h.
  */
 #include "config.h"
 
