@@ -150,7 +150,8 @@ int	db_status_print(struct db *db, FILE *out, char *err, size_t errlen);
  */
 struct db_batch {
 	struct db	*db;
-	bool		 open;		/* begin .. commit/rollback */
+	bool		 open;		/* begin .. commit/rollback; callers
+					 * read it, only store.c writes */
 	/* Reports stored in the open transaction whose totals and rollups
 	 * are written at its end: array literals for dmarcd_store_reports();
 	 * pend_n reports. */
