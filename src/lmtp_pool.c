@@ -1,0 +1,196 @@
+/*
+ * lmtp_pool.c - `dmarcd lmtp`'s delivery pool: a fixed number of threads,
+ * each with its own database connection, run db_ingest_message() for the
+ * messages the sessions hand them (a job each), and hand the jobs back to
+ * the event loop through d->done and an eventfd.  Also the counted
+ * configuration (a reload swaps it while threads hold the old one) and the
+ * start and stop of every thread of the daemon.
+ *
+ * Touches struct daemon only under d->mu (queue, done, rc) and open_mu;
+ * never a session: a job's reply is the event loop's (lmtp_session.c).
+ */
+#include "config.h"
+
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib.h"
+#include "lmtp_daemon.h"
+
+/* --- configuration, counted ------------------------------------------- */
+
+struct runconf *
+runconf_load(const char *conf_file, const char *db_url, unsigned gen)
+{
+	struct runconf	*rc;
+
+	if ((rc = calloc(1, sizeof(*rc))) == NULL)
+		fatalx("out of memory");
+	rc->env.conf_file = conf_file;
+	rc->env.db_url = db_url;
+	if (cmd_env_load(&rc->env) != 0) {
+		free(rc);
+		return NULL;
+	}
+	conf_ingest_limits(&rc->env.conf, &rc->lim);
+	rc->gen = gen;
+	rc->refs = 1;
+	return rc;
+}
+
+void
+runconf_unref(struct runconf *rc)
+{
+	if (rc != NULL && --rc->refs == 0) {
+		cmd_env_free(&rc->env);
+		free(rc);
+	}
+}
+
+struct runconf *
+runconf_get(struct daemon *d)
+{
+	struct runconf	*rc;
+
+	pthread_mutex_lock(&d->mu);
+	rc = d->rc;
+	rc->refs++;
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+void
+runconf_put(struct daemon *d, struct runconf *rc)
+{
+	pthread_mutex_lock(&d->mu);
+	runconf_unref(rc);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Keeps *db connected to rc's database; reconnects after a reload or a
+ * failure.  Returns db_open's status. */
+int
+store_connect(struct daemon *d, struct runconf *rc, struct db **db,
+    unsigned *gen, char *err, size_t errlen)
+{
+	int	r;
+
+	if (*db != NULL && *gen == rc->gen)
+		return 0;
+	db_close(db);
+	pthread_mutex_lock(&d->open_mu);
+	r = db_open(&rc->env.dbc, true, db, err, errlen);
+	pthread_mutex_unlock(&d->open_mu);
+	if (r == 0)
+		*gen = rc->gen;
+	return r;
+}
+
+/* --- delivery threads ------------------------------------------------- */
+
+static void
+worker_deliver(struct daemon *d, struct db **db, unsigned *gen,
+    struct job *j)
+{
+	struct runconf	*rc = runconf_get(d);
+
+	j->rc = store_connect(d, rc, db, gen, j->err, sizeof(j->err));
+	if (j->rc == 0) {
+		/* concurrent deliveries queue their rollups (fold_main) */
+		(*db)->rollup_later = true;
+		j->rc = db_ingest_message(*db, &rc->lim, j->data, j->len,
+		    j->source, &j->res, j->err, sizeof(j->err));
+	}
+	if (j->rc != 0)
+		db_close(db);	/* the connection may be broken: start over */
+	runconf_put(d, rc);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct daemon	*d = arg;
+	struct db	*db = NULL;
+	struct job	*j;
+	unsigned	 gen = 0;
+	uint64_t	 one = 1;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		while (d->queue == NULL && !d->workers_stop)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->queue == NULL)
+			break;
+		j = d->queue;
+		if ((d->queue = j->next) == NULL)
+			d->queue_tail = &d->queue;
+		pthread_mutex_unlock(&d->mu);
+
+		worker_deliver(d, &db, &gen, j);
+
+		pthread_mutex_lock(&d->mu);
+		j->next = d->done;
+		d->done = j;
+		/* a full counter fails, and the loop wakes anyway */
+		(void)!write(d->donefd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&d->mu);
+	db_close(&db);
+	return NULL;
+}
+
+void
+daemon_start_threads(struct daemon *d)
+{
+	unsigned	i;
+	int		r;
+
+	for (i = 0; i < d->set->workers; i++) {
+		if ((r = pthread_create(&d->threads[i], NULL, worker_main,
+		    d)) != 0)
+			fatalx("pthread_create: %s", strerror(r));
+		d->nthreads++;
+	}
+	if ((d->fold_stopfd = eventfd(0, EFD_CLOEXEC)) == -1)
+		fatalx("eventfd: %s", strerror(errno));
+	if ((r = pthread_create(&d->fold_thread, NULL, fold_main, d)) != 0)
+		fatalx("pthread_create: %s", strerror(r));
+	if (d->set->nmaildirs > 0) {
+		if ((d->watch_stopfd = eventfd(0, EFD_CLOEXEC)) == -1)
+			fatalx("eventfd: %s", strerror(errno));
+		if ((r = pthread_create(&d->watch_thread, NULL, watch_main,
+		    d)) != 0)
+			fatalx("pthread_create: %s", strerror(r));
+		d->watching = true;
+	}
+}
+
+void
+daemon_stop_threads(struct daemon *d)
+{
+	uint64_t	one = 1;
+	unsigned	i;
+
+	pthread_mutex_lock(&d->mu);
+	d->workers_stop = true;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	for (i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	/* after the deliveries: the folder's last round takes theirs */
+	if (write(d->fold_stopfd, &one, sizeof(one)) == -1)
+		log_warnx("eventfd: %s", strerror(errno));
+	pthread_join(d->fold_thread, NULL);
+	close(d->fold_stopfd);
+	if (d->watching) {
+		if (write(d->watch_stopfd, &one, sizeof(one)) == -1)
+			log_warnx("eventfd: %s", strerror(errno));
+		pthread_join(d->watch_thread, NULL);
+		close(d->watch_stopfd);
+	}
+}
