@@ -1,8 +1,8 @@
 /*
  * lmtp_daemon.h - what the files of `dmarcd lmtp` share: its settings, the
  * counted configuration, the sessions and jobs, and struct daemon.  Private
- * to cmd_lmtp.c, lmtp_listen.c, lmtp_session.c, lmtp_pool.c, lmtp_watch.c
- * and rollup_folder.c.
+ * to cmd_lmtp.c, lmtp_listen.c, lmtp_session.c, lmtp_pool.c and
+ * lmtp_watch.c.
  *
  * Threads: the event loop (lmtp_session.c) owns the listeners and the
  * sessions; the delivery threads (lmtp_pool.c), the watcher (lmtp_watch.c)
@@ -21,6 +21,7 @@
 
 #include "lmtp.h"
 #include "conf.h"
+#include "rollup_folder.h"
 
 #define LMTP_LISTEN_MAX		16
 #define LMTP_LIST_MAX		64	/* --recipient, --maildir */
@@ -134,8 +135,8 @@ struct daemon {
 	unsigned		 nthreads;
 	int			 watch_stopfd;
 	pthread_t		 watch_thread;
-	int			 fold_stopfd;	/* the rollup folder */
-	pthread_t		 fold_thread;
+	struct rollup_folder	 folder;
+	unsigned		 fold_gen;	/* folder.db's runconf */
 	bool			 watching;
 };
 
@@ -165,8 +166,5 @@ void	drop_privileges(const struct passwd *pw);
 
 /* lmtp_watch.c: the Maildir watcher's thread */
 void	*watch_main(void *arg);
-
-/* rollup_folder.c: the rollup folder's thread */
-void	*fold_main(void *arg);
 
 #endif

@@ -4,7 +4,8 @@
  * messages the sessions hand them (a job each), and hand the jobs back to
  * the event loop through d->done and an eventfd.  Also the counted
  * configuration (a reload swaps it while threads hold the old one) and the
- * start and stop of every thread of the daemon.
+ * start and stop of every thread of the daemon (the Maildir watcher and
+ * the rollup folder too).
  *
  * Touches struct daemon only under d->mu (queue, done, rc) and open_mu;
  * never a session: a job's reply is the event loop's (lmtp_session.c).
@@ -21,6 +22,10 @@
 
 #include "lib.h"
 #include "lmtp_daemon.h"
+
+/* Adds what the deliveries queued to the rollups every half second and
+ * once more at shutdown, so the dashboard is at most a moment behind. */
+#define LMTP_FOLD_MS	500
 
 /* --- configuration, counted ------------------------------------------- */
 
@@ -101,7 +106,7 @@ worker_deliver(struct daemon *d, struct db **db, unsigned *gen,
 
 	j->rc = store_connect(d, rc, db, gen, j->err, sizeof(j->err));
 	if (j->rc == 0) {
-		/* concurrent deliveries queue their rollups (fold_main) */
+		/* concurrent deliveries queue their rollups (rollup_folder.c) */
 		(*db)->rollup_later = true;
 		j->rc = db_ingest_message(*db, &rc->lim, j->data, j->len,
 		    j->source, &j->res, j->err, sizeof(j->err));
@@ -144,6 +149,21 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* The rollup folder's connection follows a reload like a delivery
+ * thread's; while the database is down its rounds are skipped quietly. */
+static int
+fold_connect(void *arg, struct db **db_r)
+{
+	struct daemon	*d = arg;
+	struct runconf	*rc = runconf_get(d);
+	char		 err[512];
+	int		 r;
+
+	r = store_connect(d, rc, db_r, &d->fold_gen, err, sizeof(err));
+	runconf_put(d, rc);
+	return r;
+}
+
 void
 daemon_start_threads(struct daemon *d)
 {
@@ -156,10 +176,12 @@ daemon_start_threads(struct daemon *d)
 			fatalx("pthread_create: %s", strerror(r));
 		d->nthreads++;
 	}
-	if ((d->fold_stopfd = eventfd(0, EFD_CLOEXEC)) == -1)
-		fatalx("eventfd: %s", strerror(errno));
-	if ((r = pthread_create(&d->fold_thread, NULL, fold_main, d)) != 0)
-		fatalx("pthread_create: %s", strerror(r));
+	memset(&d->folder, 0, sizeof(d->folder));
+	d->folder.interval_ms = LMTP_FOLD_MS;
+	d->folder.connect = fold_connect;
+	d->folder.arg = d;
+	if (rollup_folder_start(&d->folder) != 0)
+		fatalx("cannot start the rollup folder");
 	if (d->set->nmaildirs > 0) {
 		if ((d->watch_stopfd = eventfd(0, EFD_CLOEXEC)) == -1)
 			fatalx("eventfd: %s", strerror(errno));
@@ -183,10 +205,7 @@ daemon_stop_threads(struct daemon *d)
 	for (i = 0; i < d->nthreads; i++)
 		pthread_join(d->threads[i], NULL);
 	/* after the deliveries: the folder's last round takes theirs */
-	if (write(d->fold_stopfd, &one, sizeof(one)) == -1)
-		log_warnx("eventfd: %s", strerror(errno));
-	pthread_join(d->fold_thread, NULL);
-	close(d->fold_stopfd);
+	rollup_folder_stop(&d->folder);
 	if (d->watching) {
 		if (write(d->watch_stopfd, &one, sizeof(one)) == -1)
 			log_warnx("eventfd: %s", strerror(errno));
