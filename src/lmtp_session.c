@@ -290,9 +290,11 @@ conn_delivered(struct daemon *d, struct job *j)
 		    "(%u duplicates)", j->res.reports, j->res.duplicates);
 	} else {
 		/*
-		 * A permanent store error (schema, constraint) is ours, not
-		 * the sender's, and bouncing a report loses it: both kinds
-		 * answer 451 and the MTA's queue lifetime bounds the retries.
+		 * What the database refused for good is in the quarantine
+		 * (store_message); here not even its row could be written
+		 * (schema, quarantine table).  That is ours, not the sender's,
+		 * and bouncing a report loses it: both kinds answer 451 and
+		 * the MTA's queue lifetime bounds the retries.
 		 */
 		out = LMTP_TEMPFAIL;
 		log_warnx("%s: %zu bytes not stored (%s, answered 451): %s",
