@@ -38,7 +38,7 @@ folder_main(void *arg)
 			continue;	/* gave up: the caller folds the rest */
 		if (db_rollup_drain(f->db, err, sizeof(err)) != 0) {
 			/* what is left stays queued for the next drain */
-			log_warnx("rollups: %s", err);
+			log_warnx("%s", err);	/* "rollups: ..." */
 			db_close(&f->db);
 		}
 	}
