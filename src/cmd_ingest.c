@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "dmarcd.h"
+#include "rollup_folder.h"
 
 /* Group commit: a transaction holds at most this many messages, bytes of
  * messages, or seconds, whichever comes first.  One COMMIT (one fsync)
@@ -35,6 +36,7 @@
 #define INGEST_BATCH_MESSAGES	1000
 #define INGEST_BATCH_BYTES	(64 << 20)
 #define INGEST_BATCH_SECONDS	0.5
+#define INGEST_FOLD_MS		100	/* the rollup folder's pace */
 
 struct ingest_totals {
 	uint64_t	messages, reports, records, duplicates, quarantined;
@@ -314,76 +316,21 @@ ingest_fold_queued(struct db *db)
 		log_warnx("%s", err);
 }
 
-/* The rollup folder of ingest_fold_rollups: a second connection adds the
- * queued reports to the rollups while ingest reads on, so the two use
- * both cores; it drains the queue once more when told to stop. */
-struct folder {
-	struct db	*db;
-	int		 stopfd;
-	pthread_t	 thread;
-	bool		 running;
-};
-
-static void *
-folder_main(void *arg)
-{
-	struct folder	*f = arg;
-	struct pollfd	 pfd;
-	char		 err[512];
-	bool		 stop = false;
-
-	pfd.fd = f->stopfd;
-	pfd.events = POLLIN;
-	while (!stop) {
-		if (poll(&pfd, 1, 100) > 0)
-			stop = true;
-		if (db_rollup_drain(f->db, err, sizeof(err)) != 0) {
-			/* what is left waits in the queue for the main
-			 * connection's last fold */
-			log_warnx("rollups: %s", err);
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
+/* The rollup folder of ingest_fold_rollups (rollup_folder.c): a second
+ * connection adds the queued reports to the rollups while ingest reads
+ * on, so the two use both cores.  After an error it stops folding; what is
+ * left waits in the queue for the main connection's last fold. */
 static int
-folder_start(struct cmd_env *env, struct db *db, struct folder *f)
+folder_start(struct cmd_env *env, struct db *db, struct rollup_folder *f)
 {
-	int	r;
-
 	memset(f, 0, sizeof(*f));
 	if (cmd_env_open(env, &f->db) != 0)
 		return -1;
-	if ((f->stopfd = eventfd(0, EFD_CLOEXEC)) == -1) {
-		log_warnx("eventfd: %s", strerror(errno));
-		db_close(&f->db);
+	f->interval_ms = INGEST_FOLD_MS;
+	if (rollup_folder_start(f) != 0)
 		return -1;
-	}
-	if ((r = pthread_create(&f->thread, NULL, folder_main, f)) != 0) {
-		log_warnx("pthread_create: %s", strerror(r));
-		close(f->stopfd);
-		db_close(&f->db);
-		return -1;
-	}
-	f->running = true;
 	db->rollup_later = true;
 	return 0;
-}
-
-static void
-folder_stop(struct folder *f)
-{
-	uint64_t	one = 1;
-
-	if (!f->running)
-		return;
-	if (write(f->stopfd, &one, sizeof(one)) == -1)
-		log_warnx("eventfd: %s", strerror(errno));
-	pthread_join(f->thread, NULL);
-	close(f->stopfd);
-	db_close(&f->db);
-	f->running = false;
 }
 
 int
@@ -402,7 +349,7 @@ cmd_ingest(int argc, char **argv)
 	struct progress		 prog;
 	struct ingest_totals	 t;
 	struct ingest_batch	 batch;
-	struct folder		 folder;
+	struct rollup_folder	 folder;
 	char			 err[1024];
 	double			 start, secs;
 	int			 ch, i, rc = 0, status = EXIT_OK;
@@ -478,7 +425,7 @@ cmd_ingest(int argc, char **argv)
 	}
 	if (status != EXIT_TEMPFAIL && (rc = batch_commit(&batch, &t)) != 0)
 		status = rc;
-	folder_stop(&folder);
+	rollup_folder_stop(&folder);
 	/* rollups an LMTP daemon (or the folder) queued and could not fold */
 	if (status != EXIT_TEMPFAIL)
 		ingest_fold_queued(db);

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pglib  # noqa: E402
+import dbfix  # noqa: E402
 from testlib import ok, skip_all, done, dmarcd  # noqa: E402
 
 RCPTS = ["dmarc@example.org", "rua@example.org"]
@@ -273,6 +274,34 @@ def main():
                     "--data", "@" + junk)
         ok("250 2.0.0" in out and quarantined() == 1,
            "not a report: 250 and one quarantine row", out[-500:])
+
+        # 3b. a report the database refuses for good: each <count> fits a
+        # bigint, their sum (the report's messages) does not, so PostgreSQL
+        # refuses the report's totals ("value ... is out of range for type
+        # bigint").  250, and the bytes kept in the quarantine with that
+        # reason, as the batch path keeps them; not 451 until the MTA gives
+        # up and drops the report.
+        refused = os.path.join(tmp, "refused.eml")
+        with open(refused, "wb") as f:
+            f.write(dbfix.eml(dbfix.gz(dbfix.report_xml(
+                report_id="refused-1", records=[
+                    dict(ip="192.0.2.%d" % i, count=6 * 10 ** 18)
+                    for i in (1, 2)])), "refused.xml.gz"))
+        before = reports()
+        c = Client(sock)
+        c.reply()
+        c.send(b"LHLO t\r\n")
+        c.reply()
+        r = lmtp_message(c, refused, rcpts=[RCPTS[0]])
+        c.close()
+        ok(r[-1].startswith("250 2.0.0") and "quarantine" in r[-1],
+           "permanent store error: 250, kept in quarantine", r)
+        q = cl.psql("dmarcd", "SELECT length(bytes) >= %d, reason FROM"
+                    " quarantine WHERE reason LIKE 'not stored:%%'"
+                    % os.path.getsize(refused))
+        ok(q.startswith("t|not stored:") and "out of range" in q and
+           reports() == before,
+           "its bytes are in the quarantine, the reason names the error", q)
 
         # 4. a slow client, one byte a second, is cut
         c = Client(sock)

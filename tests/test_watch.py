@@ -3,7 +3,10 @@
 
 A message dropped into new/ is stored and then moved to cur/ with the S flag;
 a non-report is quarantined and moved too; while the database is down new
-messages stay in new/, and are stored exactly once when it is back.  Uses the
+messages stay in new/, and are stored exactly once when it is back.  The
+rule is `dmarcd ingest`'s: a message over max_message_size and one the
+database refuses for good get a quarantine row and leave new/; one the
+daemon cannot read stays, logged once, and is stored once it can be read.  Uses the
 project's own sample reports (scripts/sample-reports), so it needs no shared
 corpus."""
 import os
@@ -18,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import ok, done, skip_all, dmarcd  # noqa: E402
 import pglib  # noqa: E402
+import dbfix  # noqa: E402
 
 if pglib.find_bindir() is None:
     skip_all("PostgreSQL not installed")
@@ -83,8 +87,12 @@ def seen():
 
 log = os.path.join(tmp, "dmarcd.log")
 sock = os.path.join(tmp, "lmtp.sock")
-d = subprocess.Popen([exe, "lmtp", "--foreground", "--db", url, "--listen",
-                      "unix:" + sock, "--maildir", maildir] + user,
+conf = os.path.join(tmp, "dmarcd.conf")
+with open(conf, "w") as f:
+    f.write("max_message_size = 64K\n")
+os.chmod(conf, 0o600)
+d = subprocess.Popen([exe, "lmtp", "--foreground", "-f", conf, "--db", url,
+                      "--listen", "unix:" + sock, "--maildir", maildir] + user,
                      stdout=subprocess.DEVNULL, stderr=open(log, "w"))
 try:
     ok(wait_for(lambda: os.path.exists(sock), 15), "dmarcd lmtp --maildir starts",
@@ -110,6 +118,54 @@ try:
     ok(wait_for(lambda: in_new() == 0 and len(seen()) == 6, 30),
        "database back: they are stored and leave new/", open(log).read()[-800:])
     ok(count("SELECT count(*) FROM report") == 5, "each report stored exactly once",
+       count("SELECT count(*) FROM report"))
+
+    # over max_message_size: a row with its size and reason, bytes not
+    # kept, and done, as `dmarcd ingest` does (not read again each pass)
+    deliver("too-large", b"From: a@example.net\r\n\r\n" + b"x" * 100000)
+    ok(wait_for(lambda: in_new() == 0 and len(seen()) == 7),
+       "too large: leaves new/", os.listdir(maildir + "/new"),
+       open(log).read()[-800:])
+    ok(cl.psql("watch", "SELECT size, length(bytes) FROM quarantine WHERE"
+               " reason LIKE '%larger than max_message_size (65536);"
+               " bytes not kept'").strip() == "100023|0",
+       "too large: a quarantine row with its size, bytes not kept",
+       cl.psql("watch", "SELECT size, reason FROM quarantine"))
+
+    # refused by the database for good (each <count> fits a bigint, their
+    # sum does not): kept in the quarantine with the reason, and done
+    refused = dbfix.report_xml(report_id="refused-1", records=[
+        dict(ip="192.0.2.%d" % i, count=6 * 10 ** 18) for i in (1, 2)])
+    deliver("refused", refused)
+    ok(wait_for(lambda: in_new() == 0 and len(seen()) == 8),
+       "permanent store error: leaves new/", os.listdir(maildir + "/new"),
+       open(log).read()[-800:])
+    ok(count("SELECT count(*) FROM quarantine WHERE reason LIKE"
+             " 'not stored:%%out of range%%' AND length(bytes) = %d"
+             % len(refused)) == 1,
+       "permanent store error: its bytes kept in the quarantine with the"
+       " reason", cl.psql("watch", "SELECT size, reason FROM quarantine"))
+
+    # unreadable: stays in new/ like `dmarcd ingest` leaves it, logged once
+    # however many passes see it, and stored once it can be read
+    deliver("unreadable", open(os.path.join(samples, "new", msgs[5]),
+                               "rb").read())
+    os.chmod(os.path.join(maildir, "new", "unreadable"), 0)
+    deliver(msgs[6])
+    ok(wait_for(lambda: len(seen()) == 9), "a pass after the unreadable one",
+       open(log).read()[-800:])
+    deliver(msgs[7])
+    ok(wait_for(lambda: len(seen()) == 10), "and another",
+       open(log).read()[-800:])
+    ok(os.listdir(os.path.join(maildir, "new")) == ["unreadable"],
+       "unreadable: stays in new/", os.listdir(maildir + "/new"))
+    ok(open(log).read().count("new/unreadable: cannot open") == 1,
+       "unreadable: logged once, not on every pass", open(log).read()[-1500:])
+    os.chmod(os.path.join(maildir, "new", "unreadable"), 0o644)
+    deliver(msgs[8])
+    ok(wait_for(lambda: in_new() == 0 and len(seen()) == 12),
+       "readable again: stored, leaves new/", os.listdir(maildir + "/new"))
+    ok(count("SELECT count(*) FROM report") == 9, "every report stored once",
        count("SELECT count(*) FROM report"))
 finally:
     if d.poll() is None:

@@ -1,0 +1,174 @@
+/*
+ * lmtp_daemon.h - what the files of `dmarcd lmtp` share: its settings, the
+ * counted configuration, the sessions and jobs, and struct daemon.  Private
+ * to cmd_lmtp.c, lmtp_listen.c, lmtp_session.c, lmtp_pool.c and
+ * lmtp_watch.c.
+ *
+ * Threads: the event loop (lmtp_session.c) owns the listeners and the
+ * sessions; the delivery threads (lmtp_pool.c), the watcher (lmtp_watch.c)
+ * and the rollup folder touch struct daemon only under mu (queue, done,
+ * rc) and through runconf_get()/runconf_put().
+ */
+#ifndef DMARCD_LMTP_DAEMON_H
+#define DMARCD_LMTP_DAEMON_H
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lmtp.h"
+#include "conf.h"
+#include "deliver.h"
+#include "rollup_folder.h"
+
+#define LMTP_LISTEN_MAX		16
+#define LMTP_LIST_MAX		64	/* --recipient, --maildir */
+#define LMTP_READ_SIZE		(16 * 1024)	/* one read of a session */
+#define LMTP_SOURCE_MAX		320	/* bytes of a quarantine source */
+
+struct lmtp_settings {
+	const char	*listen[LMTP_LISTEN_MAX];
+	unsigned	 nlisten;
+	mode_t		 socket_mode;
+	const char	*user;
+	unsigned	 max_sessions;
+	unsigned	 workers;
+	unsigned	 idle_timeout;		/* seconds without a byte */
+	unsigned	 command_timeout;	/* seconds for one command line */
+	unsigned	 data_timeout;		/* seconds from 354 to the dot */
+	unsigned	 session_timeout;	/* seconds of one connection */
+	unsigned	 shutdown_timeout;	/* SIGTERM: in-flight grace */
+	size_t		 max_line;
+	unsigned	 max_rcpts;
+	const char	*recipients[LMTP_LIST_MAX];
+	unsigned	 nrecipients;
+	const char	*maildirs[LMTP_LIST_MAX];
+	unsigned	 nmaildirs;
+	bool		 foreground;
+	bool		 syslog;
+	int		 verbose;
+	/* storage of the lists taken from dmarcd.conf */
+	char		*listen_copy, *recipients_copy, *maildirs_copy;
+};
+
+/* What a reload replaces: the config file, the database, the limits.
+ * Counted, since delivery threads hold one while the loop swaps it. */
+struct runconf {
+	struct cmd_env		 env;
+	struct message_limits	 lim;
+	unsigned		 gen;
+	unsigned		 refs;
+};
+
+enum ev_kind { EV_LISTENER, EV_CONN, EV_SIGNAL, EV_DONE };
+
+struct ev_tag {
+	enum ev_kind	 kind;
+};
+
+struct listener {
+	struct ev_tag	 tag;
+	int		 fd;
+	char		 name[128];
+	char		*unix_path;	/* unlinked at exit */
+};
+
+struct conn;
+
+struct job {
+	struct conn			*conn;
+	const char			*data;	/* the session's message */
+	size_t				 len;
+	char				 source[LMTP_SOURCE_MAX];
+	int				 rc;
+	struct db_message_result	 res;
+	char				 err[512];
+	uint64_t			 start_ms;
+	struct job			*next;
+};
+
+struct conn {
+	struct ev_tag		 tag;
+	int			 fd;
+	char			 id[12];
+	char			 peer[136];
+	struct lmtp_session	*s;
+	struct daemon		*d;
+	char			 in[LMTP_READ_SIZE];
+	size_t			 in_off, in_len;	/* not yet taken */
+	uint64_t		 started, last_read, line_since, data_since;
+	uint32_t		 events;
+	bool			 delivering;
+	bool			 dead;		/* peer gone during a delivery */
+	struct job		 job;
+	char			 reply[160];	/* delivery text */
+	struct conn		*prev, *next;
+};
+
+struct daemon {
+	struct lmtp_settings	*set;
+	struct lmtp_callbacks	 cb;
+	char			 hostname[256];
+	int			 ep;
+	struct listener		 listeners[LMTP_LISTEN_MAX];
+	unsigned		 nlisteners;
+	struct ev_tag		 sig_tag, done_tag;
+	int			 sigfd, donefd;
+	struct conn		*conns;
+	unsigned		 nconns;
+	uint32_t		 id_base, id_next;
+	bool			 stopping;
+	uint64_t		 stop_deadline;
+
+	/* shared with the threads, under mu */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct job		*queue, **queue_tail;
+	struct job		*done;
+	bool			 workers_stop;
+	struct runconf		*rc;
+	pthread_mutex_t		 open_mu;	/* one db_open at a time: it may
+						 * start the embedded cluster */
+	pthread_t		 threads[64];
+	unsigned		 nthreads;
+	int			 watch_stopfd;
+	pthread_t		 watch_thread;
+	struct rollup_folder	 folder;
+	unsigned		 fold_gen;	/* folder.db's runconf */
+	bool			 watching;
+};
+
+/* lmtp_pool.c: the counted configuration, the delivery threads, and
+ * starting and stopping every thread of the daemon. */
+struct runconf *runconf_load(const char *conf_file, const char *db_url,
+	    unsigned gen);
+void	runconf_unref(struct runconf *rc);
+struct runconf *runconf_get(struct daemon *d);
+void	runconf_put(struct daemon *d, struct runconf *rc);
+int	store_connect(struct daemon *d, struct runconf *rc, struct db **db,
+	    unsigned *gen, char *err, size_t errlen);
+int	store_message(struct db *db, const struct message_limits *lim,
+	    const void *data, size_t len, const char *source,
+	    struct db_message_result *res, char *err, size_t errlen);
+void	daemon_start_threads(struct daemon *d);
+void	daemon_stop_threads(struct daemon *d);
+
+/* lmtp_session.c: the event loop, the sessions, signals */
+int	session_rcpt(void *ctx, const char *addr);
+enum lmtp_outcome session_deliver(void *ctx, const struct lmtp_message *m,
+	    const char **text_r);
+void	event_loop(struct daemon *d);
+
+/* lmtp_listen.c: listeners and the privilege drop */
+int	listen_on(struct daemon *d, const char *spec, struct listener *l,
+	    const struct passwd *pw);
+void	stop_listening(struct daemon *d);
+void	drop_privileges(const struct passwd *pw);
+
+/* lmtp_watch.c: the Maildir watcher's thread */
+void	*watch_main(void *arg);
+
+#endif
