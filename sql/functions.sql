@@ -9,6 +9,31 @@
 -- Rollups are derived data: a change to what they count should rebuild
 -- them (a migration).
 
+-- --- what the figures mean ---------------------------------------------------
+-- One definition each, used by the rollups, the views and every query of
+-- the dashboard and the summary.  Simple IMMUTABLE SQL functions: the
+-- planner inlines them, so a query reads as if the expression were
+-- written out.  What they decide is stored in the rollups: a change to one
+-- goes with a migration that rebuilds those.
+
+-- Whether a record's policy_evaluated dkim or spf result makes it aligned:
+-- 'pass', as reported; absent is not.
+CREATE OR REPLACE FUNCTION dmarcd_aligned(r text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(r = 'pass', false) $$;
+
+-- DMARC passes when DKIM or SPF passes aligned (RFC 7489 6.6.2); of the
+-- rollups' dkim_aligned and spf_aligned.
+CREATE OR REPLACE FUNCTION dmarcd_pass(dkim_aligned boolean,
+    spf_aligned boolean) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT dkim_aligned OR spf_aligned $$;
+
+-- The same of a record, from its policy_evaluated dkim and spf.
+CREATE OR REPLACE FUNCTION dmarcd_record_pass(dkim text, spf text)
+    RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT dmarcd_pass(dmarcd_aligned(dkim), dmarcd_aligned(spf)) $$;
+
 -- --- helpers ---------------------------------------------------------------
 
 -- The sorted union of two sorted distinct arrays.
@@ -36,8 +61,8 @@ CREATE OR REPLACE AGGREGATE dmarcd_text_cat(text[]) (
 CREATE OR REPLACE VIEW daily AS
 SELECT r.domain, dmarcd_report_day(r.begin_time, r.end_time) AS day,
     c.source_ip, coalesce(c.header_from, '') AS header_from,
-    coalesce(c.dkim = 'pass', false) AS dkim_aligned,
-    coalesce(c.spf = 'pass', false) AS spf_aligned,
+    dmarcd_aligned(c.dkim) AS dkim_aligned,
+    dmarcd_aligned(c.spf) AS spf_aligned,
     coalesce(c.disposition, '') AS disposition,
     sum(c.count)::bigint AS messages, count(*)::bigint AS records
 FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id
@@ -65,8 +90,8 @@ WITH r AS MATERIALIZED (
 ), c AS MATERIALIZED (
 	SELECT r.domain, r.day, r.reporter, c.source_ip,
 	    coalesce(c.header_from, '') AS header_from,
-	    coalesce(c.dkim = 'pass', false) AS dkim_aligned,
-	    coalesce(c.spf = 'pass', false) AS spf_aligned,
+	    dmarcd_aligned(c.dkim) AS dkim_aligned,
+	    dmarcd_aligned(c.spf) AS spf_aligned,
 	    coalesce(c.disposition, '') AS disposition, c.count,
 	    c.reason_type, c.dkim_domain, c.dkim_selector, c.dkim_result,
 	    c.spf_domain, c.spf_scope, c.spf_result
@@ -93,14 +118,16 @@ WITH r AS MATERIALIZED (
 ), i_ip AS (
 	INSERT INTO dash_ip
 	SELECT domain, day, source_ip, sum(count),
-	    coalesce(sum(count) FILTER (WHERE dkim_aligned OR spf_aligned), 0),
-	    coalesce(sum(count) FILTER (WHERE NOT (dkim_aligned OR
+	    coalesce(sum(count) FILTER (WHERE dmarcd_pass(dkim_aligned,
+		spf_aligned)), 0),
+	    coalesce(sum(count) FILTER (WHERE NOT dmarcd_pass(dkim_aligned,
 		spf_aligned) AND disposition = 'quarantine'), 0),
-	    coalesce(sum(count) FILTER (WHERE NOT (dkim_aligned OR
+	    coalesce(sum(count) FILTER (WHERE NOT dmarcd_pass(dkim_aligned,
 		spf_aligned) AND disposition = 'reject'), 0),
 	    count(*), array_agg(DISTINCT header_from ORDER BY header_from),
 	    coalesce(array_agg(DISTINCT header_from ORDER BY header_from)
-		FILTER (WHERE NOT (dkim_aligned OR spf_aligned)), '{}')
+		FILTER (WHERE NOT dmarcd_pass(dkim_aligned, spf_aligned)),
+		'{}')
 	FROM c GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 	ON CONFLICT (domain, day, source_ip)
 	DO UPDATE SET messages = dash_ip.messages + excluded.messages,
@@ -116,14 +143,16 @@ WITH r AS MATERIALIZED (
 ), i_ip_all AS (
 	INSERT INTO dash_ip_all
 	SELECT day, source_ip, sum(count),
-	    coalesce(sum(count) FILTER (WHERE dkim_aligned OR spf_aligned), 0),
-	    coalesce(sum(count) FILTER (WHERE NOT (dkim_aligned OR
+	    coalesce(sum(count) FILTER (WHERE dmarcd_pass(dkim_aligned,
+		spf_aligned)), 0),
+	    coalesce(sum(count) FILTER (WHERE NOT dmarcd_pass(dkim_aligned,
 		spf_aligned) AND disposition = 'quarantine'), 0),
-	    coalesce(sum(count) FILTER (WHERE NOT (dkim_aligned OR
+	    coalesce(sum(count) FILTER (WHERE NOT dmarcd_pass(dkim_aligned,
 		spf_aligned) AND disposition = 'reject'), 0),
 	    count(*), array_agg(DISTINCT header_from ORDER BY header_from),
 	    coalesce(array_agg(DISTINCT header_from ORDER BY header_from)
-		FILTER (WHERE NOT (dkim_aligned OR spf_aligned)), '{}'),
+		FILTER (WHERE NOT dmarcd_pass(dkim_aligned, spf_aligned)),
+		'{}'),
 	    array_agg(DISTINCT domain ORDER BY domain)
 	FROM c GROUP BY 1, 2 ORDER BY 1, 2
 	ON CONFLICT (day, source_ip)
@@ -171,7 +200,8 @@ WITH r AS MATERIALIZED (
 	    AS reason, g.dmarc_pass, g.disposition, sum(g.messages) AS messages
 	FROM (
 		SELECT domain, day, reporter, reason_type,
-		    dkim_aligned OR spf_aligned AS dmarc_pass, disposition,
+		    dmarcd_pass(dkim_aligned, spf_aligned) AS dmarc_pass,
+		    disposition,
 		    sum(count) AS messages
 		FROM c GROUP BY 1, 2, 3, 4, 5, 6
 	) g CROSS JOIN LATERAL unnest(CASE WHEN

@@ -25,15 +25,17 @@
 
 #define DAY	86400
 
-/* The report's rollup day, as in store.c (report_day). */
+/* The report's rollup day (sql/010_schema.sql), as in the rollups; in
+ * this form the report_day index serves it. */
 #define REPORT_DAY \
-	"((r.begin_time + (r.end_time - r.begin_time) / 2)::date)"
+	"dmarcd_report_day(r.begin_time, r.end_time)"
 
 /* $1 prev_since, $2 since, $3 until, $4 domain or NULL. */
 #define Q_TOTALS \
 	"SELECT domain, day >= $2::date," \
 	" sum(messages)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE dmarcd_pass(dkim_aligned," \
+	" spf_aligned)), 0)," \
 	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
 	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
 	" count(DISTINCT day)" \
@@ -44,7 +46,8 @@
 /* $1 domain, $2 window since, $3 until. */
 #define Q_WINDOW \
 	"SELECT coalesce(sum(messages), 0)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE dmarcd_pass(dkim_aligned," \
+	" spf_aligned)), 0)," \
 	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
 	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
 	" count(DISTINCT day)," \
@@ -57,8 +60,9 @@
 #define Q_LEGIT_FAILING \
 	"SELECT count(*), min(ip) FROM (SELECT host(source_ip) AS ip" \
 	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
-	" GROUP BY source_ip HAVING bool_or(dkim_aligned OR spf_aligned)" \
-	" AND bool_or(NOT (dkim_aligned OR spf_aligned))) s"
+	" GROUP BY source_ip HAVING bool_or(dmarcd_pass(dkim_aligned," \
+	" spf_aligned)) AND bool_or(NOT dmarcd_pass(dkim_aligned," \
+	" spf_aligned))) s"
 
 /* The latest report of the period or before it (by its day, as
  * everywhere).  $1 domain, $2 until. */
@@ -74,7 +78,7 @@
 #define Q_FAILING \
 	"SELECT host(source_ip), header_from, sum(messages), count(*) OVER ()" \
 	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
-	" AND NOT (dkim_aligned OR spf_aligned)" \
+	" AND NOT dmarcd_pass(dkim_aligned, spf_aligned)" \
 	" GROUP BY source_ip, header_from" \
 	" ORDER BY 3 DESC, source_ip, header_from LIMIT " \
 	STRINGIFY(SUMMARY_TOP)
@@ -90,8 +94,7 @@
 	" AND r.end_time >= $2::date" \
 	" AND " REPORT_DAY " >= $2::date AND " REPORT_DAY " < $3::date" \
 	" AND c.source_ip = ANY ($4::inet[])" \
-	" AND NOT (coalesce(c.dkim = 'pass', false)" \
-	" OR coalesce(c.spf = 'pass', false))" \
+	" AND NOT dmarcd_record_pass(c.dkim, c.spf)" \
 	" LIMIT " STRINGIFY(SUMMARY_REASON_RECORDS) ")" \
 	" SELECT host(f.source_ip), f.hf," \
 	" string_agg(DISTINCT t.tok, ' ' ORDER BY t.tok)" \
@@ -107,7 +110,8 @@
  * $2 since, $3 until. */
 #define Q_NEW \
 	"SELECT host(source_ip), min(nullif(header_from, '')), sum(messages)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
+	" coalesce(sum(messages) FILTER (WHERE dmarcd_pass(dkim_aligned," \
+	" spf_aligned)), 0)," \
 	" count(*) OVER ()" \
 	" FROM daily d WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
 	" AND source_ip NOT IN (SELECT source_ip FROM dash_ip" \
