@@ -539,7 +539,7 @@ api_sources(struct api_ctx *x)
 }
 
 /* GET /api/source?ip=: one sending IP: its records, summed and listed
- * (record_source_ip, sql/003). */
+ * (record_source_ip). */
 static int
 api_source(struct api_ctx *x)
 {
@@ -640,9 +640,9 @@ api_download(struct api_ctx *x, PGresult *res, const char *type,
 }
 
 /* GET /api/report/document?domain=&id=: the report's XML as it arrived
- * (sql/010), a download: attacker-written XML is never rendered by the
- * browser (attachment, nosniff; the page shows it as text).  Stored
- * gzipped and sent so when the client takes gzip. */
+ * (report_document), a download: attacker-written XML is never rendered
+ * by the browser (attachment, nosniff; the page shows it as text).
+ * Stored gzipped and sent so when the client takes gzip. */
 static int
 api_report_document(struct api_ctx *x)
 {
