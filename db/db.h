@@ -112,6 +112,8 @@ struct db_migration {
 };
 extern const struct db_migration db_migrations[];
 extern const size_t db_n_migrations;
+/* sql/functions.sql: applied after the migrations when it changed. */
+extern const char db_functions[];
 
 /* The newest schema version this program knows. */
 int	db_schema_latest(void);
@@ -120,7 +122,9 @@ int	db_schema_version(struct db *db, int *version_r, char *err,
 	    size_t errlen);
 /* Applies the migrations above the current version up to target (0 = the
  * latest) in one transaction, under an advisory lock so several processes
- * may race.  from_r/to_r (may be NULL) get the versions before and after. */
+ * may race, then, at the latest version, db_functions if the database's
+ * copy differs.  from_r/to_r (may be NULL) get the versions before and
+ * after. */
 int	db_migrate(struct db *db, int target, int *from_r, int *to_r,
 	    char *err, size_t errlen);
 /* Prints version, pending migrations and table sizes. */

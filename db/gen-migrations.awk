@@ -1,31 +1,51 @@
-# gen-migrations.awk - sql/NNN_name.sql files -> a C table of migrations,
-# so the binary carries its schema and needs no file at run time.
+# gen-migrations.awk - sql/NNN_name.sql files and sql/functions.sql -> C:
+# the table of migrations and the functions text, so the binary carries
+# its schema and needs no file at run time.  The migrations come first,
+# in order; functions.sql may be anywhere in the list.
+function flush() {
+	if (cur == "")
+		return
+	if (cur == "functions")
+		functions = text
+	else
+		migrations = migrations "\t{ " version + 0 ", \"" cur "\",\n" \
+		    text "\t\"\" },\n"
+	n += cur != "functions"
+	cur = text = ""
+}
 BEGIN {
-	print "/* Generated from sql/NNN_name.sql by db/gen-migrations.awk. */"
-	print "#include \"config.h\""
-	print "#include \"db.h\""
-	print "const struct db_migration db_migrations[] = {"
 	n = 0
+	cur = text = migrations = functions = ""
 }
 FNR == 1 {
-	if (n++)
-		print "\t\"\" },"
-	name = FILENAME
-	sub(/.*\//, "", name)
-	sub(/\.sql$/, "", name)
-	version = name
+	flush()
+	cur = FILENAME
+	sub(/.*\//, "", cur)
+	sub(/\.sql$/, "", cur)
+	if (cur != "functions" && cur !~ /^[0-9][0-9][0-9]_/) {
+		print FILENAME ": not NNN_name.sql or functions.sql" \
+		    > "/dev/stderr"
+		exit 1
+	}
+	version = cur
 	sub(/_.*/, "", version)
-	printf "\t{ %d, \"%s\",\n", version + 0, name
 }
 {
 	gsub(/\\/, "\\\\")
 	gsub(/"/, "\\\"")
 	gsub(/\t/, "\\t")
-	printf "\t\"%s\\n\"\n", $0
+	text = text "\t\"" $0 "\\n\"\n"
 }
 END {
-	if (n)
-		print "\t\"\" },"
+	flush()
+	print "/* Generated from sql/ by db/gen-migrations.awk. */"
+	print "#include \"config.h\""
+	print "#include \"db.h\""
+	print "const struct db_migration db_migrations[] = {"
+	printf "%s", migrations
 	print "};"
 	printf "const size_t db_n_migrations = %d;\n", n
+	print "const char db_functions[] ="
+	printf "%s", functions == "" ? "\t\"\"\n" : functions
+	print "\t\"\";"
 }

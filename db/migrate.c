@@ -1,6 +1,8 @@
 /*
- * migrate.c - numbered schema migrations (sql/NNN_name.sql, compiled in) and
- * the version table that says which ones a database has.
+ * migrate.c - numbered schema migrations (sql/NNN_name.sql, compiled in),
+ * the version table that says which ones a database has, and the
+ * functions (sql/functions.sql) applied again whenever the database's copy
+ * differs from this program's.
  */
 #include "config.h"
 
@@ -9,13 +11,21 @@
 
 #include "db.h"
 
-/* Any fixed number: the advisory lock that serialises migrating processes. */
+/* Any fixed number: the advisory lock that serialises migrating processes
+ * (and replacing functions: two sessions replacing one function at once
+ * fail with "tuple concurrently updated"). */
 #define MIGRATE_LOCK	"SELECT pg_advisory_xact_lock(4242001)"
 
 #define VERSION_TABLE \
 	"CREATE TABLE IF NOT EXISTS dmarcd_schema (" \
 	" version integer PRIMARY KEY," \
 	" name text NOT NULL," \
+	" applied timestamptz NOT NULL DEFAULT now())"
+
+/* One row: the SHA-256 (hex) of the functions text last applied. */
+#define FUNCTIONS_TABLE \
+	"CREATE TABLE IF NOT EXISTS dmarcd_functions (" \
+	" sha256 text NOT NULL," \
 	" applied timestamptz NOT NULL DEFAULT now())"
 
 int
@@ -44,6 +54,66 @@ db_schema_version(struct db *db, int *version_r, char *err, size_t errlen)
 	return rc;
 }
 
+static bool
+sqlstate_is(const PGresult *res, const char *state)
+{
+	const char	*s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return s != NULL && strcmp(s, state) == 0;
+}
+
+/* The hex SHA-256 of this program's functions text. */
+static void
+functions_digest(char hex[65])
+{
+	struct db_sha256	*h;
+	unsigned char		 d[32];
+	size_t			 i;
+
+	if ((h = db_sha256_new()) == NULL)
+		fatalx("out of memory");
+	db_sha256_update(h, db_functions, strlen(db_functions));
+	db_sha256_finish(&h, d);
+	for (i = 0; i < sizeof(d); i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Whether the database has this program's functions (*same_r). */
+static int
+functions_current(struct db *db, const char *hex, bool *same_r, char *err,
+    size_t errlen)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	*same_r = false;
+	res = PQexecParams(db->conn, "SELECT sha256 FROM dmarcd_functions",
+	    0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		*same_r = PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), hex) == 0;
+	else if (!sqlstate_is(res, "42P01"))	/* none yet: not current */
+		rc = db_result_error(db, res, "schema functions", err, errlen);
+	PQclear(res);
+	return rc;
+}
+
+/* Runs a script of statements; inside the caller's transaction. */
+static int
+exec_script(struct db *db, const char *sql, const char *what, char *err,
+    size_t errlen)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	res = PQexec(db->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_result_error(db, res, what, err, errlen);
+	PQclear(res);
+	return rc;
+}
+
 /* Applies one migration and records it; inside the caller's transaction. */
 static int
 migrate_one(struct db *db, const struct db_migration *m, char *err,
@@ -55,14 +125,8 @@ migrate_one(struct db *db, const struct db_migration *m, char *err,
 	int		 rc;
 
 	snprintf(what, sizeof(what), "migration %s", m->name);
-	res = PQexec(db->conn, m->sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = db_result_error(db, res, what, err, errlen);
-		PQclear(res);
+	if ((rc = exec_script(db, m->sql, what, err, errlen)) != 0)
 		return rc;
-	}
-	PQclear(res);
 	snprintf(version, sizeof(version), "%d", m->version);
 	params[0] = version;
 	params[1] = m->name;
@@ -74,35 +138,83 @@ migrate_one(struct db *db, const struct db_migration *m, char *err,
 	return rc;
 }
 
+/* Applies the functions and records their digest; inside the caller's
+ * transaction, under MIGRATE_LOCK. */
+static int
+functions_apply(struct db *db, const char *hex, char *err, size_t errlen)
+{
+	const char	*params[1] = { hex };
+	PGresult	*res;
+	int		 rc;
+
+	if ((rc = exec_script(db, db_functions, "schema functions", err,
+	    errlen)) != 0 ||
+	    (rc = db_exec(db, "DELETE FROM dmarcd_functions", err,
+	    errlen)) != 0)
+		return rc;
+	res = PQexecParams(db->conn, "INSERT INTO dmarcd_functions (sha256) "
+	    "VALUES ($1)", 1, NULL, params, NULL, NULL, 0);
+	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 :
+	    db_result_error(db, res, "schema functions", err, errlen);
+	PQclear(res);
+	return rc;
+}
+
+/* A version this program cannot migrate from: newer than it knows, or
+ * older than its first migration (the schema squashed into it). */
+static int
+migrate_refuse(int current, char *err, size_t errlen)
+{
+	if (current > db_schema_latest()) {
+		snprintf(err, errlen, "the database schema (version %d) is "
+		    "newer than this dmarcd knows (%d)", current,
+		    db_schema_latest());
+		return DB_EPERM;
+	}
+	if (current > 0 && db_n_migrations > 0 &&
+	    current < db_migrations[0].version) {
+		snprintf(err, errlen, "the database schema (version %d) is "
+		    "older than this dmarcd can migrate (%d and later): "
+		    "export it and store it again in a new database", current,
+		    db_migrations[0].version);
+		return DB_EPERM;
+	}
+	return 0;
+}
+
 int
 db_migrate(struct db *db, int target, int *from_r, int *to_r, char *err,
     size_t errlen)
 {
+	char	hex[65];
 	size_t	i;
 	int	current, rc;
+	bool	same = true;
 
 	if (target <= 0)
 		target = db_schema_latest();
-	/* The common case costs one query and takes no lock. */
+	functions_digest(hex);
+	/* The common case costs two queries and takes no lock. */
 	if ((rc = db_schema_version(db, &current, err, errlen)) != 0)
 		return rc;
-	if (current >= target) {
+	if ((rc = migrate_refuse(current, err, errlen)) != 0)
+		return rc;
+	if (current >= target && target == db_schema_latest() &&
+	    (rc = functions_current(db, hex, &same, err, errlen)) != 0)
+		return rc;
+	if (current >= target && same) {
 		if (from_r)
 			*from_r = current;
 		if (to_r)
 			*to_r = current;
-		if (current > db_schema_latest()) {
-			snprintf(err, errlen, "the database schema (version %d) "
-			    "is newer than this dmarcd knows (%d)", current,
-			    db_schema_latest());
-			return DB_EPERM;
-		}
 		return 0;
 	}
 	if ((rc = db_exec(db, "BEGIN", err, errlen)) != 0 ||
 	    (rc = db_exec(db, MIGRATE_LOCK, err, errlen)) != 0 ||
 	    (rc = db_exec(db, VERSION_TABLE, err, errlen)) != 0 ||
-	    (rc = db_schema_version(db, &current, err, errlen)) != 0)
+	    (rc = db_exec(db, FUNCTIONS_TABLE, err, errlen)) != 0 ||
+	    (rc = db_schema_version(db, &current, err, errlen)) != 0 ||
+	    (rc = migrate_refuse(current, err, errlen)) != 0)
 		goto fail;
 	if (from_r)
 		*from_r = current;
@@ -114,6 +226,11 @@ db_migrate(struct db *db, int target, int *from_r, int *to_r, char *err,
 			goto fail;
 		current = db_migrations[i].version;
 	}
+	/* the functions are written for the latest schema only */
+	if (current == db_schema_latest() &&
+	    ((rc = functions_current(db, hex, &same, err, errlen)) != 0 ||
+	    (!same && (rc = functions_apply(db, hex, err, errlen)) != 0)))
+		goto fail;
 	if ((rc = db_exec(db, "COMMIT", err, errlen)) != 0)
 		goto fail;
 	if (to_r)

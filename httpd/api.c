@@ -1,7 +1,7 @@
 /*
  * api.c - the JSON API under /api/: read-only, parameterised queries on the
- * dashboard rollups (sql/003_dashboard.sql, sql/006_rollups_v2.sql,
- * sql/007_rollups_v3.sql), bounded responses.  Every parameter is checked
+ * dashboard rollups (db/queries.h, sql/010_schema.sql), bounded
+ * responses.  Every parameter is checked
  * here and refused with 400 and a reason; every value goes out through the
  * JSON encoder of lib/.
  */
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "httpd.h"
+#include "queries.h"
 
 #define API_LIMIT_MAX		500	/* rows of one page */
 #define API_LIMIT_DEFAULT	100
@@ -424,61 +425,25 @@ api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
 	return 0;
 }
 
-/* The filter every rollup query has: $1 domain, $2 from, $3 to,
- * $4 reporter. */
-#define ROLLUP_WHERE \
-	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
-	" $3::date AND ($4::text IS NULL OR reporter = $4)"
-
-/* The same for the rollups without a reporter (dash_day); $4 unused. */
-#define DAY_WHERE \
-	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
-	" $3::date AND $4::text IS NULL"
-
 #define FILTER_VALS(x) \
 	{ (x)->domain, (x)->from, (x)->to, (x)->reporter, (x)->ip, \
 	  (x)->limit_s, (x)->offset_s, (x)->id_s }
 
-/* The per-IP rows of the filter (sql/006): source_ip, messages, pass,
- * fail_quarantine, fail_reject, records, header_from[],
- * fail_header_from[], domains[].  All domains: dash_ip_all; one domain:
- * dash_ip; a reporter: its reports' records. */
+/* The per-IP rows of the filter (Q_IP_ROWS_*): a reporter's records, one
+ * domain's or every domain's rollup. */
 static const char *
 api_ip_rows(const struct api_ctx *x)
 {
 	if (x->reporter != NULL)
-		return "SELECT c.source_ip, c.count AS messages, CASE WHEN"
-		    " c.dkim = 'pass' OR c.spf = 'pass' THEN c.count ELSE 0"
-		    " END AS pass, CASE WHEN coalesce(c.dkim = 'pass' OR"
-		    " c.spf = 'pass', false) THEN 0 WHEN c.disposition ="
-		    " 'quarantine' THEN c.count ELSE 0 END AS fail_quarantine,"
-		    " CASE WHEN coalesce(c.dkim = 'pass' OR c.spf = 'pass',"
-		    " false) THEN 0 WHEN c.disposition = 'reject' THEN c.count"
-		    " ELSE 0 END AS fail_reject, 1 AS records,"
-		    " ARRAY[coalesce(c.header_from, '')] AS header_from, CASE"
-		    " WHEN coalesce(c.dkim = 'pass' OR c.spf = 'pass', false)"
-		    " THEN '{}'::text[] ELSE ARRAY[coalesce(c.header_from,"
-		    " '')] END AS fail_header_from, ARRAY[r.domain] AS domains"
-		    " FROM report r JOIN record c ON c.domain = r.domain AND"
-		    " c.report = r.id WHERE ($1::text IS NULL OR r.domain = $1)"
-		    " AND coalesce(r.org_name, '') = $4 AND"
-		    " dmarcd_report_day(r.begin_time, r.end_time) BETWEEN"
-		    " $2::date AND $3::date";
+		return Q_IP_ROWS_REPORTER;
 	if (x->domain != NULL)
-		return "SELECT source_ip, messages, pass, fail_quarantine,"
-		    " fail_reject, records, header_from, fail_header_from,"
-		    " ARRAY[domain] AS domains FROM dash_ip WHERE domain = $1"
-		    " AND day BETWEEN $2::date AND $3::date";
-	return "SELECT source_ip, messages, pass, fail_quarantine,"
-	    " fail_reject, records, header_from, fail_header_from, domains"
-	    " FROM dash_ip_all WHERE day BETWEEN $2::date AND $3::date"
-	    " AND $1::text IS NULL";
+		return Q_IP_ROWS_DOMAIN;
+	return Q_IP_ROWS_ALL;
 }
 
 /* The reporter-free rollup when no reporter is chosen: far fewer rows. */
 #define SUMMARY_TABLE(x) \
-	((x)->reporter != NULL ? "dash_summary WHERE" ROLLUP_WHERE : \
-	    "dash_day WHERE" DAY_WHERE)
+	((x)->reporter != NULL ? Q_SUMMARY_REPORTER : Q_SUMMARY_DAY)
 
 /* GET /api/meta: domains, reporters, the span of the data, features. */
 static int
@@ -491,18 +456,10 @@ api_meta(struct api_ctx *x)
 	rc |= json_key(b, "version", true);
 	rc |= json_str(b, PACKAGE_VERSION);
 	if (rc != 0 ||
-	    api_add_query(x, "domains", "SELECT domain, min(day)::text AS"
-	    " first_day, max(day)::text AS last_day, sum(messages)::bigint AS"
-	    " messages FROM dash_day GROUP BY domain ORDER BY domain"
-	    " LIMIT 500", 0, NULL, false) != 0 ||
-	    api_add_query(x, "reporters", "SELECT reporter, max(day)::text AS"
-	    " last_day FROM dash_reporter GROUP BY reporter ORDER BY reporter"
-	    " LIMIT 500", 0, NULL, false) != 0 ||
-	    api_add_query(x, "features", "SELECT to_regclass('forensic') IS"
-	    " NOT NULL AS forensic, to_regclass('tlsrpt') IS NOT NULL AS"
-	    " tlsrpt, current_date::text AS today, (SELECT count(*) FROM"
-	    " quarantine WHERE resolved IS NULL) AS quarantined", 0, NULL,
-	    true) != 0)
+	    api_add_query(x, "domains", Q_META_DOMAINS, 0, NULL, false) != 0 ||
+	    api_add_query(x, "reporters", Q_META_REPORTERS, 0, NULL,
+	    false) != 0 ||
+	    api_add_query(x, "features", Q_META_FEATURES, 0, NULL, true) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -514,44 +471,21 @@ api_overview(struct api_ctx *x)
 	const char	*vals[] = FILTER_VALS(x);
 	char		 sql[2048];
 
-	snprintf(sql, sizeof(sql), "SELECT s.domain, s.messages, s.pass,"
-	    " s.spf_aligned, s.dkim_aligned, s.records,"
-	    " coalesce(r.reports, 0)::bigint AS reports FROM (SELECT domain,"
-	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
-	    " (WHERE dkim_aligned OR spf_aligned), 0)::bigint AS pass,"
-	    " coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)::bigint"
-	    " AS spf_aligned, coalesce(sum(messages) FILTER (WHERE"
-	    " dkim_aligned), 0)::bigint AS dkim_aligned, sum(records)::bigint"
-	    " AS records FROM %s GROUP BY domain) s LEFT JOIN (SELECT domain,"
-	    " sum(reports) AS reports FROM dash_reporter WHERE" ROLLUP_WHERE
-	    " GROUP BY domain) r USING (domain) ORDER BY s.messages DESC,"
-	    " s.domain LIMIT 500", SUMMARY_TABLE(x));
+	snprintf(sql, sizeof(sql), Q_OVERVIEW_DOMAINS, SUMMARY_TABLE(x));
 	if (api_begin(x) != 0 ||
 	    api_add_query(x, "domains", sql, 4, vals, false) != 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT day::text AS day,"
-	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned OR"
-	    " spf_aligned), 0)::bigint AS pass, coalesce(sum(messages) FILTER"
-	    " (WHERE NOT (dkim_aligned OR spf_aligned) AND disposition IN"
-	    " ('none', '')), 0)::bigint AS fail_none, coalesce(sum(messages)"
-	    " FILTER (WHERE NOT (dkim_aligned OR spf_aligned) AND disposition"
-	    " = 'quarantine'), 0)::bigint AS fail_quarantine,"
-	    " coalesce(sum(messages) FILTER (WHERE NOT (dkim_aligned OR"
-	    " spf_aligned) AND disposition = 'reject'), 0)::bigint AS"
-	    " fail_reject FROM %s GROUP BY day ORDER BY day LIMIT 40000",
-	    SUMMARY_TABLE(x));
+	snprintf(sql, sizeof(sql), Q_OVERVIEW_DAYS, SUMMARY_TABLE(x));
 	if (api_add_query(x, "days", sql, 4, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
 
-/* The same for dash_auth and dash_reason (sql/007). */
+/* The same for dash_auth and dash_reason. */
 #define AUTH_TABLE(x) \
-	((x)->reporter != NULL ? "dash_auth WHERE" ROLLUP_WHERE : \
-	    "dash_auth_day WHERE" DAY_WHERE)
+	((x)->reporter != NULL ? Q_AUTH_REPORTER : Q_AUTH_DAY)
 #define REASON_TABLE(x) \
-	((x)->reporter != NULL ? "dash_reason WHERE" ROLLUP_WHERE : \
-	    "dash_reason_day WHERE" DAY_WHERE)
+	((x)->reporter != NULL ? Q_REASON_REPORTER : Q_REASON_DAY)
 
 /* GET /api/alignment: auth results over time, reasons, failing sources,
  * DKIM selectors. */
@@ -561,48 +495,21 @@ api_alignment(struct api_ctx *x)
 	const char	*vals[] = FILTER_VALS(x);
 	char		 sql[4096];
 
-	snprintf(sql, sizeof(sql), "SELECT day::text AS day, method, result,"
-	    " sum(messages)::bigint AS messages FROM %s GROUP BY 1, 2, 3"
-	    " ORDER BY 1, 2, 3 LIMIT 50000", AUTH_TABLE(x));
+	snprintf(sql, sizeof(sql), Q_ALIGNMENT_DAYS, AUTH_TABLE(x));
 	if (api_begin(x) != 0 ||
 	    api_add_query(x, "days", sql, 4, vals, false) != 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT day::text AS day,"
-	    " sum(messages)::bigint AS messages, coalesce(sum(messages) FILTER"
-	    " (WHERE spf_aligned), 0)::bigint AS spf_aligned,"
-	    " coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)::bigint"
-	    " AS dkim_aligned FROM %s GROUP BY day ORDER BY day LIMIT 40000",
-	    SUMMARY_TABLE(x));
+	snprintf(sql, sizeof(sql), Q_ALIGNMENT_SERIES, SUMMARY_TABLE(x));
 	if (api_add_query(x, "alignment", sql, 4, vals, false) != 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT reason, sum(messages)::bigint"
-	    " AS messages, coalesce(sum(messages) FILTER (WHERE NOT"
-	    " dmarc_pass), 0)::bigint AS fail FROM %s GROUP BY reason"
-	    " ORDER BY 2 DESC, 1 LIMIT 100", REASON_TABLE(x));
+	snprintf(sql, sizeof(sql), Q_ALIGNMENT_REASONS, REASON_TABLE(x));
 	if (api_add_query(x, "reasons", sql, 4, vals, false) != 0)
 		return -1;
-	/* the top IPs by failing messages first, then their header_from;
-	 * not MATERIALIZED: each pass reads only the columns it needs, the
-	 * first none but the sums of the primary key (sql/009) */
-	snprintf(sql, sizeof(sql), "WITH t AS (SELECT source_ip,"
-	    " sum(messages - pass)::bigint AS messages,"
-	    " sum(fail_quarantine)::bigint AS quarantine,"
-	    " sum(fail_reject)::bigint AS reject FROM (%s) s GROUP BY source_ip"
-	    " HAVING sum(messages - pass) > 0"
-	    " ORDER BY 2 DESC, host(source_ip) LIMIT 50), h AS (SELECT"
-	    " s.source_ip, dmarcd_text_distinct(dmarcd_text_cat("
-	    "s.fail_header_from)) AS hf FROM (%s) s JOIN t USING (source_ip)"
-	    " GROUP BY 1) SELECT host(t.source_ip) AS ip, t.messages,"
-	    " t.quarantine, t.reject, coalesce(h.hf[1:10], '{}') AS"
-	    " header_from FROM t LEFT JOIN h USING (source_ip)"
-	    " ORDER BY 2 DESC, 1", api_ip_rows(x), api_ip_rows(x));
+	snprintf(sql, sizeof(sql), Q_ALIGNMENT_FAILING, api_ip_rows(x),
+	    api_ip_rows(x));
 	if (api_add_query(x, "failing_sources", sql, 4, vals, false) != 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT auth_domain AS domain,"
-	    " selector, sum(messages)::bigint AS messages,"
-	    " coalesce(sum(messages) FILTER (WHERE result = 'pass'),"
-	    " 0)::bigint AS pass FROM %s AND method = 'dkim' GROUP BY 1, 2"
-	    " ORDER BY 3 DESC, 1, 2 LIMIT 200", AUTH_TABLE(x));
+	snprintf(sql, sizeof(sql), Q_ALIGNMENT_SELECTORS, AUTH_TABLE(x));
 	if (api_add_query(x, "selectors", sql, 4, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -623,20 +530,7 @@ api_sources(struct api_ctx *x)
 
 	if (api_order_by(x, sorts, nitems(sorts), order, sizeof(order)) != 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "WITH t AS (SELECT source_ip,"
-	    " sum(messages)::bigint AS messages, sum(pass)::bigint AS pass,"
-	    " sum(messages - pass)::bigint AS fail, sum(records)::bigint AS"
-	    " records, count(*) OVER () AS total FROM (%s) s"
-	    " GROUP BY source_ip ORDER BY %s, source_ip"
-	    " LIMIT $6::int OFFSET $7::bigint), h AS (SELECT s.source_ip,"
-	    " dmarcd_text_distinct(dmarcd_text_cat(s.header_from)) AS hf,"
-	    " dmarcd_text_distinct(dmarcd_text_cat(s.domains)) AS dm"
-	    " FROM (%s) s JOIN t USING (source_ip) GROUP BY 1)"
-	    " SELECT host(source_ip) AS ip, messages, pass, fail, records,"
-	    " coalesce(h.hf[1:10], '{}') AS header_from,"
-	    " coalesce(cardinality(h.hf), 0)::bigint AS n_header_from,"
-	    " coalesce(h.dm[1:10], '{}') AS domains, total FROM t LEFT JOIN h"
-	    " USING (source_ip) ORDER BY %s, source_ip", api_ip_rows(x), order,
+	snprintf(sql, sizeof(sql), Q_SOURCES, api_ip_rows(x), order,
 	    api_ip_rows(x), order);
 	if (api_begin(x) != 0 ||
 	    api_add_query(x, "sources", sql, 7, vals, false) != 0)
@@ -645,7 +539,7 @@ api_sources(struct api_ctx *x)
 }
 
 /* GET /api/source?ip=: one sending IP: its records, summed and listed
- * (record_source_ip, sql/003). */
+ * (record_source_ip). */
 static int
 api_source(struct api_ctx *x)
 {
@@ -656,30 +550,9 @@ api_source(struct api_ctx *x)
 		return -1;
 	}
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "summary", "SELECT c.domain,"
-	    " coalesce(c.header_from, '') AS header_from,"
-	    " coalesce(c.dkim = 'pass', false) AS dkim_aligned,"
-	    " coalesce(c.spf = 'pass', false) AS spf_aligned,"
-	    " coalesce(c.disposition, '') AS disposition,"
-	    " sum(c.count)::bigint AS messages, count(*)::bigint AS records"
-	    " FROM record c JOIN report r ON r.domain = c.domain AND r.id ="
-	    " c.report WHERE c.source_ip = $5::inet AND ($1::text IS NULL OR"
-	    " c.domain = $1) AND dmarcd_report_day(r.begin_time, r.end_time)"
-	    " BETWEEN $2::date AND $3::date AND ($4::text IS NULL OR"
-	    " coalesce(r.org_name, '') = $4) GROUP BY 1, 2, 3, 4, 5"
-	    " ORDER BY 6 DESC, 1, 2 LIMIT 500", 5, vals, false) != 0 ||
-	    api_add_query(x, "records", "SELECT r.domain, r.id AS report,"
-	    " r.org_name, r.report_id, dmarcd_report_day(r.begin_time,"
-	    " r.end_time)::text AS day, c.ordinal, c.count, c.disposition,"
-	    " c.dkim, c.spf, c.header_from, c.envelope_from, c.dkim_domain,"
-	    " c.dkim_selector, c.dkim_result, c.spf_domain, c.spf_result,"
-	    " c.reason_type, count(*) OVER () AS total FROM record c JOIN"
-	    " report r ON r.domain = c.domain AND r.id = c.report WHERE"
-	    " c.source_ip = $5::inet AND ($1::text IS NULL OR c.domain = $1)"
-	    " AND dmarcd_report_day(r.begin_time, r.end_time) BETWEEN"
-	    " $2::date AND $3::date AND ($4::text IS NULL OR"
-	    " coalesce(r.org_name, '') = $4) ORDER BY r.end_time DESC, r.id"
-	    " DESC, c.ordinal LIMIT $6::int OFFSET $7::bigint", 7, vals,
+	    api_add_query(x, "summary", Q_SOURCE_SUMMARY, 5, vals,
+	    false) != 0 ||
+	    api_add_query(x, "records", Q_SOURCE_RECORDS, 7, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -692,25 +565,10 @@ api_reporters(struct api_ctx *x)
 	const char	*vals[] = FILTER_VALS(x);
 
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "reporters", "SELECT reporter,"
-	    " sum(reports)::bigint AS reports, sum(messages)::bigint AS"
-	    " messages, sum(records)::bigint AS records, count(DISTINCT day)"
-	    " AS days, count(DISTINCT domain) AS domains, min(day)::text AS"
-	    " first_day, max(day)::text AS last_day,"
-	    " extract(epoch FROM max(last_received))::bigint AS last_received"
-	    " FROM dash_reporter WHERE" ROLLUP_WHERE " GROUP BY reporter"
-	    " ORDER BY 2 DESC, 1 LIMIT 500", 4, vals, false) != 0)
+	    api_add_query(x, "reporters", Q_REPORTERS, 4, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
-
-#define REPORT_COLUMNS \
-	" r.domain, r.id, r.org_name, r.report_id," \
-	" extract(epoch FROM r.begin_time)::bigint AS begin_time," \
-	" extract(epoch FROM r.end_time)::bigint AS end_time," \
-	" dmarcd_report_day(r.begin_time, r.end_time)::text AS day," \
-	" r.n_records AS records, r.messages, r.p," \
-	" cardinality(r.errors) AS n_errors"
 
 /* GET /api/reports: the reports behind a figure (same day rule as the
  * rollups), newest first, paginated. */
@@ -720,14 +578,7 @@ api_reports(struct api_ctx *x)
 	const char	*vals[] = FILTER_VALS(x);
 
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "reports", "SELECT" REPORT_COLUMNS ","
-	    " count(*) OVER () AS total FROM report r WHERE ($1::text IS NULL"
-	    " OR r.domain = $1) AND dmarcd_report_day(r.begin_time,"
-	    " r.end_time) BETWEEN $2::date AND $3::date AND ($4::text IS NULL"
-	    " OR coalesce(r.org_name, '') = $4) AND ($5::inet IS NULL OR"
-	    " (r.domain, r.id) IN (SELECT domain, report FROM record WHERE"
-	    " source_ip = $5::inet)) ORDER BY 7 DESC, r.id DESC LIMIT $6::int"
-	    " OFFSET $7::bigint", 7, vals, false) != 0)
+	    api_add_query(x, "reports", Q_REPORTS, 7, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -748,25 +599,11 @@ api_report(struct api_ctx *x)
 	rc |= json_key(b, "id", true);
 	rc |= buf_adds(b, x->id_s);
 	if (rc != 0 ||
-	    api_add_query(x, "document", "SELECT size, gz IS NOT NULL AS"
-	    " kept FROM report_document WHERE domain = $1 AND report ="
-	    " $8::bigint", 8, vals, true) != 0 ||
-	    api_add_query(x, "report", "SELECT" REPORT_COLUMNS ","
-	    " r.org_email, r.extra_contact_info, r.errors, r.generator,"
-	    " r.version, r.adkim, r.aspf, r.sp, r.np, r.pct, r.fo, r.testing,"
-	    " r.discovery_method, r.dmarcbis, r.source, r.item,"
-	    " r.message_id, encode(r.sha256, 'hex') AS sha256,"
-	    " extract(epoch FROM r.received)::bigint AS received FROM report"
-	    " r WHERE r.domain = $1 AND r.id = $8::bigint", 8, vals,
+	    api_add_query(x, "document", Q_REPORT_DOCUMENT, 8, vals,
 	    true) != 0 ||
-	    api_add_query(x, "records", "SELECT ordinal, host(source_ip) AS ip,"
-	    " count, disposition, dkim, spf, reason_type, reason_comment,"
-	    " header_from, envelope_from, envelope_to, dkim_domain,"
-	    " dkim_selector, dkim_result, dkim_human_result, spf_domain,"
-	    " spf_scope, spf_result, spf_human_result FROM record WHERE"
-	    " domain = $1 AND report = $8::bigint AND $6::int > 0 AND"
-	    " $7::bigint >= 0 ORDER BY ordinal LIMIT $6::int OFFSET"
-	    " $7::bigint", 8, vals, false) != 0)
+	    api_add_query(x, "report", Q_REPORT, 8, vals, true) != 0 ||
+	    api_add_query(x, "records", Q_REPORT_RECORDS, 8, vals,
+	    false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -803,9 +640,9 @@ api_download(struct api_ctx *x, PGresult *res, const char *type,
 }
 
 /* GET /api/report/document?domain=&id=: the report's XML as it arrived
- * (sql/010), a download: attacker-written XML is never rendered by the
- * browser (attachment, nosniff; the page shows it as text).  Stored
- * gzipped and sent so when the client takes gzip. */
+ * (report_document), a download: attacker-written XML is never rendered
+ * by the browser (attachment, nosniff; the page shows it as text).
+ * Stored gzipped and sent so when the client takes gzip. */
 static int
 api_report_document(struct api_ctx *x)
 {
@@ -817,9 +654,7 @@ api_report_document(struct api_ctx *x)
 		api_error(x->reply, 400, "domain and id: required");
 		return -1;
 	}
-	if ((res = api_exec(x, "SELECT gz FROM report_document WHERE domain ="
-	    " $1 AND report = $2::bigint AND gz IS NOT NULL", 2, vals,
-	    1)) == NULL)
+	if ((res = api_exec(x, Q_REPORT_GZ, 2, vals, 1)) == NULL)
 		return -1;
 	snprintf(name, sizeof(name), "report-%lld.xml", (long long)x->id);
 	if (api_download(x, res, "application/xml", name,
@@ -840,14 +675,8 @@ api_quarantine(struct api_ctx *x)
 
 	if (buf_adds(b, "{") != 0 || json_key(b, "all", true) != 0 ||
 	    buf_adds(b, x->all ? "true" : "false") != 0 ||
-	    api_add_query(x, "quarantine", "SELECT domain, id,"
-	    " encode(sha256, 'hex') AS sha256, size, reason, source,"
-	    " extract(epoch FROM first_seen)::bigint AS first_seen,"
-	    " extract(epoch FROM last_seen)::bigint AS last_seen, times_seen,"
-	    " extract(epoch FROM resolved)::bigint AS resolved,"
-	    " count(*) OVER () AS total FROM quarantine WHERE $1::boolean OR"
-	    " resolved IS NULL ORDER BY last_seen DESC, id DESC LIMIT $2::int"
-	    " OFFSET $3::bigint", 3, vals, false) != 0)
+	    api_add_query(x, "quarantine", Q_QUARANTINE_LIST, 3, vals,
+	    false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -866,8 +695,7 @@ api_quarantine_raw(struct api_ctx *x)
 		api_error(x->reply, 400, "id: required");
 		return -1;
 	}
-	if ((res = api_exec(x, "SELECT bytes FROM quarantine WHERE domain ="
-	    " $1 AND id = $2::bigint", 2, vals, 1)) == NULL)
+	if ((res = api_exec(x, Q_QUARANTINE_RAW, 2, vals, 1)) == NULL)
 		return -1;
 	snprintf(name, sizeof(name), "quarantine-%lld.eml", (long long)x->id);
 	if (api_download(x, res, "application/octet-stream", name,

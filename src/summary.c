@@ -4,12 +4,10 @@
  * failing and the new sources, reporters seen and gone silent, the policy
  * published and a verdict on moving to a stricter one.
  *
- * Totals and the sources seen before come from the rollups (dash_day,
- * dash_ip: sql/006); the period's sources from daily, a view over record
- * bounded by domain and period; the reasons of the top failing sources
- * read record, bounded by the period, the sources listed and
- * SUMMARY_REASON_RECORDS.  A report belongs to the day of the middle of its
- * period (daily's day, store.c), so every query here uses that day.  The
+ * The queries are db/queries.h's Q_SUMMARY_*: totals and the sources seen
+ * before from the rollups, the period's sources from the daily view, the
+ * reasons of the top failing sources from record.  A report belongs to
+ * its dmarcd_report_day(), as in the rollups and the dashboard.  The
  * session runs in UTC so that dates mean UTC days.
  */
 #include "config.h"
@@ -22,130 +20,9 @@
 #include <time.h>
 
 #include "summary.h"
+#include "queries.h"
 
 #define DAY	86400
-
-/* The report's rollup day, as in store.c (report_day). */
-#define REPORT_DAY \
-	"((r.begin_time + (r.end_time - r.begin_time) / 2)::date)"
-
-/* $1 prev_since, $2 since, $3 until, $4 domain or NULL. */
-#define Q_TOTALS \
-	"SELECT domain, day >= $2::date," \
-	" sum(messages)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
-	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
-	" count(DISTINCT day)" \
-	" FROM dash_day WHERE day >= $1::date AND day < $3::date" \
-	" AND ($4::text IS NULL OR domain = $4)" \
-	" GROUP BY 1, 2 ORDER BY 1, 2"
-
-/* $1 domain, $2 window since, $3 until. */
-#define Q_WINDOW \
-	"SELECT coalesce(sum(messages), 0)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned), 0)," \
-	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
-	" count(DISTINCT day)," \
-	" (SELECT extract(epoch FROM min(day)::timestamp)::bigint FROM dash_day" \
-	"  WHERE domain = $1 AND day < $3::date)" \
-	" FROM dash_day WHERE domain = $1 AND day >= $2::date AND day < $3::date"
-
-/* Sources that pass for some messages and fail for others in the window:
- * authorised senders with a gap.  $1 domain, $2 window since, $3 until. */
-#define Q_LEGIT_FAILING \
-	"SELECT count(*), min(ip) FROM (SELECT host(source_ip) AS ip" \
-	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
-	" GROUP BY source_ip HAVING bool_or(dkim_aligned OR spf_aligned)" \
-	" AND bool_or(NOT (dkim_aligned OR spf_aligned))) s"
-
-/* The latest report of the period or before it (by its day, as
- * everywhere).  $1 domain, $2 until. */
-#define Q_POLICY \
-	"SELECT p, sp, pct, coalesce(nullif(org_name, ''), '(unnamed)')," \
-	" extract(epoch FROM end_time)::bigint FROM report r" \
-	" WHERE domain = $1 AND begin_time < $2::date" \
-	" AND " REPORT_DAY " < $2::date" \
-	" ORDER BY begin_time DESC, id DESC LIMIT 1"
-
-/* $1 domain, $2 since, $3 until; the last column counts every failing
- * (source, header_from) before the LIMIT. */
-#define Q_FAILING \
-	"SELECT host(source_ip), header_from, sum(messages), count(*) OVER ()" \
-	" FROM daily WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
-	" AND NOT (dkim_aligned OR spf_aligned)" \
-	" GROUP BY source_ip, header_from" \
-	" ORDER BY 3 DESC, source_ip, header_from LIMIT " \
-	STRINGIFY(SUMMARY_TOP)
-
-/* Why the top failing sources failed: auth results and overrides of their
- * failing records in the period.  $1 domain, $2 since, $3 until, $4 the
- * sources' addresses. */
-#define Q_REASONS \
-	"WITH f AS (SELECT c.source_ip, coalesce(c.header_from, '') AS hf," \
-	" c.reason_type, c.dkim_result, c.spf_result" \
-	" FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id" \
-	" WHERE r.domain = $1 AND r.begin_time < $3::date" \
-	" AND r.end_time >= $2::date" \
-	" AND " REPORT_DAY " >= $2::date AND " REPORT_DAY " < $3::date" \
-	" AND c.source_ip = ANY ($4::inet[])" \
-	" AND NOT (coalesce(c.dkim = 'pass', false)" \
-	" OR coalesce(c.spf = 'pass', false))" \
-	" LIMIT " STRINGIFY(SUMMARY_REASON_RECORDS) ")" \
-	" SELECT host(f.source_ip), f.hf," \
-	" string_agg(DISTINCT t.tok, ' ' ORDER BY t.tok)" \
-	" FROM f CROSS JOIN LATERAL (" \
-	"  SELECT 'dkim=' || lower(x) FROM unnest(CASE WHEN" \
-	"   cardinality(f.dkim_result) = 0 THEN '{none}' ELSE f.dkim_result END) x" \
-	"  UNION ALL SELECT 'spf=' || lower(x) FROM unnest(CASE WHEN" \
-	"   cardinality(f.spf_result) = 0 THEN '{none}' ELSE f.spf_result END) x" \
-	"  UNION ALL SELECT 'override=' || lower(x) FROM unnest(f.reason_type) x" \
-	" ) t(tok) GROUP BY 1, 2"
-
-/* Sources of the period never seen for the domain before it.  $1 domain,
- * $2 since, $3 until. */
-#define Q_NEW \
-	"SELECT host(source_ip), min(nullif(header_from, '')), sum(messages)," \
-	" coalesce(sum(messages) FILTER (WHERE dkim_aligned OR spf_aligned), 0)," \
-	" count(*) OVER ()" \
-	" FROM daily d WHERE domain = $1 AND day >= $2::date AND day < $3::date" \
-	" AND source_ip NOT IN (SELECT source_ip FROM dash_ip" \
-	"  WHERE domain = $1 AND day < $2::date)" \
-	" GROUP BY source_ip ORDER BY 3 DESC, source_ip LIMIT " \
-	STRINGIFY(SUMMARY_TOP)
-
-/* Reporters of the period and of the one before.  $1 domain, $2 since,
- * $3 until, $4 prev_since. */
-#define Q_REPORTERS \
-	"SELECT name, cur, sum(cur) OVER () FROM (" \
-	" SELECT coalesce(nullif(org_name, ''), '(unnamed)') AS name," \
-	" count(*) FILTER (WHERE day >= $2::date) AS cur," \
-	" count(*) FILTER (WHERE day < $2::date) AS prev FROM (" \
-	"  SELECT org_name, " REPORT_DAY " AS day FROM report r" \
-	"  WHERE domain = $1 AND begin_time < $3::date" \
-	"  AND end_time >= $4::date) x" \
-	" WHERE day >= $4::date AND day < $3::date GROUP BY 1) y" \
-	" ORDER BY cur DESC, name LIMIT " STRINGIFY(SUMMARY_MAX_REPORTERS)
-
-/* Quarantined messages of the period by domain ('' unknown); $1 since,
- * $2 until. */
-#define Q_QUARANTINE \
-	"SELECT domain, count(*) FROM quarantine" \
-	" WHERE first_seen >= $1::date AND first_seen < $2::date" \
-	" GROUP BY 1 ORDER BY 1"
-
-#define Q_GLOBAL \
-	"SELECT (SELECT count(*) FROM quarantine WHERE resolved IS NULL)," \
-	" (SELECT extract(epoch FROM max(received))::bigint FROM report)," \
-	" to_regclass('forensic') IS NOT NULL," \
-	" to_regclass('tlsrpt') IS NOT NULL"
-
-/* Which timestamp column dates a failure or TLS report: the first of these
- * the table has.  Looked up, not assumed: those tables are younger than
- * this file. */
-#define STRINGIFY(x)	STRINGIFY2(x)
-#define STRINGIFY2(x)	#x
 
 struct summary_q {
 	struct db	*db;
@@ -271,7 +148,7 @@ summary_totals(struct summary_q *q, struct summary *s)
 	p[1] = since;
 	p[2] = until;
 	p[3] = s->only_domain;
-	if ((rc = summary_query(q, "summary totals", Q_TOTALS, 4, p,
+	if ((rc = summary_query(q, "summary totals", Q_SUMMARY_TOTALS, 4, p,
 	    &res)) != 0)
 		return rc;
 	n = PQntuples(res);
@@ -314,7 +191,7 @@ summary_policy(struct summary_q *q, struct summary_domain *d,
 	const char	*p[2] = { d->name, until };
 	int		 rc;
 
-	if ((rc = summary_query(q, "summary policy", Q_POLICY, 2, p,
+	if ((rc = summary_query(q, "summary policy", Q_SUMMARY_POLICY, 2, p,
 	    &res)) != 0)
 		return rc;
 	if (PQntuples(res) == 1) {
@@ -342,8 +219,8 @@ summary_failing(struct summary_q *q, struct summary_domain *d,
 	int			 rc, i, n;
 	size_t			 j;
 
-	if ((rc = summary_query(q, "summary failing sources", Q_FAILING, 3,
-	    p, &res)) != 0)
+	if ((rc = summary_query(q, "summary failing sources",
+	    Q_SUMMARY_FAILING, 3, p, &res)) != 0)
 		return rc;
 	n = PQntuples(res);
 	for (i = 0; i < n && d->n_failing < SUMMARY_TOP; i++) {
@@ -365,8 +242,8 @@ summary_failing(struct summary_q *q, struct summary_domain *d,
 		return DB_EPERM;
 	}
 	p[3] = ips.data;
-	rc = summary_query(q, "summary failure reasons", Q_REASONS, 4, p,
-	    &res);
+	rc = summary_query(q, "summary failure reasons", Q_SUMMARY_REASONS, 4,
+	    p, &res);
 	buf_free(&ips);
 	if (rc != 0)
 		return rc;
@@ -391,7 +268,7 @@ summary_new_sources(struct summary_q *q, struct summary_domain *d,
 	const char		*p[3] = { d->name, since, until };
 	int			 rc, i;
 
-	if ((rc = summary_query(q, "summary new sources", Q_NEW, 3, p,
+	if ((rc = summary_query(q, "summary new sources", Q_SUMMARY_NEW, 3, p,
 	    &res)) != 0)
 		return rc;
 	for (i = 0; i < PQntuples(res) && d->n_fresh < SUMMARY_TOP; i++) {
@@ -415,8 +292,8 @@ summary_reporters(struct summary_q *q, struct summary_domain *d,
 	const char	*p[4] = { d->name, since, until, prev };
 	int		 rc, i, n;
 
-	if ((rc = summary_query(q, "summary reporters", Q_REPORTERS, 4, p,
-	    &res)) != 0)
+	if ((rc = summary_query(q, "summary reporters", Q_SUMMARY_REPORTERS,
+	    4, p, &res)) != 0)
 		return rc;
 	n = PQntuples(res);
 	if (n > 0 && (d->reporters = calloc(n, sizeof(*d->reporters))) ==
@@ -458,7 +335,7 @@ summary_verdict(struct summary_q *q, struct summary *s,
 	p[0] = d->name;
 	p[1] = wsince;
 	p[2] = until;
-	if ((rc = summary_query(q, "summary window", Q_WINDOW, 3, p,
+	if ((rc = summary_query(q, "summary window", Q_SUMMARY_WINDOW, 3, p,
 	    &res)) != 0)
 		return rc;
 	d->window.messages = col_u64(res, 0, 0);
@@ -470,8 +347,8 @@ summary_verdict(struct summary_q *q, struct summary *s,
 	d->first_seen = (time_t)strtoll(d->seen ? PQgetvalue(res, 0, 5) : "0",
 	    NULL, 10);
 	PQclear(res);
-	if ((rc = summary_query(q, "summary sources", Q_LEGIT_FAILING, 3, p,
-	    &res)) != 0)
+	if ((rc = summary_query(q, "summary sources",
+	    Q_SUMMARY_LEGIT_FAILING, 3, p, &res)) != 0)
 		return rc;
 	d->legit_failing = col_u64(res, 0, 0);
 	d->legit_example = xstrdup(col_str(res, 0, 1));
@@ -526,8 +403,7 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 {
 	static const char *const tables[2] = { "forensic", "tlsrpt" };
 	static const char *const days[2] = {
-		"dmarcd_forensic_day(arrival, report_date, received)",
-		"dmarcd_report_day(begin_time, end_time)",
+		Q_FORENSIC_DAY, Q_TLSRPT_REPORT_DAY
 	};
 	PGresult	*res;
 	const char	*p[2] = { since, until };
@@ -537,8 +413,8 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 	size_t		 i, j;
 	int		 rc;
 
-	if ((rc = summary_query(q, "summary quarantine", Q_QUARANTINE, 2, p,
-	    &res)) != 0)
+	if ((rc = summary_query(q, "summary quarantine",
+	    Q_SUMMARY_QUARANTINE, 2, p, &res)) != 0)
 		return rc;
 	for (i = 0; i < (size_t)PQntuples(res); i++) {
 		const char	*dom = PQgetvalue(res, i, 0);
@@ -554,7 +430,7 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 	}
 	PQclear(res);
 
-	if ((rc = summary_query(q, "summary status", Q_GLOBAL, 0, NULL,
+	if ((rc = summary_query(q, "summary status", Q_SUMMARY_GLOBAL, 0, NULL,
 	    &res)) != 0)
 		return rc;
 	s->quarantine_open = col_u64(res, 0, 0);
@@ -567,11 +443,10 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 	for (i = 0; i < nitems(tables); i++) {
 		if (!exists[i])
 			continue;
-		/* the days of sql/005's rollups, so the summary and the
-		 * dashboard count the same reports; fixed strings only */
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE "
-		    "%s >= $1::date AND %s < $2::date%s", tables[i], days[i],
-		    days[i], s->only_domain != NULL ? " AND domain = $3" : "");
+		/* fixed strings only */
+		snprintf(sql, sizeof(sql), Q_SUMMARY_REPORT_COUNT, tables[i],
+		    days[i], days[i], s->only_domain != NULL ?
+		    Q_SUMMARY_AND_DOMAIN : "");
 		if ((rc = summary_query(q, "summary report counts", sql,
 		    s->only_domain != NULL ? 3 : 2, cp, &res)) != 0)
 			return rc;

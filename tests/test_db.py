@@ -63,35 +63,86 @@ def strip_source(objs):
 
 
 # --- migrations -------------------------------------------------------------
+# sql/010_schema.sql is 001..010 squashed: a database those left at
+# version 10 is up to date; the functions (sql/functions.sql) are applied
+# whenever the database's copy differs from the binary's.
+FUNCS = "SELECT count(*) FROM dmarcd_functions"
 url = pg.createdb("mig")
 r = dm(url, "db", "status")
-ok(r.returncode == 0 and b"schema: version 0 of" in r.stdout
-   and b"pending: 001_initial" in r.stdout, "db status on an empty database",
+ok(r.returncode == 0 and b"schema: version 0 of 10" in r.stdout
+   and b"pending: 010_schema" in r.stdout, "db status on an empty database",
    r.stdout, r.stderr)
-r = dm(url, "db", "migrate", "--to", "1")
-ok(r.returncode == 0 and b"from version 0 to 1" in r.stdout,
-   "migrate an empty database to version 1", r.stdout, r.stderr)
+r = dm(url, "db", "migrate", "--to", "10")
+ok(r.returncode == 0 and b"from version 0 to 10" in r.stdout,
+   "migrate an empty database to version 10", r.stdout, r.stderr)
 ok(pg.psql("mig", "SELECT string_agg(version::text, ',') FROM dmarcd_schema")
-   .strip() == "1", "version table holds 1")
+   .strip() == "10" and pg.psql("mig", FUNCS).strip() == "1" and
+   pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
+   .strip() == "1", "version table holds 10, the functions are applied")
 pg.psql("mig", "INSERT INTO report (domain, org_name, report_id, begin_time,"
         " end_time) VALUES ('old.example', 'o', 'x', now(), now())")
-r = dm(url, "db", "status")
-ok(b"pending: 002_report_period" in r.stdout, "status lists the pending one",
-   r.stdout)
-r = dm(url, "db", "migrate")
-# to the latest, whatever later migrations (003_dashboard ...) exist
-ok(r.returncode == 0 and b"from version 1 to " in r.stdout,
-   "migrate from the previous version", r.stdout, r.stderr)
-ok(pg.psql("mig", "SELECT count(*) FROM report").strip() == "1" and
-   pg.psql("mig", "SELECT count(*) FROM pg_indexes WHERE indexname ="
-           " 'report_period'").strip() == "1",
-   "data kept, new index there")
 r = dm(url, "db", "migrate")
 ok(r.returncode == 0 and b"nothing to do" in r.stdout, "migrate again: no-op")
+# functions replaced whenever the recorded copy differs, keeping the data
+pg.psql("mig", "DROP VIEW daily; DROP FUNCTION dmarcd_rollup_queued(int)")
+r = dm(url, "export")
+ok(r.returncode == 0 and pg.psql("mig", "SELECT count(*) FROM pg_views"
+                                 " WHERE viewname = 'daily'").strip() == "0",
+   "the same functions digest: nothing re-applied on open", r.stderr)
+pg.psql("mig", "UPDATE dmarcd_functions SET sha256 = 'stale'")
+r = dm(url, "export")
+ok(r.returncode == 0 and pg.psql(
+   "mig", "SELECT count(*) FROM daily").strip() == "0" and
+   pg.psql("mig", "SELECT dmarcd_rollup_queued(10)").strip() == "0" and
+   pg.psql("mig", "SELECT count(*) FROM report").strip() == "1",
+   "another digest: the functions are re-applied on open, the data kept",
+   r.stderr)
+pg.psql("mig", "UPDATE dmarcd_functions SET sha256 = 'stale'")
+r = dm(url, "export")
+ok(r.returncode == 0 and pg.psql("mig", FUNCS).strip() == "1" and
+   pg.psql("mig", "SELECT sha256 FROM dmarcd_functions").strip() != "stale",
+   "re-applying over themselves: idempotent, one digest row", r.stderr)
 pg.psql("mig", "INSERT INTO dmarcd_schema (version, name) VALUES (999, 'x')")
 r = dm(url, "export")
 ok(r.returncode != 0 and b"newer" in r.stderr,
    "a schema newer than the binary is refused", r.stderr)
+pg.psql("mig", "DELETE FROM dmarcd_schema; INSERT INTO dmarcd_schema"
+        " (version, name) VALUES (5, '005_failure_tls')")
+r = dm(url, "export")
+ok(r.returncode != 0 and b"older than this dmarcd can migrate" in r.stderr,
+   "a schema from before the squash (version 5) is refused", r.stderr)
+
+# The mechanism with a next migration (tests/migrate_fixture: 010 and 011
+# of its own): applied once, under the lock when processes race, and the
+# functions after it.
+FIX = os.path.join(os.path.dirname(os.path.abspath(D)), "tests",
+                   "migrate_fixture")
+url = pg.createdb("mignext")
+r = run([FIX, url, "10"])
+ok(r.returncode == 0 and r.stdout.strip() == b"0 10" and
+   pg.psql("mignext", "SELECT count(*) FROM pg_proc WHERE proname ="
+           " 'fixture_f'").strip() == "0",
+   "fixture: to version 10, no functions below the latest", r.stdout,
+   r.stderr)
+pg.psql("mignext", "INSERT INTO fixture_t VALUES (1)")
+r = run([FIX, url, "0"])
+ok(r.returncode == 0 and r.stdout.strip() == b"10 11" and
+   pg.psql("mignext", "SELECT f FROM fixture_v").strip() == "11",
+   "fixture: the next migration applies on data, then the functions",
+   r.stdout, r.stderr)
+r = run([FIX, url, "0"])
+ok(r.returncode == 0 and r.stdout.strip() == b"11 11" and
+   pg.psql("mignext", "SELECT count(*) FROM fixture_t").strip() == "2",
+   "fixture: run again, the migration is not applied twice", r.stdout)
+url = pg.createdb("migrace")
+procs = [subprocess.Popen([FIX, url, "0"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) for _ in range(4)]
+outs = [p.communicate() + (p.returncode,) for p in procs]
+ok(all(o[2] == 0 for o in outs) and
+   sorted(o[0].strip() for o in outs) == [b"0 11"] + [b"11 11"] * 3 and
+   pg.psql("migrace", "SELECT count(*) FROM fixture_t").strip() == "1" and
+   pg.psql("migrace", FUNCS).strip() == "1",
+   "fixture: four racing processes, each migration applied once", *outs)
 
 # --- ingest, export = parse, dedup -------------------------------------------
 url = pg.createdb("rt")
@@ -682,10 +733,11 @@ r = dm(url, "ingest", one)
 ok(r.returncode == 0 and rollups_differ("rollup") == [],
    "a single-file ingest keeps the rollups equal", r.stdout, r.stderr)
 
-# 006 fills its rollups from 003/004's: a database with data at version 5,
-# migrated, has rollups equal to a recomputation from record.
+# dmarcd_rollup_set over generated records (every combination of NULL,
+# pass and fail results, dispositions, overrides) equals a recomputation
+# from record.
 url = pg.createdb("rollup5")
-r = dm(url, "db", "migrate", "--to", "5")
+r = dm(url, "db", "migrate")
 pg.psql("rollup5", "INSERT INTO report (domain, org_name, report_id,"
         " begin_time, end_time) SELECT 'd' || (g % 3) || '.example',"
         " nullif('org' || (g % 4), 'org0'), 'm' || g, timestamptz"
@@ -708,11 +760,10 @@ pg.psql("rollup5", "UPDATE report r SET n_records = 6, messages = 27,"
         " sha256 = '\\x00'")
 pg.psql("rollup5", "SELECT dmarcd_rollup_set(array_agg(domain),"
         " array_agg(id)) FROM report")
-r = dm(url, "db", "migrate")
 bad = rollups_differ("rollup5")
 ok(r.returncode == 0 and bad == [] and pg.psql(
    "rollup5", "SELECT count(*) FROM dash_ip").strip() != "0",
-   "006 fills its rollups from 004's: equal to rollups from record",
+   "rollups of generated records equal rollups from record",
    r.stdout, r.stderr, *bad)
 
 # --- failure and TLS reports, from the project's own fixtures ----------------------

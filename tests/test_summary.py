@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pglib  # noqa: E402
+import httpdlib  # noqa: E402
 from testlib import ok, diag, skip_all, done, dmarcd, shared_dir  # noqa: E402
 
 DMARCD = dmarcd()
@@ -360,6 +361,70 @@ ok("Next step: p=quarantine" in sec and "p=none" in sec,
    "the verdict names the published policy and the next step", sec[:600])
 ok("198.51.100.9" in (domain_section(text, "failing.example") or ""),
    "the failing source is listed")
+
+# --- one report day for the summary and the dashboard -----------------------
+# A report belongs to the UTC day of the middle of its period
+# (dmarcd_report_day); one that straddles midnight must count on that day
+# in the summary's figures (rollups and report rows alike) and in the
+# dashboard's.
+durl = cluster.createdb("reportday")
+ddir = os.path.join(TMP, "reportday")
+os.mkdir(ddir)
+T1 = 1927670400      # 2031-02-01 00:00 UTC
+
+
+def day_xml(rid, begin, end, rows):
+    return report_xml("day.example", "late.example", rid, begin, "none",
+                      rows).replace("<end>%d</end>" % (begin + DAY - 1),
+                                    "<end>%d</end>" % end)
+
+
+# 20:00 the 1st to 07:59:59 the 2nd: its middle is the 2nd
+with open(os.path.join(ddir, "straddle.xml"), "w") as f:
+    f.write(day_xml("straddle", T1 + 20 * 3600, T1 + DAY + 8 * 3600 - 1,
+                    [("192.0.2.7", 30, "pass", "pass"),
+                     ("198.51.100.7", 4, "fail", "fail")]))
+with open(os.path.join(ddir, "first.xml"), "w") as f:
+    f.write(day_xml("first", T1, T1 + DAY - 1,
+                    [("192.0.2.7", 500, "pass", "pass")]))
+r = run([DMARCD, "ingest", "--db", durl, "-q", ddir])
+ok(r.returncode == 0, "report-day fixtures ingested", r.stderr.decode())
+r = summary(durl, "--since", "2031-02-02", "--until", "2031-02-03",
+            "--format", "text")
+sec = domain_section(r.stdout.decode(), "day.example") or ""
+ok(row(sec, "Messages") is not None and row(sec, "Messages")[0] == "34" and
+   re.search(r"^ +Reports +1 *$", sec, re.M) and
+   "late.example (1)" in " ".join(sec.split()) and
+   "198.51.100.7" in sec and "spf=fail" in sec,
+   "summary of the 2nd: the straddling report, its messages, reporter and"
+   " why its failing source failed", sec)
+conf_d = os.path.join(TMP, "empty.conf")
+open(conf_d, "w").close()
+port = httpdlib.free_port()
+srv = subprocess.Popen([DMARCD, "serve", "--db", durl, "--listen",
+                        "127.0.0.1:%d" % port, "--static-dir",
+                        httpdlib.static_dir()], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE,
+                       env=dict(os.environ, DMARCD_CONF=conf_d,
+                                DMARCD_DB=""))
+try:
+    line = srv.stdout.readline().decode()
+    q = "?domain=day.example&from=2031-02-02&to=2031-02-02"
+    base = "http://127.0.0.1:%d/api/" % port
+    rep = json.loads(httpdlib.curl(base + "reporters" + q)[2])
+    ov = json.loads(httpdlib.curl(base + "overview" + q)[2])
+    reps = json.loads(httpdlib.curl(base + "reports" + q)[2])
+    ok("dashboard at" in line and
+       [(x["reporter"], x["reports"]) for x in rep["reporters"]] ==
+       [("late.example", 1)] and
+       [(x["domain"], x["messages"], x["pass"]) for x in ov["domains"]] ==
+       [("day.example", 34, 30)] and
+       [x["report_id"] for x in reps["reports"]] == ["straddle"],
+       "the dashboard puts the straddling report on the same day", line,
+       rep, ov, reps)
+finally:
+    srv.terminate()
+    srv.wait(10)
 
 # --- hostile strings ---------------------------------------------------------
 hurl = cluster.createdb("hostile")
