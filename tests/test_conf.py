@@ -3,6 +3,7 @@
 at once; check-config; the lmtp_* and http_* settings reach `dmarcd lmtp`
 and `dmarcd serve`, and the command line wins over the file."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -90,6 +91,63 @@ for args, port, name in (([], p1, "serve listens where http_listen says"),
     srv.terminate()
     srv.wait(timeout=10)
     ok(body.startswith(b"{"), name, body[:200])
+
+
+
+def serve_get(argv, port, path="/"):
+    """(body of GET path, serve's stderr) from `argv serve` on port."""
+    srv = subprocess.Popen(argv + ["--db", url, "--listen",
+                                   "127.0.0.1:%d" % port],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    body = b""
+    for _ in range(100):
+        if srv.poll() is not None:
+            break
+        try:
+            body = urllib.request.urlopen("http://127.0.0.1:%d%s" % (
+                port, path), timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    if srv.poll() is None:
+        srv.terminate()
+    srv.wait(timeout=10)
+    return body, srv.stderr.read()
+
+
+# serve without any static setting: the build tree's binary serves the
+# build tree's static/; an explicit http_static_dir still wins; a copy of
+# the binary outside a build tree looks in the installed pkgdatadir.
+srcstatic = os.path.join(os.environ.get("TESTS_SRCDIR", "tests"), "..",
+                         "static")
+index = open(os.path.join(srcstatic, "index.html"), "rb").read()
+empty = conf("")
+body, err = serve_get([exe, "serve", "-f", empty], free_port())
+ok(body == index, "serve from the build tree finds the tree's static/",
+   body[:200], err[-400:])
+mine = os.path.join(tmp, "static")
+os.mkdir(mine)
+with open(os.path.join(mine, "index.html"), "w") as f:
+    f.write("<!doctype html><title>mine</title>\n")
+body, err = serve_get([exe, "serve", "-f", conf("http_static_dir = %s\n" %
+                                                mine)], free_port())
+ok(b"<title>mine</title>" in body,
+   "serve: http_static_dir wins over the build tree", body[:200], err[-400:])
+body, err = serve_get([exe, "serve", "-f", empty, "--static-dir", mine],
+                      free_port())
+ok(b"<title>mine</title>" in body,
+   "serve: --static-dir wins over the build tree", body[:200], err[-400:])
+os.mkdir(os.path.join(tmp, "bin"))
+copy = os.path.join(tmp, "bin", "dmarcd")
+shutil.copy(exe, copy)
+# a directory that looks half like a build tree (no config.status) is not one
+with open(os.path.join(tmp, "bin", "Makefile"), "w") as f:
+    f.write("abs_top_srcdir = %s\n" % os.path.dirname(os.path.abspath(
+        srcstatic)))
+body, err = serve_get([copy, "serve", "-f", empty], free_port())
+ok(body == b"" and b"share/dmarcd/static" in err,
+   "serve: a binary outside its build tree looks in pkgdatadir",
+   body[:200], err[-400:])
 
 # lmtp: lmtp_listen and lmtp_max_line from the file.
 sock = os.path.join(tmp, "run", "lmtp.sock")   # run/ is created by dmarcd
