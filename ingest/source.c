@@ -1,7 +1,7 @@
 /*
- * source.c - input sources for `dmarcd ingest` (see source.h): files, stdin,
- * mbox, Maildir and directory trees behind one struct of function pointers,
- * and the progress line.
+ * source.c - input sources for `dmarcd ingest` and lmtp's Maildir watcher
+ * (see source.h): files, stdin, mbox, Maildir and directory trees behind one
+ * struct of function pointers, and the progress line.
  */
 #include "config.h"
 

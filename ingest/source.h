@@ -1,10 +1,12 @@
 /*
- * source.h - input sources for `dmarcd ingest`: a file, a directory tree,
- * an mbox, a Maildir or stdin, handed out one message at a time.
+ * source.h - input sources for `dmarcd ingest` and lmtp's Maildir watcher:
+ * a file, a directory tree, an mbox, a Maildir or stdin, handed out one
+ * message at a time.
  *
  * Nothing here knows about the database.  The caller stores a message,
  * commits, and only then calls source_done(); that is when a Maildir
- * message leaves new/ (DESIGN.md "Durability rule").  A caller that stops
+ * message leaves new/, so no mail is marked read before its reports (or
+ * its quarantine row) are stored.  A caller that stops
  * before source_done() (crash, SIGKILL, database down) leaves the message
  * where it was, and the next run picks it up again.  A caller that commits
  * several messages at once (group commit) takes a source_pending for each
