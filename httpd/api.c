@@ -22,7 +22,6 @@
 #define API_DAYS_MAX		(100 * 366)	/* span of one period */
 #define API_PERIOD_DEFAULT	30	/* days, when no from/to */
 #define API_TEXT_MAX		1024	/* bytes of a domain or reporter */
-#define API_ARRAY_MAX		64	/* elements of a text[] sent out */
 #define API_RAW_MAX		(64 << 20)	/* a download (quarantine, document) */
 
 /* Parameters an endpoint takes. */
@@ -301,12 +300,18 @@ api_exec(struct api_ctx *x, const char *sql, int n, const char *const *vals,
 	return NULL;
 }
 
-/* One value of a result as JSON by its column type. */
+/*
+ * One value of a result as JSON by its column type.  A text[] is sent
+ * whole: its size was capped when the report was stored (max_rcpt,
+ * max_strings ...), dashboard lists are cut in SQL beside a count, and the
+ * reply buffer caps the rest.
+ */
 static int
 api_value(struct buf *b, const PGresult *res, int row, int col)
 {
 	const char	*v;
-	char		*copy, *el[API_ARRAY_MAX];
+	char		*copy, **el;
+	size_t		 max;
 	int		 i, n, rc = 0;
 
 	if (PQgetisnull(res, row, col))
@@ -320,16 +325,26 @@ api_value(struct buf *b, const PGresult *res, int row, int col)
 	case 16:	/* bool */
 		return buf_adds(b, *v == 't' ? "true" : "false");
 	case 1009:	/* text[] */
-		if ((copy = strdup(v)) == NULL)
+		/* every element but the last ends at a comma */
+		for (max = 1; *v != '\0'; v++)
+			max += *v == ',';
+		v = PQgetvalue(res, row, col);
+		if ((copy = strdup(v)) == NULL ||
+		    (el = calloc(max, sizeof(*el))) == NULL) {
+			free(copy);
 			return -1;
-		n = db_array_parse(copy, el, nitems(el));
-		rc = buf_addc(b, '[');
+		}
+		/* malformed (never from PostgreSQL): an error, not a [] */
+		if ((n = db_array_parse(copy, el, max)) == -1)
+			rc = -1;
+		rc |= buf_addc(b, '[');
 		for (i = 0; i < n; i++) {
 			if (i > 0)
 				rc |= buf_addc(b, ',');
 			rc |= json_str(b, el[i]);
 		}
 		rc |= buf_addc(b, ']');
+		free(el);
 		free(copy);
 		return rc;
 	default:

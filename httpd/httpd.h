@@ -105,6 +105,9 @@ int	httpd_parse_listen(const char *listen, char *host, size_t hostlen,
 /* Loads every regular file of dir (not following symlinks, no
  * subdirectories) under prefix, and the named files of vendor_dir. */
 int	httpd_static_load(struct httpd *h, char *err, size_t errlen);
+/* The static directory when none is configured: the source tree's static/
+ * for a binary run from its build tree, else the installed one. */
+const char *httpd_static_default(char *buf, size_t len);
 void	httpd_static_free(struct httpd *h);
 /* The file for a request path, or NULL.  *bad_r is set when the path is
  * malformed (.., %, backslash, //): the caller answers 400, not 404. */

@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,9 @@
 
 #include "httpd.h"
 
+#ifndef DMARCD_STATIC_DIR
+#define DMARCD_STATIC_DIR	"/usr/local/share/dmarcd/static"
+#endif
 #define STATIC_PREFIX	"/static/"
 #define VENDOR_PREFIX	"/static/vendor/"
 
@@ -186,6 +191,61 @@ static_add(struct httpd *h, int dirfd, const char *name, const char *prefix,
 	}
 	h->nfiles++;
 	return 0;
+}
+
+/*
+ * A binary in a configured build tree (config.status beside it) serves the
+ * static/ of the source tree its Makefile names, so `build/dmarcd serve`
+ * works before `make install`.  Nothing is compiled in: an installed binary
+ * has no Makefile beside it and keeps the pkgdatadir.  Linux only
+ * (/proc/self/exe); elsewhere the installed directory is the default.
+ */
+static int
+static_build_tree(char *buf, size_t len)
+{
+	FILE	*fp;
+	char	 exe[PATH_MAX], path[PATH_MAX + 32], line[PATH_MAX + 32];
+	char	*slash, *v;
+	ssize_t	 n;
+	size_t	 l;
+	int	 found = -1;
+
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return -1;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/config.status", exe);
+	if (access(path, F_OK) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/Makefile", exe);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (strncmp(line, "abs_top_srcdir = ", 17) != 0)
+			continue;
+		v = line + 17;
+		l = strcspn(v, "\n");
+		v[l] = '\0';
+		if (v[0] == '/' && (size_t)snprintf(buf, len, "%s/static",
+		    v) < len)
+			found = 0;
+		break;
+	}
+	fclose(fp);
+	if (found != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/index.html", buf);
+	return access(path, R_OK) == 0 ? 0 : -1;
+}
+
+const char *
+httpd_static_default(char *buf, size_t len)
+{
+	if (static_build_tree(buf, len) == 0)
+		return buf;
+	return DMARCD_STATIC_DIR;
 }
 
 int

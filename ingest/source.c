@@ -1,7 +1,7 @@
 /*
- * source.c - input sources for `dmarcd ingest` (see source.h): files, stdin,
- * mbox, Maildir and directory trees behind one struct of function pointers,
- * and the progress line.
+ * source.c - input sources for `dmarcd ingest` and lmtp's Maildir watcher
+ * (see source.h): files, stdin, mbox, Maildir and directory trees behind one
+ * struct of function pointers, and the progress line.
  */
 #include "config.h"
 
@@ -51,7 +51,7 @@ struct source_ops {
 	int		(*next)(struct source *, const struct source_msg **,
 			    char *, size_t);
 	int		(*done)(struct source *, const struct source_msg *,
-			    enum source_outcome, char *, size_t);
+			    char *, size_t);
 	int		(*estimate)(struct source *, struct source_estimate *,
 			    char *, size_t);
 	void		(*free)(struct source *);
@@ -396,8 +396,8 @@ file_next(struct source *s, const struct source_msg **msg_r, char *err,
 }
 
 static int
-file_done(struct source *s, const struct source_msg *msg,
-    enum source_outcome outcome, char *err, size_t errlen)
+file_done(struct source *s, const struct source_msg *msg, char *err,
+    size_t errlen)
 {
 	return 0;
 }
@@ -742,14 +742,14 @@ maildir_seen_name(const char *rel)
  * rename itself is source_pending_done's).
  */
 static int
-maildir_done(struct source *s, const struct source_msg *msg,
-    enum source_outcome outcome, char *err, size_t errlen)
+maildir_done(struct source *s, const struct source_msg *msg, char *err,
+    size_t errlen)
 {
 	struct source_pending	*p;
 
 	if (s->ops->hold(s, msg, &p, err, errlen) == -1)
 		return -1;
-	return source_pending_done(&p, outcome, err, errlen);
+	return source_pending_done(&p, err, errlen);
 }
 
 /* The rename maildir_done would do, copied out of the current message. */
@@ -991,12 +991,11 @@ nomem:
 }
 
 static int
-dir_done(struct source *s, const struct source_msg *msg,
-    enum source_outcome outcome, char *err, size_t errlen)
+dir_done(struct source *s, const struct source_msg *msg, char *err,
+    size_t errlen)
 {
 	if (s->child != NULL && msg == &s->child->msg)
-		return s->child->ops->done(s->child, msg, outcome, err,
-		    errlen);
+		return s->child->ops->done(s->child, msg, err, errlen);
 	return 0;
 }
 
@@ -1117,10 +1116,10 @@ source_next(struct source *src, const struct source_msg **msg_r, char *err,
 }
 
 int
-source_done(struct source *src, const struct source_msg *msg,
-    enum source_outcome outcome, char *err, size_t errlen)
+source_done(struct source *src, const struct source_msg *msg, char *err,
+    size_t errlen)
 {
-	return src->ops->done(src, msg, outcome, err, errlen);
+	return src->ops->done(src, msg, err, errlen);
 }
 
 int
@@ -1143,13 +1142,11 @@ source_hold(struct source *src, const struct source_msg *msg,
 }
 
 int
-source_pending_done(struct source_pending **pp,
-    enum source_outcome outcome, char *err, size_t errlen)
+source_pending_done(struct source_pending **pp, char *err, size_t errlen)
 {
 	struct source_pending	*p = *pp;
 	int			 r = 0;
 
-	(void)outcome;
 	if (p == NULL)
 		return 0;
 	/* No fsync: a rename lost in a crash only means the message is

@@ -1,10 +1,12 @@
 /*
- * source.h - input sources for `dmarcd ingest`: a file, a directory tree,
- * an mbox, a Maildir or stdin, handed out one message at a time.
+ * source.h - input sources for `dmarcd ingest` and lmtp's Maildir watcher:
+ * a file, a directory tree, an mbox, a Maildir or stdin, handed out one
+ * message at a time.
  *
  * Nothing here knows about the database.  The caller stores a message,
  * commits, and only then calls source_done(); that is when a Maildir
- * message leaves new/ (DESIGN.md "Durability rule").  A caller that stops
+ * message leaves new/, so no mail is marked read before its reports (or
+ * its quarantine row) are stored.  A caller that stops
  * before source_done() (crash, SIGKILL, database down) leaves the message
  * where it was, and the next run picks it up again.  A caller that commits
  * several messages at once (group commit) takes a source_pending for each
@@ -87,12 +89,6 @@ struct source_msg {
 	bool		 temporary;
 };
 
-/* What the caller did with a message; both mean "committed". */
-enum source_outcome {
-	SOURCE_STORED,		/* its report(s) are in the database */
-	SOURCE_QUARANTINED,	/* its quarantine row is */
-};
-
 /* A cheap look ahead, for a progress line (see progress_init). */
 struct source_estimate {
 	uint64_t	messages;	/* files, Maildir entries; an mbox counts
@@ -123,15 +119,16 @@ int	source_open(const char *path, const struct source_limits *lim,
 int	source_next(struct source *src, const struct source_msg **msg_r,
 	    char *err, size_t errlen);
 /*
- * msg (the one source_next() last handed out) is committed: a Maildir
- * message moves to cur/ with the S flag; other sources do nothing.  Call it
+ * msg (the one source_next() last handed out) is committed, as reports or
+ * as a quarantine row alike: a Maildir message moves to cur/ with the S
+ * flag; other sources do nothing.  Call it
  * before the next source_next(), or take a source_hold() then.  Returns 0
  * (also when the message is already gone: another process moved it), or -1
  * with a reason in err: the message stays, and is ingested again -
  * harmlessly - by the next run.
  */
 int	source_done(struct source *src, const struct source_msg *msg,
-	    enum source_outcome outcome, char *err, size_t errlen);
+	    char *err, size_t errlen);
 /*
  * Group commit: what source_done() will do for msg (the message
  * source_next() last handed out), copied out so that the caller may go on
@@ -148,8 +145,8 @@ int	source_hold(struct source *src, const struct source_msg *msg,
  * *pending and sets it to NULL (also on error).  Returns 0, or -1 with a
  * reason in err (the message stays and is ingested again, harmlessly).
  */
-int	source_pending_done(struct source_pending **pending,
-	    enum source_outcome outcome, char *err, size_t errlen);
+int	source_pending_done(struct source_pending **pending, char *err,
+	    size_t errlen);
 /* Drops a held message without done (it stays where it is); NULL is
  * fine, *pending is set to NULL. */
 void	source_pending_free(struct source_pending **pending);

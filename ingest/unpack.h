@@ -29,7 +29,8 @@ void	unpack_limits_default(struct unpack_limits *l);
 enum unpack_kind {
 	UNPACK_AGGREGATE,	/* XML: an aggregate report (or so it seems) */
 	UNPACK_TLSRPT,		/* JSON: an SMTP TLS report (RFC 8460) */
-	UNPACK_FORENSIC,	/* message/feedback-report (RFC 6591 ARF) */
+	UNPACK_FORENSIC,	/* a failure report: ARF (RFC 6591), or
+				 * Exim's plain text */
 	UNPACK_UNKNOWN,		/* a candidate that is none of the above */
 };
 
@@ -48,8 +49,9 @@ const char *unpack_item_error(void *item);
  * never NULL. */
 const char *unpack_item_name(const struct unpack_item *item);
 enum unpack_kind unpack_item_kind(const struct unpack_item *item);
-/* For UNPACK_FORENSIC: the whole feedback-report MIME part's message
- * (GMimeMessage *), else NULL.  Reserved for the failure-report issue. */
+/* For UNPACK_FORENSIC: the whole message that carries the report (the
+ * input, or a message/rfc822 attached to it) as a GMimeMessage *, valid as
+ * long as the item, for arf_parse_message(); else NULL. */
 void	*unpack_item_message(const struct unpack_item *item);
 
 /*

@@ -47,7 +47,6 @@ struct ingest_totals {
 /* A message stored in the open transaction, waiting for its COMMIT. */
 struct ingest_pending {
 	struct source_pending	*done;
-	enum source_outcome	 outcome;
 	char			*note;	/* "origin: quarantined: reason" */
 };
 
@@ -133,8 +132,7 @@ batch_commit(struct ingest_batch *b, struct ingest_totals *t)
 	for (i = 0; i < b->n; i++) {
 		if (b->v[i].note != NULL)
 			log_info("%s", b->v[i].note);
-		if (source_pending_done(&b->v[i].done, b->v[i].outcome, err,
-		    sizeof(err)) == -1)
+		if (source_pending_done(&b->v[i].done, err, sizeof(err)) == -1)
 			log_warnx("%s", err);
 	}
 	totals_add(t, &b->t);
@@ -172,9 +170,6 @@ batch_push(struct ingest_batch *b, struct source_pending **done,
 	p = &b->v[b->n++];
 	p->done = *done;
 	*done = NULL;
-	p->outcome = res->reports + res->duplicates + res->forensic +
-	    res->forensic_duplicates + res->tlsrpt + res->tlsrpt_duplicates > 0 ?
-	    SOURCE_STORED : SOURCE_QUARANTINED;
 	p->note = NULL;
 	if (res->quarantined && asprintf(&p->note, "%s: quarantined: %s",
 	    origin, res->reason) == -1)
@@ -224,8 +219,7 @@ ingest_alone(struct ingest_batch *b, const struct message_limits *lim,
 	/* committed already: release it now */
 	if (b->v[0].note != NULL)
 		log_info("%s", b->v[0].note);
-	if (source_pending_done(&b->v[0].done, b->v[0].outcome, err,
-	    sizeof(err)) == -1)
+	if (source_pending_done(&b->v[0].done, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 	totals_add(t, &b->t);
 	batch_drop(b);

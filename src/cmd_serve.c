@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,6 @@
 #include "dmarcd.h"
 #include "httpd.h"
 
-#ifndef DMARCD_STATIC_DIR
-#define DMARCD_STATIC_DIR	"/usr/local/share/dmarcd/static"
-#endif
 #define SERVE_VENDOR_DIR	"/usr/share/javascript/chart.js"
 
 static void
@@ -54,7 +52,7 @@ cmd_serve(int argc, char **argv)
 	struct httpd		*h;
 	struct db		*db = NULL;
 	sigset_t		 set;
-	char			 err[1024], host[64];
+	char			 err[1024], host[64], tree[PATH_MAX];
 	uint16_t		 port;
 	int			 ch, rc, sig;
 
@@ -95,7 +93,8 @@ cmd_serve(int argc, char **argv)
 		return rc;
 	/* the command line, else dmarcd.conf, else the defaults */
 	serve_pick(&hc.listen, env.conf.http_listen, HTTPD_DEFAULT_LISTEN);
-	serve_pick(&hc.static_dir, env.conf.http_static_dir, DMARCD_STATIC_DIR);
+	serve_pick(&hc.static_dir, env.conf.http_static_dir,
+	    httpd_static_default(tree, sizeof(tree)));
 	serve_pick(&hc.vendor_dir, env.conf.http_vendor_dir, SERVE_VENDOR_DIR);
 	serve_pick(&hc.tls_cert, env.conf.http_tls_cert, NULL);
 	serve_pick(&hc.tls_key, env.conf.http_tls_key, NULL);

@@ -167,8 +167,7 @@ watch_ingest(struct daemon *d, const char *path, struct db **db,
 			log_info("watch: %s: %u reports, %u duplicates%s",
 			    msg->origin, res.reports, res.duplicates,
 			    res.quarantined ? ", quarantined" : "");
-		if (source_done(src, msg, res.reports + res.duplicates > 0 ?
-		    SOURCE_STORED : SOURCE_QUARANTINED, err, sizeof(err)) == -1)
+		if (source_done(src, msg, err, sizeof(err)) == -1)
 			log_warnx("watch: %s", err);
 	}
 	if (r == -1)

@@ -3,6 +3,8 @@
 at once; check-config; the lmtp_* and http_* settings reach `dmarcd lmtp`
 and `dmarcd serve`, and the command line wins over the file."""
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -62,6 +64,95 @@ res = run([exe, "lmtp", "-f", conf("lmtp_socket_mode = 999\n"), "--foreground",
 ok(res.rc == 78 and b"lmtp_socket_mode" in res.err,
    "lmtp: a bad lmtp_socket_mode is refused", res.rc, res.err[-300:])
 
+# dmarcd(8) LIMITS gives every cap with its default: the settings' as
+# check-config prints them, the fixed ones as the parsers' sources set them.
+top = os.path.join(os.environ.get("TESTS_SRCDIR", "tests"), "..")
+
+
+def man_limits():
+    """{label: bytes or count} from the .TP/.B entries of LIMITS."""
+    text = open(os.path.join(top, "doc", "dmarcd.8")).read()
+    sec = text.split("\n.SH LIMITS\n", 1)[1].split("\n.SH ", 1)[0]
+    lines = sec.splitlines()
+    unit = {"": 1, "bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20,
+            "GiB": 1 << 30}
+    got = {}
+    for i, l in enumerate(lines[:-2]):
+        if l == ".TP" and lines[i + 1].startswith(".B "):
+            m = re.match(r"(\d+)(?: (KiB|MiB|GiB|bytes))?:", lines[i + 2])
+            got[lines[i + 1][3:]] = (int(m.group(1)) * unit[m.group(2) or ""]
+                                     if m else None)
+    return got
+
+
+def c_value(expr):
+    expr = re.sub(r"\((?:uint64_t|size_t)\)", "", expr.strip())
+    ok_expr = re.fullmatch(r"[0-9 ()<*]+", expr) is not None
+    return eval(expr) if ok_expr else None  # digits, << and * only
+
+
+def c_limits(path, fn):
+    """{field: value} of the l->field = EXPR; lines of fn in path."""
+    text = open(os.path.join(top, path)).read()
+    body = text.split("\n%s(" % fn, 1)[1].split("\n}", 1)[0]
+    return {m.group(1): c_value(m.group(2)) for m in
+            re.finditer(r"l->(\w+) = ([^;]+);", body)
+            if m.group(2) not in ("true", "false")}
+
+
+man = man_limits()
+res = run([exe, "check-config", "-v", "-f", conf("")])
+settings = {}
+for l in res.out.decode().splitlines():
+    m = re.match(r"((?:xml_)?max_\w+) = (\d+)", l)
+    if m:
+        settings[m.group(1)] = int(m.group(2))
+ok(len(settings) >= 11 and all(man.get(k) == v for k, v in settings.items()),
+   "dmarcd(8) LIMITS: every max_* setting with check-config's default",
+   {k: (v, man.get(k)) for k, v in settings.items() if man.get(k) != v})
+agg = open(os.path.join(top, "parser", "aggregate.h")).read()
+fixed = {"error": "AGG_MAX_ERRORS", "reason": "AGG_MAX_REASONS",
+         "dkim": "AGG_MAX_DKIM", "spf": "AGG_MAX_SPF"}
+want = {k: int(re.search(r"#define %s\s+(\d+)" % v, agg).group(1))
+        for k, v in fixed.items()}
+defines = set(re.findall(r"#define (AGG_MAX_\w+)", agg))
+arf = c_limits("parser/forensic.c", "arf_limits_default")
+tls = c_limits("parser/tlsrpt.c", "tlsrpt_limits_default")
+labels = {"report part": ("arf", "max_part"), "field": ("arf", "max_field"),
+          "Original-Rcpt-To": ("arf", "max_rcpt"),
+          "repeated field": ("arf", "max_multi"),
+          "headers": ("arf", "max_headers"), "body": ("arf", "max_body"),
+          "MIME nesting": ("arf", "max_depth"),
+          "JSON": ("tls", "max_size"), "JSON nesting": ("tls", "max_depth"),
+          "policies": ("tls", "max_policies"),
+          "failure-details": ("tls", "max_details"),
+          "strings": ("tls", "max_strings"), "string": ("tls", "max_string")}
+for label, (which, field) in labels.items():
+    want[label] = (arf if which == "arf" else tls).get(field)
+covered = ({("arf", f) for f in arf} | {("tls", f) for f in tls}) == \
+    set(labels.values()) and defines == set(fixed.values())
+ok(covered and all(v is not None and man.get(k) == v for k, v in want.items()),
+   "dmarcd(8) LIMITS: every fixed parser cap, as the sources set it",
+   covered, {k: (v, man.get(k)) for k, v in want.items() if man.get(k) != v})
+ok(set(man) == set(settings) | set(want),
+   "dmarcd(8) LIMITS lists nothing else", set(man) ^ (set(settings) |
+                                                     set(want)))
+
+manpage = open(os.path.join(top, "doc", "dmarcd.8")).read()
+srcs = "".join(open(os.path.join(top, f)).read() for f in
+               ("ingest/unpack.c", "parser/forensic.c"))
+ok("not yet supported" not in manpage and
+   all(r in srcs for r in ("no attachment that looks like ", '"input is empty"',
+                           "not a DMARC failure report: feedback report of type")),
+   "dmarcd(8): the reasons it quotes are ones dmarcd gives")
+examples = manpage.split("\n.SH EXAMPLES\n", 1)[-1].split("\n.SH ", 1)[0]
+ok(all(w in examples for w in ("dmarcd ingest ", "dmarcd lmtp ", "smtpd.conf",
+                               "postfix", "dmarcd serve", "--format csv",
+                               "summary --period 7d --send")) and
+   examples != manpage,
+   "dmarcd(8) EXAMPLES: Maildir, lmtp behind OpenSMTPD and Postfix, serve, "
+   "CSV export, summary from cron")
+
 bindir = pglib.find_bindir()
 if bindir is None:
     ok(True, "serve and lmtp settings from the file # SKIP PostgreSQL absent")
@@ -69,6 +160,15 @@ if bindir is None:
 pg = pglib.Cluster(bindir)
 pg.createdb("conf")
 url = pg.url("conf")
+
+# the CSV export of dmarcd(8) EXAMPLES runs as written
+m = re.search(r"^(dmarcd export [^\n]*)\\e\n\s*([^\n>]*)>", examples, re.M)
+argv = (m.group(1) + m.group(2)).split() if m else ["false"]
+res = run([exe] + argv[1:] + ["--db", url], env=dict(os.environ,
+                                                   DMARCD_CONF=conf("")))
+ok(m is not None and res.rc == 0 and res.out.startswith(b"org_name,"),
+   "dmarcd(8) EXAMPLES: the CSV export runs", argv, res.rc, res.err[-300:],
+   res.out[:200])
 
 # serve: http_listen from the file; --listen wins over it.
 p1, p2 = free_port(), free_port()
@@ -90,6 +190,77 @@ for args, port, name in (([], p1, "serve listens where http_listen says"),
     srv.terminate()
     srv.wait(timeout=10)
     ok(body.startswith(b"{"), name, body[:200])
+
+
+
+def serve_get(argv, port, path="/"):
+    """(body of GET path, serve's stderr) from `argv serve` on port."""
+    srv = subprocess.Popen(argv + ["--db", url, "--listen",
+                                   "127.0.0.1:%d" % port],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    body = b""
+    for _ in range(100):
+        if srv.poll() is not None:
+            break
+        try:
+            body = urllib.request.urlopen("http://127.0.0.1:%d%s" % (
+                port, path), timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    if srv.poll() is None:
+        srv.terminate()
+    srv.wait(timeout=10)
+    return body, srv.stderr.read()
+
+
+# serve without any static setting: the build tree's binary serves the
+# build tree's static/; an explicit http_static_dir still wins; a copy of
+# the binary outside a build tree looks in the installed pkgdatadir.
+srcstatic = os.path.join(os.environ.get("TESTS_SRCDIR", "tests"), "..",
+                         "static")
+index = open(os.path.join(srcstatic, "index.html"), "rb").read()
+empty = conf("")
+body, err = serve_get([exe, "serve", "-f", empty], free_port())
+ok(body == index, "serve from the build tree finds the tree's static/",
+   body[:200], err[-400:])
+mine = os.path.join(tmp, "static")
+os.mkdir(mine)
+with open(os.path.join(mine, "index.html"), "w") as f:
+    f.write("<!doctype html><title>mine</title>\n")
+body, err = serve_get([exe, "serve", "-f", conf("http_static_dir = %s\n" %
+                                                mine)], free_port())
+ok(b"<title>mine</title>" in body,
+   "serve: http_static_dir wins over the build tree", body[:200], err[-400:])
+body, err = serve_get([exe, "serve", "-f", empty, "--static-dir", mine],
+                      free_port())
+ok(b"<title>mine</title>" in body,
+   "serve: --static-dir wins over the build tree", body[:200], err[-400:])
+os.mkdir(os.path.join(tmp, "bin"))
+copy = os.path.join(tmp, "bin", "dmarcd")
+shutil.copy(exe, copy)
+# a directory that looks half like a build tree (no config.status) is not one
+with open(os.path.join(tmp, "bin", "Makefile"), "w") as f:
+    f.write("abs_top_srcdir = %s\n" % os.path.dirname(os.path.abspath(
+        srcstatic)))
+pkgdata = subprocess.run(
+    ["make", "-s", "--no-print-directory", "-C", os.path.dirname(exe), "-f",
+     "Makefile", "-f", "-", "print-pkgdatadir"],
+    input=b"print-pkgdatadir:\n\t@echo $(pkgdatadir)\n",
+    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    env={k: v for k, v in os.environ.items()   # not make check's -w
+         if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+).stdout.decode().strip()
+installed = os.path.join(pkgdata, "static")
+if os.path.isdir(installed):
+    ok(True, "serve: a binary outside its build tree looks in pkgdatadir "
+       "# SKIP %s is installed" % installed)
+else:
+    body, err = serve_get([copy, "serve", "-f", empty], free_port())
+    ok(pkgdata.startswith("/") and body == b"" and
+       ("static directory %s:" % installed).encode() in err,
+       "serve: a binary outside its build tree looks in pkgdatadir",
+       pkgdata, body[:200], err[-400:])
 
 # lmtp: lmtp_listen and lmtp_max_line from the file.
 sock = os.path.join(tmp, "run", "lmtp.sock")   # run/ is created by dmarcd

@@ -74,4 +74,76 @@ ok(r.returncode == 0 and b"1 duplicates" in r.stdout,
    "next command starts it again; data kept", r.stdout, r.stderr)
 r = run([D, "db", "stop"], env=ENV)
 ok(r.returncode == 0, "db stop again")
+
+# scripts/demo (with this dmarcd: nothing installed or built) says where
+# the database lives, the dashboard's address, and commands to stop and
+# restart that work as printed.
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+
+def get(url):
+    for _ in range(150):
+        try:
+            return urllib.request.urlopen(url, timeout=2).read()
+        except OSError:
+            time.sleep(0.2)
+    return b""
+
+
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+state2 = os.path.join(tmp, "demo-state")
+DEMO_ENV = dict(ENV, DMARCD=D, DMARCD_STATE_DIR=state2,
+                DMARCD_LISTEN="127.0.0.1:%d" % port,
+                DMARCD_DEMO_DIR=os.path.join(tmp, "demo"))
+atexit.register(lambda: run([D, "db", "stop"], env=DEMO_ENV))
+demo = os.path.join(os.environ.get("TESTS_SRCDIR", "tests"), "..", "scripts",
+                    "demo")
+e = dict(os.environ, **DEMO_ENV)
+proc = subprocess.Popen(["sh", demo], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, env=e)
+out = b""
+while b"== dmarcd serve" not in out:
+    line = proc.stdout.readline()
+    if not line:
+        break
+    out += line
+text = out.decode(errors="replace")
+index = get("http://127.0.0.1:%d/" % port)
+proc.terminate()
+proc.wait(timeout=20)
+lines = text.splitlines()
+data = [l.split(":", 1)[1].strip() for l in lines
+        if l.strip().startswith("data directory:")]
+ok(data == [os.path.join(state2, "pgdata")] and
+   os.path.exists(os.path.join(state2, "pgdata", "PG_VERSION")),
+   "demo: prints the data directory", text[-1500:], proc.stderr.read()[-500:])
+ok(("dashboard:      http://127.0.0.1:%d/" % port) in text and
+   b"<!doctype html>" in index.lower(),
+   "demo: prints the dashboard's URL, which answers", index[:200])
+stop = [l.strip() for l in lines if l.strip().endswith(" db stop")]
+restart = [l.split("restart:", 1)[1].strip() for l in lines
+           if "restart:" in l]
+ok(len(stop) == 1 and len(restart) == 1, "demo: prints stop and restart",
+   text[-1000:])
+if len(stop) == 1 and len(restart) == 1:
+    env0 = dict(os.environ, DMARCD_STATE_DIR="", DMARCD_CONF="")
+    r = subprocess.run(["sh", "-c", stop[0]], env=env0, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    st = run([D, "db", "status"], env=DEMO_ENV)
+    ok(r.returncode == 0 and b"state: stopped" in st.stdout,
+       "demo: its stop command stops the database", stop[0], r.stderr,
+       st.stdout)
+    srv = subprocess.Popen(["sh", "-c", restart[0]], env=env0,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    meta = get("http://127.0.0.1:%d/api/meta" % port)
+    os.killpg(srv.pid, 15)
+    srv.wait(timeout=20)
+    ok(meta.startswith(b"{"), "demo: its restart command brings it all back",
+       restart[0], meta[:200], srv.stderr.read()[-500:])
 done()

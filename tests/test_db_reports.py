@@ -210,7 +210,9 @@ tls_doc = {
         "policy": {"policy-type": "sts",
                    "policy-string": ["version: STSv1", HOSTILE],
                    "policy-domain": "hostile.example",
-                   "mx-host": ["*.mx." + "hostile.example", HOSTILE]},
+                   # more than the 64 text[] elements the API once sent
+                   "mx-host": ["*.mx." + "hostile.example", HOSTILE] +
+                   ["mx%d.hostile.example" % i for i in range(70)]},
         "summary": {"total-successful-session-count": 7,
                     "total-failure-session-count": 3},
         "failure-details": [{
@@ -357,6 +359,9 @@ try:
        "Evil " + HOSTILE and len(j.get("failures", [])) == 1 and
        j["failures"][0]["additional_information"] == HOSTILE,
        "GET /api/tlsrpt/item: policies and failure details", st, j)
+    mx = [p.get("mx_host") for p in j.get("policies", [])]
+    ok(mx == [tls_doc["policies"][0]["policy"]["mx-host"]],
+       "GET /api/tlsrpt/item: a text[] of 72 elements is sent whole", mx)
     st, j = jget("/api/tlsrpt?domain=%27;select&" + ALL)
     ok(st in (200, 400), "hostile filter values are parameters", st, j)
 finally:

@@ -114,8 +114,7 @@ drain(struct source *src, bool done_all)
 		else
 			buf_add(&out, m->data, m->len);
 		buf_adds(&out, ";");
-		if (done_all && source_done(src, m, SOURCE_STORED, err,
-		    sizeof(err)) == -1)
+		if (done_all && source_done(src, m, err, sizeof(err)) == -1)
 			buf_printf(&out, "done failed: %s;", err);
 	}
 	if (r == -1)
@@ -158,7 +157,7 @@ test_file(const struct source_limits *lim)
 	ok(memcmp(m->data, "Subject: hi\n\nbody\n", 18) == 0, "file: bytes");
 	is_str(m->origin, at("one.eml"), "file: origin is the path");
 	ok(m->error == NULL && m->mbox_index == 0, "file: no error, no mbox");
-	is_int(source_done(src, m, SOURCE_STORED, err, sizeof(err)), 0,
+	is_int(source_done(src, m, err, sizeof(err)), 0,
 	    "file: done is a no-op");
 	is_int(source_next(src, &m, err, sizeof(err)), 0, "file: then end");
 	is_int(source_next(src, &m, err, sizeof(err)), 0, "file: still end");
@@ -433,12 +432,12 @@ test_maildir(const struct source_limits *lim)
 	ok(m->len == 1 && m->data[0] == 'a', "maildir: bytes");
 	ok(exists(at("M/new/1000.A.host")), "maildir: still in new/ before "
 	    "done");
-	is_int(source_done(src, m, SOURCE_STORED, err, sizeof(err)), 0,
+	is_int(source_done(src, m, err, sizeof(err)), 0,
 	    "maildir: done");
 	ok(!exists(at("M/new/1000.A.host")) &&
 	    exists(at("M/cur/1000.A.host:2,S")),
 	    "maildir: done moves new/NAME to cur/NAME:2,S");
-	is_int(source_done(src, m, SOURCE_STORED, err, sizeof(err)), -1,
+	is_int(source_done(src, m, err, sizeof(err)), -1,
 	    "maildir: done twice is refused");
 	is_int(source_next(src, &m, err, sizeof(err)), 1, "maildir: second");
 	is_str(m->origin, at("M/new/1001.B.host"), "maildir: second is B");
@@ -500,13 +499,13 @@ test_maildir(const struct source_limits *lim)
 	is_str(m->origin, at("V/new/2"), "maildir vanish: 1 skipped quietly");
 	ok(rename(at("V/new/2"), at("V/cur/2:2,S")) == 0, "maildir vanish: "
 	    "another process took 2 while we stored it");
-	is_int(source_done(src, m, SOURCE_STORED, err, sizeof(err)), 0,
+	is_int(source_done(src, m, err, sizeof(err)), 0,
 	    "maildir vanish: done on a vanished message is fine");
 	is_int(source_next(src, &m, err, sizeof(err)), 1, "maildir vanish: 3");
 	is_int(source_next(src, &m, err, sizeof(err)), 1, "maildir vanish: 4");
 	ok(m->error == NULL && m->len == 0 && m->data != NULL,
 	    "maildir: an empty message file is handed out (so it can leave)");
-	is_int(source_done(src, m, SOURCE_QUARANTINED, err, sizeof(err)), 0,
+	is_int(source_done(src, m, err, sizeof(err)), 0,
 	    "maildir: done on the empty one");
 	ok(exists(at("V/cur/4:2,S")), "maildir: empty one moved");
 	source_free(&src);
@@ -548,11 +547,11 @@ test_hold(const struct source_limits *lim)
 	/* the batch is dropped for message 2: it stays */
 	source_pending_free(&p[1]);
 	ok(p[1] == NULL, "hold: free NULLs the handle");
-	is_int(source_pending_done(&p[0], SOURCE_STORED, err, sizeof(err)), 0,
+	is_int(source_pending_done(&p[0], err, sizeof(err)), 0,
 	    "hold: done after the source is freed");
-	is_int(source_pending_done(&p[2], SOURCE_QUARANTINED, err,
-	    sizeof(err)), 0, "hold: done, flags kept");
-	is_int(source_pending_done(&p[3], SOURCE_STORED, err, sizeof(err)), 0,
+	is_int(source_pending_done(&p[2], err, sizeof(err)), 0,
+	    "hold: done, flags kept");
+	is_int(source_pending_done(&p[3], err, sizeof(err)), 0,
 	    "hold: done on a plain file is a no-op");
 	ok(p[0] == NULL && p[2] == NULL && p[3] == NULL,
 	    "hold: done frees the handles");
@@ -567,10 +566,10 @@ test_hold(const struct source_limits *lim)
 	    source_next(src, &m, err, sizeof(err)) == 1 &&
 	    source_hold(src, m, &p[0], err, sizeof(err)) == 0,
 	    "hold: take 2 again");
-	is_int(source_done(src, m, SOURCE_STORED, err, sizeof(err)), -1,
+	is_int(source_done(src, m, err, sizeof(err)), -1,
 	    "hold: source_done after hold is refused (the handle has it)");
 	unlink(at("H/md/new/2.b"));
-	is_int(source_pending_done(&p[0], SOURCE_STORED, err, sizeof(err)), 0,
+	is_int(source_pending_done(&p[0], err, sizeof(err)), 0,
 	    "hold: done on a vanished message is fine");
 	source_free(&src);
 }
