@@ -1,7 +1,7 @@
 """test_lmtp_e2e.py - `dmarcd lmtp` against a real PostgreSQL, a real
 OpenSMTPD and swaks, failure paths included.
 
-A throwaway cluster (tests/pglib.py), dmarcd on a unix socket and a
+A throwaway cluster (tests/integration/pglib.py), dmarcd on a unix socket and a
 loopback port, and OpenSMTPD (smtpd -d) in a private mount namespace so its
 spool (/var/spool/smtpd) and control socket (/run/smtpd.sock) are its own:
 `action "dmarc" lmtp "<socket>" rcpt-to virtual <vusers>`.  Reports are
@@ -209,7 +209,7 @@ def main():
     # The project's own sample reports: receivers' emails with zip and gzip
     # attachments (scripts/sample-reports), so no shared corpus is needed.
     top = os.path.dirname(os.environ.get(
-        "TESTS_SRCDIR", os.path.dirname(os.path.abspath(__file__))))
+        "TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     subprocess.run([sys.executable, os.path.join(top, "scripts",
                     "sample-reports"), os.path.join(corpus, "maildir"),
                     "--days", "1", "--seed", "7"], check=True,

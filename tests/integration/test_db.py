@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_db.py - the store against a real PostgreSQL (tests/pglib.py):
+"""test_db.py - the store against a real PostgreSQL (tests/integration/pglib.py):
 migrations, ingest/export round trip, dedup, quarantine, Maildir, the
 database going away, SIGKILL and resume, concurrent ingests, CSV."""
 import base64

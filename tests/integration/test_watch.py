@@ -23,7 +23,7 @@ if pglib.find_bindir() is None:
     skip_all("PostgreSQL not installed")
 exe = dmarcd()
 top = os.path.dirname(os.environ.get("TESTS_SRCDIR",
-                                     os.path.dirname(os.path.abspath(__file__))))
+                                     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def wait_for(cond, timeout=20.0):

@@ -29,7 +29,7 @@ from testlib import ok, diag, skip_all, done, dmarcd, shared_dir  # noqa: E402
 
 DMARCD = dmarcd()
 SRCDIR = os.environ.get("TESTS_SRCDIR",
-                        os.path.dirname(os.path.abspath(__file__)))
+                        os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = shared_dir()
 DAY = 86400
 

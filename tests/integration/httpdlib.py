@@ -14,11 +14,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pglib  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HOSTILE = os.path.join(HERE, "data", "httpd", "hostile.xml")
+TESTS = os.path.dirname(HERE)
+HOSTILE = os.path.join(TESTS, "data", "httpd", "hostile.xml")
 
 
 def static_dir():
-    return os.path.join(os.path.dirname(HERE), "static")
+    return os.path.join(os.path.dirname(TESTS), "static")
 
 
 def free_port():

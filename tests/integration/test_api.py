@@ -25,9 +25,9 @@ import testlib  # noqa: E402
 from testlib import ok  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-JUNK = os.path.join(HERE, "data", "httpd", "not-a-report.eml")
+JUNK = os.path.join(httpdlib.TESTS, "data", "httpd", "not-a-report.eml")
 # a failing record of count 0 (192.0.2.200) beside one of 4 (192.0.2.201)
-ZERO = os.path.join(HERE, "data", "httpd", "zero-count.xml")
+ZERO = os.path.join(httpdlib.TESTS, "data", "httpd", "zero-count.xml")
 ALL = "from=1970-01-01&to=2069-12-31"
 HOSTILE_ORG = "<img src=x onerror=alert(1)>"
 

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import ok, done, dmarcd, run  # noqa: E402
 
 exe = dmarcd()
-data = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.abspath(__file__))), "data", "cli")
+data = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "cli")
 xml_path = os.path.join(data, "example.org.xml")
 xml = open(xml_path, "rb").read()
 

@@ -9,13 +9,13 @@ import shutil
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
 import httpdlib  # noqa: E402
 import pglib  # noqa: E402
 import testlib  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BROWSER = os.path.join(HERE, "browser")
+BROWSER = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 D = testlib.dmarcd()
@@ -32,7 +32,7 @@ if not os.path.isdir(os.path.join(BROWSER, "node_modules", "playwright-core")):
 dash = httpdlib.Dashboard(D, httpdlib.corpus_files(
     shared, ("aggregate", "forensic", "tlsrpt")) +
                           [httpdlib.HOSTILE,
-                           os.path.join(HERE, "data", "httpd",
+                           os.path.join(httpdlib.TESTS, "data", "httpd",
                                         "not-a-report.eml")])
 try:
     dash.serve()
