@@ -322,7 +322,7 @@ test_fixtures(void)
 	got_free(&g);
 	free(p);
 
-	p = slurp("tlsrpt.json", &len);
+	p = slurp("tlsrpt-bare.json", &len);
 	n = run_both("json", p, len, NULL, &g, err, sizeof(err));
 	is_int(n, 1, "JSON: one item");
 	is_int(g.kind[0], UNPACK_TLSRPT, "JSON: tlsrpt");
