@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                ".."))
+                                "..", "integration"))
 import httpdlib  # noqa: E402
 
 args = sys.argv[1:]

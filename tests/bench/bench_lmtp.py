@@ -5,7 +5,7 @@ concurrent LMTP clients over loopback TCP, reports of ~50 records each, then
 the rows counted.  Prints figures; never passes or fails.
 
 usage: bench_lmtp.py DMARCD [--workers N] [--messages N] [--shared DIR]
-A throwaway PostgreSQL cluster (tests/pglib.py) is made and removed.
+A throwaway PostgreSQL cluster (tests/integration/pglib.py) is made and removed.
 """
 import argparse
 import asyncio
@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                ".."))
+                                "..", "integration"))
 import pglib  # noqa: E402
 
 
