@@ -32,6 +32,34 @@ deliver_message_tx(struct db_batch *b, const struct message_limits *lim,
 	return rc;
 }
 
+/* Storing the message failed for good (a constraint, a value out of a
+ * column's range): keep the bytes in quarantine with that reason, in a
+ * transaction of their own, so the input can be released where a retry
+ * would fail the same way until the MTA gave up and dropped the report. */
+static int
+keep_unstored(struct db_batch *b, const void *data, size_t len,
+    const char *source, struct db_message_result *res, char *err,
+    size_t errlen)
+{
+	char	qerr[512];
+	int	rc;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(res->reason, sizeof(res->reason), "not stored: %s", err);
+	res->quarantined = true;
+	if ((rc = db_batch_begin(b, qerr, sizeof(qerr))) == 0) {
+		if ((rc = db_batch_quarantine(b, data, len, source,
+		    res->reason, qerr, sizeof(qerr))) == 0)
+			rc = db_batch_commit(b, qerr, sizeof(qerr));
+		else
+			db_batch_rollback(b);
+	}
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen, "%s; nor quarantined: %s", res->reason, qerr);
+	return rc == DB_EPERM ? DB_EPERM : DB_ETEMP;
+}
+
 int
 deliver_message(struct db *db, const struct message_limits *lim,
     const void *data, size_t len, const char *source,
@@ -53,6 +81,8 @@ deliver_message(struct db *db, const struct message_limits *lim,
 		if (rc == 0 || !db_may_retry(db))
 			break;
 	}
+	if (rc == DB_EPERM)
+		rc = keep_unstored(&b, data, len, source, res, err, errlen);
 	db_batch_deinit(&b);
 	return rc;
 }

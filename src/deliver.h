@@ -14,9 +14,13 @@
 #include "message.h"
 
 /* Unpacks, parses and stores every report of data[0..len) in a transaction
- * of its own; what gave no report is quarantined in the same transaction.
- * On 0 everything is committed (the input may be released); on DB_ETEMP
- * nothing is and the input must be kept.  Deadlocks are retried. */
+ * of its own; what gave no report is quarantined in the same transaction,
+ * and a message the database refuses for good (DB_EPERM) is quarantined
+ * with that reason in a transaction after it, as deliver_batch keeps it.
+ * On 0 everything is committed (the input may be released; res says what
+ * was stored or quarantined); on DB_ETEMP nothing is and the input must be
+ * kept; DB_EPERM when not even the quarantine row could be written.
+ * Deadlocks are retried. */
 int	deliver_message(struct db *db, const struct message_limits *lim,
 	    const void *data, size_t len, const char *source,
 	    struct db_message_result *res, char *err, size_t errlen);

@@ -150,9 +150,6 @@ struct runconf *runconf_get(struct daemon *d);
 void	runconf_put(struct daemon *d, struct runconf *rc);
 int	store_connect(struct daemon *d, struct runconf *rc, struct db **db,
 	    unsigned *gen, char *err, size_t errlen);
-int	store_message(struct db *db, const struct message_limits *lim,
-	    const void *data, size_t len, const char *source,
-	    struct db_message_result *res, char *err, size_t errlen);
 void	daemon_start_threads(struct daemon *d);
 void	daemon_stop_threads(struct daemon *d);
 

@@ -1,7 +1,7 @@
 /*
  * lmtp_pool.c - `dmarcd lmtp`'s delivery pool: a fixed number of threads,
  * each with its own database connection, store the messages the sessions
- * hand them (a job each; store_message, which quarantines what the
+ * hand them (a job each; deliver_message, which quarantines what the
  * database refuses for good), and hand the jobs back to the event loop
  * through d->done and an eventfd.  Also the counted
  * configuration (a reload swaps it while threads hold the old one) and the
@@ -97,41 +97,6 @@ store_connect(struct daemon *d, struct runconf *rc, struct db **db,
 	return r;
 }
 
-/*
- * One message alone in its transaction (deliver_message), for the
- * deliveries and the Maildir watcher.  What the database refuses for good
- * (a constraint, a value out of a column's range) is kept in quarantine
- * with that reason, as the batch path (deliver_batch) keeps it: the
- * input can then be released, where a retry would fail the same way until
- * the MTA gave up and dropped the report.  Returns 0 (stored, or
- * quarantined: res says which), DB_ETEMP (keep the input), or DB_EPERM
- * when not even the quarantine row could be written (err says why).
- */
-int
-store_message(struct db *db, const struct message_limits *lim,
-    const void *data, size_t len, const char *source,
-    struct db_message_result *res, char *err, size_t errlen)
-{
-	char	qerr[512];
-	int	rc;
-
-	rc = deliver_message(db, lim, data, len, source, res, err, errlen);
-	if (rc != DB_EPERM)
-		return rc;
-	memset(res, 0, sizeof(*res));
-	snprintf(res->reason, sizeof(res->reason), "not stored: %s", err);
-	res->quarantined = true;
-	if ((rc = db_exec(db, "BEGIN", qerr, sizeof(qerr))) == 0 &&
-	    (rc = db_quarantine_put(db, data, len, source, res->reason, qerr,
-	    sizeof(qerr))) == 0 &&
-	    (rc = db_exec(db, "COMMIT", qerr, sizeof(qerr))) == 0 &&
-	    PQstatus(db->conn) == CONNECTION_OK)
-		return 0;
-	db_rollback(db);
-	snprintf(err, errlen, "%s; nor quarantined: %s", res->reason, qerr);
-	return rc == DB_EPERM ? DB_EPERM : DB_ETEMP;
-}
-
 /* --- delivery threads ------------------------------------------------- */
 
 static void
@@ -144,7 +109,7 @@ worker_deliver(struct daemon *d, struct db **db, unsigned *gen,
 	if (j->rc == 0) {
 		/* concurrent deliveries queue their rollups (rollup_folder.c) */
 		(*db)->rollup_later = true;
-		j->rc = store_message(*db, &rc->lim, j->data, j->len,
+		j->rc = deliver_message(*db, &rc->lim, j->data, j->len,
 		    j->source, &j->res, j->err, sizeof(j->err));
 	}
 	if (j->rc != 0)

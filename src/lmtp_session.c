@@ -291,7 +291,7 @@ conn_delivered(struct daemon *d, struct job *j)
 	} else {
 		/*
 		 * What the database refused for good is in the quarantine
-		 * (store_message); here not even its row could be written
+		 * (deliver_message); here not even its row could be written
 		 * (schema, quarantine table).  That is ours, not the sender's,
 		 * and bouncing a report loses it: both kinds answer 451 and
 		 * the MTA's queue lifetime bounds the retries.

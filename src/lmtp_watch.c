@@ -144,7 +144,7 @@ watch_ingest(struct daemon *d, const char *path, struct db **db,
 				r = watch_unkept(*db, msg, &res, err,
 				    sizeof(err));
 			else
-				r = store_message(*db, &rc->lim, msg->data,
+				r = deliver_message(*db, &rc->lim, msg->data,
 				    msg->len, msg->origin, &res, err,
 				    sizeof(err));
 		}

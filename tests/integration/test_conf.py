@@ -110,7 +110,7 @@ for l in res.out.decode().splitlines():
 ok(len(settings) >= 11 and all(man.get(k) == v for k, v in settings.items()),
    "dmarcd(8) LIMITS: every max_* setting with check-config's default",
    {k: (v, man.get(k)) for k, v in settings.items() if man.get(k) != v})
-agg = open(os.path.join(top, "parser", "aggregate.h")).read()
+agg = open(os.path.join(top, "parser", "report.h")).read()
 fixed = {"error": "AGG_MAX_ERRORS", "reason": "AGG_MAX_REASONS",
          "dkim": "AGG_MAX_DKIM", "spf": "AGG_MAX_SPF"}
 want = {k: int(re.search(r"#define %s\s+(\d+)" % v, agg).group(1))

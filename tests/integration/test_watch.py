@@ -59,8 +59,9 @@ if os.geteuid() == 0:
     user = ["--user", pglib.UNPRIVILEGED]
 
 
-def deliver(name, data=None):
-    """Like an MDA: write into tmp/, rename into new/."""
+def deliver(name, data=None, mode=None):
+    """Like an MDA: write into tmp/, rename into new/ (with mode, if given,
+    set before the rename, so the watcher never sees it otherwise)."""
     t = os.path.join(maildir, "tmp", name)
     if data is None:
         shutil.copyfile(os.path.join(samples, "new", name), t)
@@ -69,6 +70,8 @@ def deliver(name, data=None):
             f.write(data)
     if os.geteuid() == 0:
         os.chown(t, pw.pw_uid, pw.pw_gid)
+    if mode is not None:
+        os.chmod(t, mode)
     os.rename(t, os.path.join(maildir, "new", name))
 
 
@@ -149,8 +152,7 @@ try:
     # unreadable: stays in new/ like `dmarcd ingest` leaves it, logged once
     # however many passes see it, and stored once it can be read
     deliver("unreadable", open(os.path.join(samples, "new", msgs[5]),
-                               "rb").read())
-    os.chmod(os.path.join(maildir, "new", "unreadable"), 0)
+                               "rb").read(), mode=0)
     deliver(msgs[6])
     ok(wait_for(lambda: len(seen()) == 9), "a pass after the unreadable one",
        open(log).read()[-800:])
