@@ -246,11 +246,18 @@ db_status_print(struct db *db, FILE *out, char *err, size_t errlen)
 {
 	PGresult	*res;
 	size_t		 i;
-	int		 version, rc;
+	int		 version, rc, v;
 
 	if ((rc = db_schema_version(db, &version, err, errlen)) != 0)
 		return rc;
-	fprintf(out, "server: PostgreSQL %d\n", PQserverVersion(db->conn));
+	/* 150018 is 15.18; before 10, 90624 was 9.6.24 */
+	v = PQserverVersion(db->conn);
+	if (v >= 100000)
+		fprintf(out, "server: PostgreSQL %d.%d\n", v / 10000,
+		    v % 10000);
+	else
+		fprintf(out, "server: PostgreSQL %d.%d.%d\n", v / 10000,
+		    v / 100 % 100, v % 100);
 	fprintf(out, "schema: version %d of %d%s\n", version,
 	    db_schema_latest(), version == db_schema_latest() ? " (up to date)" :
 	    version > db_schema_latest() ? " (newer than this dmarcd)" : "");

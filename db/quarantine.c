@@ -88,6 +88,9 @@ db_quarantine_list(struct db *db, bool all, FILE *out, char *err,
 		    *PQgetvalue(res, i, 5) == 't' ? "resolved " : "",
 		    source, reason);
 	}
+	if (PQntuples(res) == 0)
+		fprintf(out, "quarantine: no %smessages\n",
+		    all ? "" : "unresolved ");
 	PQclear(res);
 	return 0;
 }

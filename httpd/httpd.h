@@ -95,6 +95,11 @@ struct httpd_reply {
 int	httpd_start(struct httpd *h, const struct httpd_config *cfg,
 	    char *err, size_t errlen);
 void	httpd_stop(struct httpd *h);
+/* What serve refuses before reading any file: a bad listen address, TLS
+ * with only one of its files, anything but loopback without TLS and a
+ * users file.  check-config runs the same check.  0, or -1 with err. */
+int	httpd_check_config(const struct httpd_config *cfg, char *err,
+	    size_t errlen);
 /* True when host (numeric) is a loopback address. */
 bool	httpd_is_loopback(const char *host);
 /* Splits HOST:PORT / [V6]:PORT into host (numeric) and port. */

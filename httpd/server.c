@@ -21,6 +21,9 @@
 	"img-src 'self' data:; connect-src 'self'; object-src 'none'; " \
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+#define HTTPD_PUBLIC_REFUSED	"refusing to listen on %s without TLS and " \
+	"users (http_tls_cert, http_tls_key, http_users); or listen on " \
+	"loopback behind a reverse proxy"
 #define HTTPD_PEM_MAX	(1 << 20)	/* bytes of a key or certificate */
 
 bool
@@ -395,6 +398,29 @@ httpd_check_secret(const char *path, char *err, size_t errlen)
 }
 
 int
+httpd_check_config(const struct httpd_config *cfg, char *err, size_t errlen)
+{
+	char		 host[INET6_ADDRSTRLEN + 1];
+	uint16_t	 port;
+	bool		 tls, users;
+
+	if (httpd_parse_listen(cfg->listen, host, sizeof(host), &port, err,
+	    errlen) != 0)
+		return -1;
+	tls = cfg->tls_cert != NULL && *cfg->tls_cert != '\0';
+	if (tls != (cfg->tls_key != NULL && *cfg->tls_key != '\0')) {
+		snprintf(err, errlen, "TLS needs both a certificate and a key");
+		return -1;
+	}
+	users = cfg->users_file != NULL && *cfg->users_file != '\0';
+	if (!httpd_is_loopback(host) && (!tls || !users)) {
+		snprintf(err, errlen, HTTPD_PUBLIC_REFUSED, host);
+		return -1;
+	}
+	return 0;
+}
+
+int
 httpd_start(struct httpd *h, const struct httpd_config *cfg, char *err,
     size_t errlen)
 {
@@ -408,23 +434,18 @@ httpd_start(struct httpd *h, const struct httpd_config *cfg, char *err,
 
 	memset(h, 0, sizeof(*h));
 	h->cfg = *cfg;
-	if (httpd_parse_listen(cfg->listen, host, sizeof(host), &port, err,
+	if (httpd_check_config(cfg, err, errlen) != 0 ||
+	    httpd_parse_listen(cfg->listen, host, sizeof(host), &port, err,
 	    errlen) != 0)
 		return -1;
 	tls = cfg->tls_cert != NULL && *cfg->tls_cert != '\0';
-	if (tls != (cfg->tls_key != NULL && *cfg->tls_key != '\0')) {
-		snprintf(err, errlen, "TLS needs both a certificate and a key");
-		return -1;
-	}
 	if (!tls)
 		h->cfg.tls_cert = h->cfg.tls_key = NULL;
 	if (cfg->users_file != NULL && *cfg->users_file != '\0' &&
 	    httpd_auth_load(h, err, errlen) != 0)
 		return -1;
 	if (!httpd_is_loopback(host) && (!tls || h->nusers == 0)) {
-		snprintf(err, errlen, "refusing to listen on %s without TLS "
-		    "and users (http_tls_cert, http_tls_key, http_users); or "
-		    "listen on loopback behind a reverse proxy", host);
+		snprintf(err, errlen, HTTPD_PUBLIC_REFUSED, host);
 		goto fail;
 	}
 	if (tls && (httpd_check_secret(cfg->tls_key, err, errlen) != 0 ||

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,13 @@ db_migrate_cmd(struct cmd_env *env, int target)
 	/* connect without the automatic migration: this is the migration */
 	if ((rc = db_open(&env->dbc, false, &db, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	rc = db_migrate(db, target, &from, &to, err, sizeof(err));
 	db_close(&db);
 	if (rc != 0) {
 		log_warnx("%s", err);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	if (from == to)
 		printf("schema at version %d, nothing to do\n", to);
@@ -72,21 +73,49 @@ db_status_cmd(struct cmd_env *env)
 		    sizeof(err))) != 1) {
 			if (rc < 0)
 				log_warnx("%s", err);
-			return rc < 0 ? EXIT_DB : 0;
+			return rc < 0 ? EXIT_FAIL : 0;
 		}
 	} else
 		printf("database: configured URL\n");
 	if ((rc = db_open(&env->dbc, false, &db, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	rc = db_status_print(db, stdout, err, sizeof(err));
 	db_close(&db);
 	if (rc != 0) {
 		log_warnx("%s", err);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	return 0;
+}
+
+/* Says so when there is nothing to stop: 0 then, 1 when the cluster runs,
+ * -1 on error. */
+static int
+db_stop_cmd(struct cmd_env *env)
+{
+	FILE	*null;
+	char	 err[1024];
+	int	 rc;
+
+	if ((null = fopen("/dev/null", "w")) == NULL) {
+		log_warnx("/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	rc = db_cluster_status(&env->dbc, null, err, sizeof(err));
+	fclose(null);
+	if (rc < 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if (rc == 2)
+		printf("db stop: no embedded cluster has been created; "
+		    "nothing to stop\n");
+	else if (rc == 0)
+		printf("db stop: the embedded cluster is not running; "
+		    "nothing to stop\n");
+	return rc == 1 ? 1 : 0;
 }
 
 int
@@ -146,12 +175,14 @@ cmd_db(int argc, char **argv)
 			if (rc != 0)
 				log_warnx("%s", err);
 			rc = rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL :
-			    EXIT_DB;
+			    EXIT_FAIL;
+		} else if ((rc = db_stop_cmd(&env)) != 1) {
+			rc = rc == 0 ? 0 : EXIT_FAIL;
 		} else {
 			rc = db_cluster_stop(&env.dbc, err, sizeof(err));
 			if (rc != 0)
 				log_warnx("%s", err);
-			rc = rc == 0 ? 0 : EXIT_DB;
+			rc = rc == 0 ? 0 : EXIT_FAIL;
 		}
 	} else {
 		db_usage();

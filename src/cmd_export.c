@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,80 @@ export_usage(void)
 	    "[--type aggregate|forensic|tlsrpt|all] [--format json|csv] "
 	    "[--domain D] [--since T] [--until T]\n");
 }
+
+/* n digits at *p; advances past them. */
+static bool
+digits(const char **p, int n)
+{
+	for (; n > 0; n--, (*p)++)
+		if (!isdigit((unsigned char)**p))
+			return false;
+	return true;
+}
+
+/* Unix seconds, or YYYY-MM-DD with an optional [T ]HH:MM[:SS[.F]] and
+ * zone (Z, +HH, +HH:MM): checked here so that a typo gets our message
+ * rather than PostgreSQL's.  The range of each field is PostgreSQL's to
+ * check. */
+static bool
+export_time_ok(const char *s)
+{
+	const char	*p = s;
+
+	if (*p == '\0')
+		return false;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '\0')
+		return p - s <= 12;
+	p = s;
+	if (!digits(&p, 4) || *p++ != '-' || !digits(&p, 2) ||
+	    *p++ != '-' || !digits(&p, 2))
+		return false;
+	if (*p == '\0')
+		return true;
+	if ((*p != 'T' && *p != ' ') || (p++, !digits(&p, 2)) ||
+	    *p++ != ':' || !digits(&p, 2))
+		return false;
+	if (*p == ':') {
+		p++;
+		if (!digits(&p, 2))
+			return false;
+		if (*p == '.') {
+			p++;
+			if (!digits(&p, 1))
+				return false;
+			while (isdigit((unsigned char)*p))
+				p++;
+		}
+	}
+	if (*p == 'Z' || *p == 'z')
+		return p[1] == '\0';
+	if (*p == '+' || *p == '-') {
+		p++;
+		if (!digits(&p, 2))
+			return false;
+		if (*p == ':')
+			p++;
+		if (*p != '\0' && !digits(&p, 2))
+			return false;
+	}
+	return *p == '\0';
+}
+
+/* A bad option value: our message, naming the option; the usage status. */
+static int
+export_bad(const char *opt, const char *v, const char *expected)
+{
+	char	clean[128];
+
+	str_escape(clean, sizeof(clean), v, strlen(v));
+	log_warnx("export: --%s: expected %s: %s", opt, expected, clean);
+	return EXIT_USAGE;
+}
+
+#define EXPORT_TIME	"unix seconds, YYYY-MM-DD or " \
+	"YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]"
 
 int
 cmd_export(int argc, char **argv)
@@ -51,18 +126,23 @@ cmd_export(int argc, char **argv)
 				fmt = DB_EXPORT_JSON;
 			else if (strcmp(optarg, "csv") == 0)
 				fmt = DB_EXPORT_CSV;
-			else {
-				export_usage();
-				return EXIT_USAGE;
-			}
+			else
+				return export_bad("format", optarg,
+				    "json or csv");
 			break;
 		case 'd':
 			filter.domain = optarg;
 			break;
 		case 's':
+			if (!export_time_ok(optarg))
+				return export_bad("since", optarg,
+				    EXPORT_TIME);
 			filter.since = optarg;
 			break;
 		case 'u':
+			if (!export_time_ok(optarg))
+				return export_bad("until", optarg,
+				    EXPORT_TIME);
 			filter.until = optarg;
 			break;
 		case 't':
@@ -72,10 +152,9 @@ cmd_export(int argc, char **argv)
 			    strcmp(optarg, "all") == 0;
 			tls = strcmp(optarg, "tlsrpt") == 0 ||
 			    strcmp(optarg, "all") == 0;
-			if (!agg && !arf && !tls) {
-				export_usage();
-				return EXIT_USAGE;
-			}
+			if (!agg && !arf && !tls)
+				return export_bad("type", optarg, "aggregate, "
+				    "forensic, tlsrpt or all");
 			break;
 		default:
 			if (cmd_common_opt(&env, ch, optarg) == -1) {
@@ -84,7 +163,12 @@ cmd_export(int argc, char **argv)
 			}
 		}
 	}
-	if (optind != argc || ((arf || tls) && fmt == DB_EXPORT_CSV)) {
+	if ((arf || tls) && fmt == DB_EXPORT_CSV) {
+		log_warnx("export: --format csv: aggregate reports only "
+		    "(failure and TLS reports are JSON)");
+		return EXIT_USAGE;
+	}
+	if (optind != argc) {
 		export_usage();
 		return EXIT_USAGE;
 	}
@@ -106,5 +190,5 @@ cmd_export(int argc, char **argv)
 		log_warnx("%s", err);
 	db_close(&db);
 	cmd_env_free(&env);
-	return rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+	return rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 }

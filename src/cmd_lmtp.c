@@ -49,15 +49,15 @@ lmtp_usage(void)
 	    "\t[--recipient ADDR]... [--maildir PATH]...\n");
 }
 
+/* A numeric option, under the bounds of its dmarcd.conf setting. */
 static int
-opt_uint(const char *name, const char *v, int64_t min, int64_t max,
-    unsigned *out)
+opt_uint(const char *name, const char *setting, const char *v, unsigned *out)
 {
-	int64_t	n;
+	uint64_t	n;
+	char		why[256];
 
-	if (parse_int64(v, min, max, &n) == -1) {
-		log_warnx("--%s: expected a number in %" PRId64 "..%" PRId64
-		    ": %s", name, min, max, v);
+	if (conf_parse_number(setting, v, &n, why, sizeof(why)) == -1) {
+		log_warnx("--%s: %s", name, why);
 		return -1;
 	}
 	*out = (unsigned)n;
@@ -133,38 +133,40 @@ lmtp_options(int argc, char **argv, struct lmtp_settings *set,
 				r = -1;
 			break;
 		case O_SESSIONS:
-			r |= opt_uint("max-sessions", optarg, 1, 100000,
-			    &set->max_sessions);
+			r |= opt_uint("max-sessions", "lmtp_max_sessions",
+			    optarg, &set->max_sessions);
 			break;
 		case O_WORKERS:
-			r |= opt_uint("workers", optarg, 1, 64, &set->workers);
+			r |= opt_uint("workers", "lmtp_workers", optarg,
+			    &set->workers);
 			break;
 		case O_IDLE:
-			r |= opt_uint("idle-timeout", optarg, 1, 86400,
-			    &set->idle_timeout);
+			r |= opt_uint("idle-timeout", "lmtp_idle_timeout",
+			    optarg, &set->idle_timeout);
 			break;
 		case O_COMMAND:
-			r |= opt_uint("command-timeout", optarg, 1, 86400,
-			    &set->command_timeout);
+			r |= opt_uint("command-timeout", "lmtp_command_timeout",
+			    optarg, &set->command_timeout);
 			break;
 		case O_DATA:
-			r |= opt_uint("data-timeout", optarg, 1, 86400,
-			    &set->data_timeout);
+			r |= opt_uint("data-timeout", "lmtp_data_timeout",
+			    optarg, &set->data_timeout);
 			break;
 		case O_SESSION:
-			r |= opt_uint("session-timeout", optarg, 1, 864000,
-			    &set->session_timeout);
+			r |= opt_uint("session-timeout", "lmtp_session_timeout",
+			    optarg, &set->session_timeout);
 			break;
 		case O_SHUTDOWN:
-			r |= opt_uint("shutdown-timeout", optarg, 0, 3600,
-			    &set->shutdown_timeout);
+			r |= opt_uint("shutdown-timeout",
+			    "lmtp_shutdown_timeout", optarg, &set->shutdown_timeout);
 			break;
 		case O_RCPTS:
-			r |= opt_uint("max-recipients", optarg, 1, 10000,
-			    &set->max_rcpts);
+			r |= opt_uint("max-recipients", "lmtp_max_recipients",
+			    optarg, &set->max_rcpts);
 			break;
 		case O_LINE:
-			r |= opt_uint("max-line", optarg, 512, 65536, &u);
+			r |= opt_uint("max-line", "lmtp_max_line", optarg,
+			    &u);
 			set->max_line = u;
 			break;
 		case O_RECIPIENT:
@@ -333,7 +335,7 @@ cmd_lmtp(int argc, char **argv)
 	if (r == DB_EPERM) {
 		log_warnx("%s", err);
 		stop_listening(&d);
-		return EXIT_DB;
+		return EXIT_FAIL;
 	}
 	if (r == DB_ETEMP)
 		log_warnx("database unavailable, deliveries get 451 until it "

@@ -158,5 +158,5 @@ cmd_quarantine(int argc, char **argv)
 		log_warnx("%s", err);
 	db_close(&db);
 	cmd_env_free(&env);
-	return rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+	return rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 }

@@ -34,6 +34,21 @@ serve_pick(const char **v, const char *file, const char *def)
 		*v = file != NULL && *file != '\0' ? file : def;
 }
 
+void
+serve_config(struct httpd_config *hc, const struct conf *c)
+{
+	static char	tree[PATH_MAX];
+
+	/* the command line, else dmarcd.conf, else the defaults */
+	serve_pick(&hc->listen, c->http_listen, HTTPD_DEFAULT_LISTEN);
+	serve_pick(&hc->static_dir, c->http_static_dir,
+	    httpd_static_default(tree, sizeof(tree)));
+	serve_pick(&hc->vendor_dir, c->http_vendor_dir, SERVE_VENDOR_DIR);
+	serve_pick(&hc->tls_cert, c->http_tls_cert, NULL);
+	serve_pick(&hc->tls_key, c->http_tls_key, NULL);
+	serve_pick(&hc->users_file, c->http_users, NULL);
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -52,7 +67,7 @@ cmd_serve(int argc, char **argv)
 	struct httpd		*h;
 	struct db		*db = NULL;
 	sigset_t		 set;
-	char			 err[1024], host[64], tree[PATH_MAX];
+	char			 err[1024], host[64];
 	uint16_t		 port;
 	int			 ch, rc, sig;
 
@@ -91,14 +106,13 @@ cmd_serve(int argc, char **argv)
 	}
 	if ((rc = cmd_env_load(&env)) != 0)
 		return rc;
-	/* the command line, else dmarcd.conf, else the defaults */
-	serve_pick(&hc.listen, env.conf.http_listen, HTTPD_DEFAULT_LISTEN);
-	serve_pick(&hc.static_dir, env.conf.http_static_dir,
-	    httpd_static_default(tree, sizeof(tree)));
-	serve_pick(&hc.vendor_dir, env.conf.http_vendor_dir, SERVE_VENDOR_DIR);
-	serve_pick(&hc.tls_cert, env.conf.http_tls_cert, NULL);
-	serve_pick(&hc.tls_key, env.conf.http_tls_key, NULL);
-	serve_pick(&hc.users_file, env.conf.http_users, NULL);
+	serve_config(&hc, &env.conf);
+	/* what check-config checks, before the database is touched */
+	if (httpd_check_config(&hc, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
 	/* migrate once, with a writable connection, then read only */
 	if ((rc = cmd_env_open(&env, &db)) != 0) {
 		cmd_env_free(&env);

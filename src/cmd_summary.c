@@ -71,7 +71,7 @@ summary_output(const struct summary *s, const struct summary_mail *m,
 		if (rc != 0) {
 			log_warnx("summary: longer than %d bytes",
 			    SUMMARY_TEXT_CAP);
-			return EXIT_DB;
+			return EXIT_FAIL;
 		}
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_TEMPFAIL;
 	}
@@ -88,7 +88,7 @@ summary_output(const struct summary *s, const struct summary_mail *m,
 	free(msg);
 	if (rc != 0) {
 		log_warnx("%s", err);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	return EXIT_OK;
 }
@@ -210,7 +210,7 @@ cmd_summary(int argc, char **argv)
 	if (rc != 0) {
 		log_warnx("%s", err);
 		cmd_env_free(&env);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	g_mime_init();
 	rc = summary_output(s, &m, fmt, send);

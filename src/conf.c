@@ -212,6 +212,19 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 	return 0;
 }
 
+int
+conf_parse_number(const char *name, const char *v, uint64_t *n_r, char *why,
+    size_t whylen)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(conf_table); i++)
+		if (strcmp(conf_table[i].name, name) == 0 &&
+		    conf_table[i].type != CONF_STRING)
+			return parse_value(&conf_table[i], v, n_r, why, whylen);
+	fatalx("conf_parse_number: no numeric setting %s", name);
+}
+
 static bool
 has_password(const char *url)
 {
@@ -459,7 +472,7 @@ cmd_env_open(struct cmd_env *env, struct db **db_r)
 
 	if ((rc = db_open(&env->dbc, true, db_r, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
-		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_DB;
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	return 0;
 }
@@ -474,7 +487,7 @@ conf_list(const char *value, const char **items, int max, char **copy_r)
 	if (value == NULL || *value == '\0')
 		return 0;
 	if ((p = strdup(value)) == NULL)
-		return -1;
+		fatalx("out of memory");
 	*copy_r = p;
 	for (tok = strtok_r(p, ", \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", \t", &save)) {

@@ -17,7 +17,6 @@
 /* gzip bytes kept of a report document (max_stored_document) */
 #define CONF_MAX_STORED_DOCUMENT	(16 << 20)
 
-#define EXIT_DB		1	/* a permanent database error */
 #define EXIT_CONFIG	78	/* EX_CONFIG */
 
 struct conf {
@@ -84,16 +83,21 @@ void	conf_print(const struct conf *c, FILE *out);
 void	conf_db_config(const struct conf *c, const char *db_url,
 	    struct db_config *dc);
 void	conf_ingest_limits(const struct conf *c, struct message_limits *l);
+/* Parses v as the numeric setting name is read from the file: the same
+ * type, suffixes and bounds, so an option and its setting agree.  Returns 0,
+ * or -1 with the reason in why. */
+int	conf_parse_number(const char *name, const char *v, uint64_t *n_r,
+	    char *why, size_t whylen);
 /* Splits a list setting (items separated by commas or white space) into at
  * most max pointers into the copy it returns in *copy_r (caller frees).
- * Returns the number of items, or -1 when there are more than max. */
+ * Returns the number of items, or -1 when there are more than max (out of
+ * memory is fatal). */
 int	conf_list(const char *value, const char **items, int max,
 	    char **copy_r);
 
-/* The options every database command takes: -f FILE, --db URL.  Parses
- * them out of argv (getopt_long, with extra short options in opts and long
- * ones in longopts for the caller to handle through fn), loads the file and
- * opens the database.  Prints errors; returns an exit status (0: go on). */
+/* What every database command shares: -f FILE and --db URL as parsed
+ * (cmd_common_opt), the file loaded and the database chosen
+ * (cmd_env_load), then opened (cmd_env_open). */
 struct cmd_env {
 	struct conf		 conf;
 	struct db_config	 dbc;

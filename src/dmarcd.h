@@ -6,7 +6,10 @@
 
 /* Exit statuses (sysexits.h values where one fits). */
 #define EXIT_OK		0
-#define EXIT_INPUT	1	/* some input gave no report */
+#define EXIT_INPUT	1	/* parse, ingest: some input gave no report */
+#define EXIT_FAIL	1	/* other commands: a permanent failure (the
+				 * database refused, a summary too long);
+				 * the same status on purpose */
 #define EXIT_USAGE	64	/* EX_USAGE */
 #define EXIT_TEMPFAIL	75	/* EX_TEMPFAIL */
 
@@ -22,7 +25,12 @@ int	cmd_check_config(int argc, char **argv);
 /* cmd_lmtp.c */
 int	cmd_lmtp(int argc, char **argv);
 /* cmd_serve.c */
+struct httpd_config;
+struct conf;
 int	cmd_serve(int argc, char **argv);
+/* Completes hc (what the command line left unset) from c and the
+ * defaults; check-config uses it to check what serve would. */
+void	serve_config(struct httpd_config *hc, const struct conf *c);
 /* cmd_summary.c */
 int	cmd_summary(int argc, char **argv);
 

@@ -153,6 +153,60 @@ ok(all(w in examples for w in ("dmarcd ingest ", "dmarcd lmtp ", "smtpd.conf",
    "dmarcd(8) EXAMPLES: Maildir, lmtp behind OpenSMTPD and Postfix, serve, "
    "CSV export, summary from cron")
 
+
+# The command line takes an lmtp setting under the file's bounds: for each
+# value, check-config and `lmtp --OPTION` agree.  lmtp gets a listen spec it
+# cannot use, so an accepted option shows as exit 78 (the listener), a
+# refused one as 64 (usage), before anything binds.
+empty = conf("")
+for setting, option, values in (
+        ("lmtp_session_timeout", "session-timeout", ("1", "604800", "700000",
+                                                     "864000")),
+        ("lmtp_max_recipients", "max-recipients", ("10000", "50000",
+                                                   "100000", "100001")),
+        ("lmtp_shutdown_timeout", "shutdown-timeout", ("0", "1", "3600",
+                                                       "3601"))):
+    for v in values:
+        fres = run([exe, "check-config", "-f", conf("%s = %s\n" % (setting, v))])
+        cres = run([exe, "lmtp", "-f", empty, "--foreground",
+                    "--listen", "nowhere:at:all", "--db",
+                    "postgresql:///nowhere?host=/nonexistent",
+                    "--" + option, v], timeout=20)
+        ok(cres.rc in (64, 78) and (fres.rc == 0) == (cres.rc == 78),
+           "--%s %s and %s = %s agree" % (option, v, setting, v),
+           fres.rc, cres.rc, fres.err[-200:], cres.err[-200:])
+
+# check-config refuses what serve refuses at start
+for text, want, name in (
+        ("http_listen = 0.0.0.0:80\n", 78, "public address without TLS"),
+        ("http_listen = [::]:8443\nhttp_tls_cert = /c.pem\n", 78,
+         "a certificate without a key"),
+        ("http_listen = nonsense\n", 78, "no port"),
+        ("http_listen = 0.0.0.0:443\nhttp_tls_cert = /c.pem\n"
+         "http_tls_key = /k.pem\nhttp_users = /u\n", 0,
+         "public with TLS and users"),
+        ("http_listen = 127.0.0.1:80\n", 0, "loopback")):
+    res = run([exe, "check-config", "-f", conf(text)])
+    ok(res.rc == want and (want == 0 or b"serve:" in res.err),
+       "check-config: %s -> %d" % (name, want), res.rc, res.err[-300:])
+res = run([exe, "serve", "-f", conf("http_listen = 0.0.0.0:80\n"), "--db",
+           "postgresql:///nowhere?host=/nonexistent"], timeout=20)
+ok(res.rc == 78 and b"refusing to listen on 0.0.0.0" in res.err,
+   "serve refuses it too, with the same words", res.rc, res.err[-300:])
+
+# export: bad values get our message naming the option, before any database
+for args, opt in ((["--since", "garbage"], b"--since"),
+                  (["--until", "2024-13"], b"--until"),
+                  (["--since", "2024-01-01T25"], b"--since"),
+                  (["--format", "xml"], b"--format"),
+                  (["--type", "dmarc"], b"--type")):
+    res = run([exe, "export", "-f", empty, "--db",
+               "postgresql:///nowhere?host=/nonexistent"] + args, timeout=20)
+    ok(res.rc == 64 and opt in res.err and b"expected" in res.err and
+       b"nonexistent" not in res.err,
+       "export %s: our message, exit 64" % " ".join(args), res.rc,
+       res.err[-300:])
+
 bindir = pglib.find_bindir()
 if bindir is None:
     ok(True, "serve and lmtp settings from the file # SKIP PostgreSQL absent")
@@ -169,6 +223,28 @@ res = run([exe] + argv[1:] + ["--db", url], env=dict(os.environ,
 ok(m is not None and res.rc == 0 and res.out.startswith(b"org_name,"),
    "dmarcd(8) EXAMPLES: the CSV export runs", argv, res.rc, res.err[-300:],
    res.out[:200])
+
+# db status names the server's version as people write it (15.18)
+res = run([exe, "db", "-f", empty, "--db", url, "status"])
+m = [l for l in res.out.decode().splitlines() if l.startswith("server:")]
+ok(res.rc == 0 and len(m) == 1 and
+   __import__("re").fullmatch(r"server: PostgreSQL \d+\.\d+(\.\d+)?", m[0]),
+   "db status: PostgreSQL MAJOR.MINOR", res.out[:300], res.err[-300:])
+# an empty quarantine says so
+res = run([exe, "quarantine", "-f", empty, "--db", url, "list"])
+ok(res.rc == 0 and res.out == b"quarantine: no unresolved messages\n",
+   "quarantine list, empty: says so", res.rc, res.out, res.err[-300:])
+res = run([exe, "quarantine", "-f", empty, "--db", url, "list", "-a"])
+ok(res.rc == 0 and res.out == b"quarantine: no messages\n",
+   "quarantine list -a, empty: says so", res.out)
+# db stop with nothing to stop says so
+st_env = dict(os.environ, DMARCD_DB="",
+              DMARCD_STATE_DIR=os.path.join(tmp, "state"))
+res = subprocess.run([exe, "db", "-f", empty, "stop"], env=st_env,
+                     capture_output=True, timeout=30)
+ok(res.returncode == 0 and b"nothing to stop" in res.stdout and
+   not os.path.exists(os.path.join(tmp, "state", "pgdata")),
+   "db stop, no cluster: says so, creates nothing", res.stdout, res.stderr)
 
 # serve: http_listen from the file; --listen wins over it.
 p1, p2 = free_port(), free_port()

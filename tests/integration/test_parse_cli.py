@@ -135,4 +135,28 @@ res = run([exe, "no-such-command"])
 ok(res.rc == 64, "unknown command: exit 64")
 res = run([exe, "--help"])
 ok(res.rc == 0 and b"parse" in res.out, "--help lists commands")
+
+# every subcommand describes its options: --help, exit 0, on stdout
+for cmd in ("parse", "ingest", "export", "quarantine", "db", "serve",
+            "check-config", "lmtp", "summary"):
+    res = run([exe, cmd, "--help"])
+    ok(res.rc == 0 and res.out.startswith(b"usage: dmarcd " + cmd.encode())
+       and b"options:" in res.out, "%s --help: usage and options, exit 0"
+       % cmd, res.rc, res.out[:200], res.err[:200])
+res = run([exe, "help", "export"])
+ok(res.rc == 0 and b"--since" in res.out, "dmarcd help export", res.out[:200])
+res = run([exe, "lmtp", "--help"])
+ok(b"--session-timeout" in res.out and b"--maildir" in res.out,
+   "lmtp --help names its options", res.out)
+
+# a mistyped command: the nearest one suggested, still a usage error
+res = run([exe, "injest", "x"])
+ok(res.rc == 64 and b"did you mean 'ingest'?" in res.err,
+   "injest: did you mean 'ingest'?", res.rc, res.err[:200])
+res = run([exe, "chek-config"])
+ok(b"did you mean 'check-config'?" in res.err, "chek-config suggested",
+   res.err[:200])
+res = run([exe, "frobnicate"])
+ok(res.rc == 64 and b"did you mean" not in res.err,
+   "nothing near: no guess", res.err[:200])
 done()
