@@ -1,12 +1,11 @@
 /*
  * cmd_ingest.c - `dmarcd ingest PATH...`: every message of files,
- * directories, mboxes, Maildirs or stdin into the database, many messages
- * per transaction (each in a SAVEPOINT of its own); a Maildir message
- * leaves new/ only after the COMMIT of its transaction.
+ * directories, mboxes, Maildirs or stdin into the database by the one
+ * ingest loop (ingest_loop.h: group commits; a Maildir message leaves
+ * new/ only after the COMMIT of its transaction), the progress line, the
+ * rollup folder and the totals.
  *
- * May touch: ingest/source.h (inputs and their done handles), deliver.h
- * (a message into the batch), db/store.c's batch API (the transaction's
- * state is there; this file keeps only what to release after COMMIT).
+ * May touch: ingest/source.h (inputs), ingest_loop.h, rollup_folder.h.
  */
 #include "config.h"
 
@@ -25,40 +24,11 @@
 #include "lib.h"
 #include "source.h"
 #include "conf.h"
-#include "deliver.h"
+#include "ingest_loop.h"
 #include "dmarcd.h"
 #include "rollup_folder.h"
 
-/* Group commit: a transaction holds at most this many messages, bytes of
- * messages, or seconds, whichever comes first.  One COMMIT (one fsync)
- * then serves many messages; the bytes of a message are not held after it
- * is stored, only what done needs (source_hold). */
-#define INGEST_BATCH_MESSAGES	1000
-#define INGEST_BATCH_BYTES	(64 << 20)
-#define INGEST_BATCH_SECONDS	0.5
 #define INGEST_FOLD_MS		100	/* the rollup folder's pace */
-
-struct ingest_totals {
-	uint64_t	messages, reports, records, duplicates, quarantined;
-	uint64_t	failed, bytes;
-	uint64_t	forensic, tlsrpt;	/* duplicates counted above */
-};
-
-/* A message stored in the open transaction, waiting for its COMMIT. */
-struct ingest_pending {
-	struct source_pending	*done;
-	char			*note;	/* "origin: quarantined: reason" */
-};
-
-struct ingest_batch {
-	struct db		*db;
-	struct db_batch		 tx;	/* the transaction (db/store.c) */
-	double			 started;
-	uint64_t		 bytes;
-	struct ingest_pending	*v;
-	size_t			 n, size;
-	struct ingest_totals	 t;	/* of the batch, not committed yet */
-};
 
 static double
 now_seconds(void)
@@ -67,236 +37,6 @@ now_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-totals_add(struct ingest_totals *to, const struct ingest_totals *from)
-{
-	to->messages += from->messages;
-	to->reports += from->reports;
-	to->records += from->records;
-	to->duplicates += from->duplicates;
-	to->quarantined += from->quarantined;
-	to->failed += from->failed;
-	to->bytes += from->bytes;
-	to->forensic += from->forensic;
-	to->tlsrpt += from->tlsrpt;
-}
-
-/* Forgets the batch's messages without done: they stay where they are. */
-static void
-batch_drop(struct ingest_batch *b)
-{
-	size_t	i;
-
-	for (i = 0; i < b->n; i++) {
-		source_pending_free(&b->v[i].done);
-		free(b->v[i].note);
-	}
-	b->n = 0;
-	b->bytes = 0;
-	memset(&b->t, 0, sizeof(b->t));
-}
-
-static int
-batch_open(struct ingest_batch *b)
-{
-	char	err[512];
-
-	if (b->tx.open)
-		return 0;
-	if (db_batch_begin(&b->tx, err, sizeof(err)) != 0) {
-		log_warnx("database unavailable, stopping: %s", err);
-		return EXIT_TEMPFAIL;
-	}
-	b->started = now_seconds();
-	return 0;
-}
-
-/* COMMITs the batch, then (only then) releases its inputs.  Returns 0, or
- * EXIT_TEMPFAIL with every input of the batch left where it was. */
-static int
-batch_commit(struct ingest_batch *b, struct ingest_totals *t)
-{
-	char	err[1024];
-	size_t	i;
-
-	if (!b->tx.open)
-		return 0;
-	if (db_batch_commit(&b->tx, err, sizeof(err)) != 0) {
-		log_warnx("database unavailable, stopping (the last %zu "
-		    "messages stay for the next run): %s", b->n, err);
-		batch_drop(b);
-		return EXIT_TEMPFAIL;
-	}
-	for (i = 0; i < b->n; i++) {
-		if (b->v[i].note != NULL)
-			log_info("%s", b->v[i].note);
-		if (source_pending_done(&b->v[i].done, err, sizeof(err)) == -1)
-			log_warnx("%s", err);
-	}
-	totals_add(t, &b->t);
-	batch_drop(b);
-	return 0;
-}
-
-/* Rolls the batch back after the database failed. */
-static int
-batch_abort(struct ingest_batch *b, const char *origin, const char *err)
-{
-	log_warnx("database unavailable, stopping (%s and the %zu messages "
-	    "before it in this transaction stay for the next run): %s",
-	    origin, b->n, err);
-	if (b->tx.open)
-		db_batch_rollback(&b->tx);
-	batch_drop(b);
-	return EXIT_TEMPFAIL;
-}
-
-/* Adds a stored message (its done handle taken) to the batch. */
-static int
-batch_push(struct ingest_batch *b, struct source_pending **done,
-    const char *origin, size_t len, const struct db_message_result *res)
-{
-	struct ingest_pending	*v, *p;
-
-	if (b->n == b->size) {
-		if ((v = reallocarray(b->v, b->size ? b->size * 2 : 64,
-		    sizeof(*v))) == NULL)
-			fatalx("out of memory");
-		b->v = v;
-		b->size = b->size ? b->size * 2 : 64;
-	}
-	p = &b->v[b->n++];
-	p->done = *done;
-	*done = NULL;
-	p->note = NULL;
-	if (res->quarantined && asprintf(&p->note, "%s: quarantined: %s",
-	    origin, res->reason) == -1)
-		p->note = NULL;
-	b->bytes += len;
-	b->t.messages++;
-	b->t.bytes += len;
-	b->t.reports += res->reports;
-	b->t.records += res->records;
-	b->t.duplicates += res->duplicates + res->forensic_duplicates +
-	    res->tlsrpt_duplicates;
-	b->t.forensic += res->forensic;
-	b->t.tlsrpt += res->tlsrpt;
-	if (res->quarantined)
-		b->t.quarantined++;
-	return 0;
-}
-
-/* A deadlock rolled msg back alone: commit the rest, then msg in a
- * transaction of its own (deliver_message retries). */
-static int
-ingest_alone(struct ingest_batch *b, const struct message_limits *lim,
-    const struct source_msg *msg, struct source_pending **done,
-    struct ingest_totals *t)
-{
-	struct db_message_result	 res;
-	char				 err[1024];
-	int				 rc;
-
-	if ((rc = batch_commit(b, t)) != 0) {
-		source_pending_free(done);
-		return rc;
-	}
-	rc = deliver_message(b->db, lim, msg->data, msg->len, msg->origin,
-	    &res, err, sizeof(err));
-	if (rc == DB_ETEMP) {
-		source_pending_free(done);
-		return batch_abort(b, msg->origin, err);
-	}
-	if (rc != 0) {
-		log_warnx("%s: %s", msg->origin, err);
-		t->failed++;
-		source_pending_free(done);
-		return 0;
-	}
-	batch_push(b, done, msg->origin, msg->len, &res);
-	/* committed already: release it now */
-	if (b->v[0].note != NULL)
-		log_info("%s", b->v[0].note);
-	if (source_pending_done(&b->v[0].done, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
-	totals_add(t, &b->t);
-	batch_drop(b);
-	return 0;
-}
-
-/* One source, message by message, into the open batch.  Returns 0, or
- * EXIT_TEMPFAIL when the database went away (the batch's messages stay
- * where they are). */
-static int
-ingest_source(struct ingest_batch *b, const struct message_limits *lim,
-    struct source *src, struct progress *prog, struct ingest_totals *t)
-{
-	const struct source_msg		*msg;
-	struct db_message_result	 res;
-	struct source_pending		*done;
-	char				 err[1024], reason[1024];
-	int				 rc;
-
-	for (;;) {
-		if ((rc = source_next(src, &msg, err, sizeof(err))) == 0)
-			return 0;
-		if (rc == -1) {
-			log_warnx("%s", err);
-			t->failed++;
-			return 0;
-		}
-		if (msg->error != NULL && msg->temporary) {
-			/* left in place: nothing stored, nothing lost */
-			log_warnx("%s: %s", msg->origin, msg->error);
-			t->failed++;
-			continue;
-		}
-		if (source_hold(src, msg, &done, err, sizeof(err)) == -1) {
-			log_warnx("%s", err);
-			t->failed++;
-			continue;
-		}
-		if ((rc = batch_open(b)) != 0) {
-			source_pending_free(&done);
-			return rc;
-		}
-		memset(&res, 0, sizeof(res));
-		if (msg->error != NULL) {
-			/* permanent (too large): a row saying so, then done,
-			 * so it does not wait in new/ forever */
-			snprintf(reason, sizeof(reason), "%s; bytes not kept",
-			    msg->error);
-			rc = db_batch_unkept(&b->tx, msg->len, msg->origin,
-			    reason, err, sizeof(err));
-			res.quarantined = true;
-			snprintf(res.reason, sizeof(res.reason), "%s", reason);
-		} else
-			rc = deliver_batch(&b->tx, lim, msg->data, msg->len,
-			    msg->origin, &res, err, sizeof(err));
-		if (rc == DB_ETEMP) {
-			source_pending_free(&done);
-			return batch_abort(b, msg->origin, err);
-		}
-		if (rc == DB_ERETRY) {
-			if ((rc = ingest_alone(b, lim, msg, &done, t)) != 0)
-				return rc;
-		} else if (rc != 0) {
-			log_warnx("%s: %s", msg->origin, err);
-			t->failed++;
-			source_pending_free(&done);
-		} else
-			batch_push(b, &done, msg->origin,
-			    msg->error == NULL ? msg->len : 0, &res);
-		if (b->tx.open && (b->n >= INGEST_BATCH_MESSAGES ||
-		    b->bytes >= INGEST_BATCH_BYTES ||
-		    now_seconds() - b->started >= INGEST_BATCH_SECONDS) &&
-		    (rc = batch_commit(b, t)) != 0)
-			return rc;
-		progress_update(prog, t->messages + b->t.messages,
-		    t->reports + b->t.reports, t->bytes + b->t.bytes);
-	}
 }
 
 /* Folds what is left in the rollup queue (sql/008); a failure is only
@@ -342,7 +82,7 @@ cmd_ingest(int argc, char **argv)
 	struct source_estimate	 est, all;
 	struct progress		 prog;
 	struct ingest_totals	 t;
-	struct ingest_batch	 batch;
+	struct ingest_loop	 loop;
 	struct rollup_folder	 folder;
 	char			 err[1024];
 	double			 start, secs;
@@ -403,9 +143,8 @@ cmd_ingest(int argc, char **argv)
 	progress_init(&prog, quiet ? NULL : stderr, &all);
 	if (quiet)
 		prog.enabled = false;
-	memset(&batch, 0, sizeof(batch));
-	batch.db = db;
-	db_batch_init(&batch.tx, db);
+	ingest_loop_init(&loop, db, &lim);
+	loop.prog = &prog;
 	for (i = 0; i < argc && status != EXIT_TEMPFAIL; i++) {
 		if (source_open(argv[i], &slim, &src, err, sizeof(err)) == -1) {
 			log_warnx("%s", err);
@@ -413,18 +152,20 @@ cmd_ingest(int argc, char **argv)
 			continue;
 		}
 		/* the batch spans sources: its done handles outlive them */
-		if ((rc = ingest_source(&batch, &lim, src, &prog, &t)) != 0)
-			status = rc;
+		if (ingest_loop_source(&loop, src, &t) != 0)
+			status = EXIT_TEMPFAIL;
 		source_free(&src);
 	}
-	if (status != EXIT_TEMPFAIL && (rc = batch_commit(&batch, &t)) != 0)
-		status = rc;
+	if (status != EXIT_TEMPFAIL && ingest_loop_commit(&loop, &t) != 0)
+		status = EXIT_TEMPFAIL;
+	if (status == EXIT_TEMPFAIL)
+		log_warnx("database unavailable, stopping (for the next run): "
+		    "%s", loop.err);
 	rollup_folder_stop(&folder);
 	/* rollups an LMTP daemon (or the folder) queued and could not fold */
 	if (status != EXIT_TEMPFAIL)
 		ingest_fold_queued(db);
-	db_batch_deinit(&batch.tx);
-	free(batch.v);
+	ingest_loop_deinit(&loop);
 	progress_end(&prog);
 	secs = now_seconds() - start;
 	printf("ingest: %llu messages, %llu reports, %llu records, "

@@ -1,7 +1,7 @@
 /*
  * lmtp_watch.c - `dmarcd lmtp --maildir`: one thread follows those
  * Maildirs with inotify (and a rescan every minute) and ingests what lands
- * in new/ by `dmarcd ingest`'s rule (ingest/source.h): a message leaves
+ * in new/ by `dmarcd ingest`'s loop (ingest_loop.h): a message leaves
  * new/ only after its COMMIT, stored or quarantined; what cannot be read
  * now stays for the next pass.  Has its own database connection; touches
  * struct daemon only through runconf_get()/runconf_put() and its stop fd.
@@ -20,6 +20,7 @@
 
 #include "lib.h"
 #include "source.h"
+#include "ingest_loop.h"
 #include "lmtp_daemon.h"
 
 #define WATCH_RESCAN_MS		60000	/* Maildir rescan without events */
@@ -71,51 +72,62 @@ held_free(struct watch_held *h)
 	h->name = NULL;
 }
 
-/* A message over max_message_size (a permanent error item): a quarantine
- * row with its size and reason, bytes not kept, as `dmarcd ingest` writes,
- * so that it leaves new/ instead of being read again on every pass. */
-static int
-watch_unkept(struct db *db, const struct source_msg *msg,
-    struct db_message_result *res, char *err, size_t errlen)
-{
-	struct db_batch	tx;
-	int		rc;
+/* One pass over a Maildir: the daemon, its connection, the messages held
+ * on the last pass and those held on this one. */
+struct watch_pass {
+	struct daemon		*d;
+	struct runconf		*rc;
+	struct db		**db;
+	unsigned		*gen;
+	const struct watch_held	*held;
+	struct watch_held	*now;
+};
 
-	memset(res, 0, sizeof(*res));
-	snprintf(res->reason, sizeof(res->reason), "%s; bytes not kept",
-	    msg->error);
-	res->quarantined = true;
-	db_batch_init(&tx, db);
-	if ((rc = db_batch_begin(&tx, err, errlen)) == 0 &&
-	    (rc = db_batch_unkept(&tx, msg->len, msg->origin, res->reason, err,
-	    errlen)) == 0)
-		rc = db_batch_commit(&tx, err, errlen);
-	else {
-		db_batch_rollback(&tx);
-		/* a deadlock too: the message stays for the next pass */
-		rc = rc == DB_EPERM ? DB_EPERM : DB_ETEMP;
-	}
-	db_batch_deinit(&tx);
-	return rc;
+/* A message the daemon cannot read now stays in new/, as `dmarcd ingest`
+ * leaves it: warned about once, then tried again quietly on each pass. */
+static void
+watch_held_msg(void *arg, const struct source_msg *msg)
+{
+	struct watch_pass	*p = arg;
+
+	if (held_has(p->held, msg->origin))
+		log_debug("watch: %s: %s", msg->origin, msg->error);
+	else
+		log_warnx("watch: %s: %s (left in new/, tried again on each "
+		    "pass)", msg->origin, msg->error);
+	held_add(p->now, msg->origin);
 }
 
-/* Ingests what one Maildir holds, by `dmarcd ingest`'s rule: a temporary
- * error item stays where it is, a permanent one and a message the
- * database refuses for good are quarantined and done.  Returns DB_ETEMP
- * when the database went away (the message stays in new/ for the next
- * pass).  held: the last pass's messages with a temporary error; now
- * those of this pass. */
+/* The connection, opened only when a message is to be stored (an idle
+ * watcher does not warn while the database is down). */
+static int
+watch_connect(void *arg, struct db **db_r, char *err, size_t errlen)
+{
+	struct watch_pass	*p = arg;
+	int			 r;
+
+	if ((r = store_connect(p->d, p->rc, p->db, p->gen, err,
+	    errlen)) != 0)
+		return DB_ETEMP;
+	*db_r = *p->db;
+	return r;
+}
+
+/* Ingests what one Maildir holds by the one ingest loop (ingest_loop.h),
+ * `dmarcd ingest`'s rule and group commits.  Returns DB_ETEMP when the
+ * database went away (the messages stay in new/ for the next pass). */
 static int
 watch_ingest(struct daemon *d, const char *path, struct db **db,
     unsigned *gen, const struct watch_held *held, struct watch_held *now)
 {
-	const struct source_msg		*msg;
-	struct db_message_result	 res;
-	struct source_limits		 slim;
-	struct source			*src;
-	struct runconf			*rc = runconf_get(d);
-	char				 err[1024];
-	int				 r, status = 0;
+	struct watch_pass	 pass;
+	struct ingest_loop	 loop;
+	struct ingest_totals	 t;
+	struct source_limits	 slim;
+	struct source		*src;
+	struct runconf		*rc = runconf_get(d);
+	char			 err[1024];
+	int			 r;
 
 	source_limits_default(&slim);
 	slim.max_message_size = rc->lim.unpack.max_message_size;
@@ -124,57 +136,25 @@ watch_ingest(struct daemon *d, const char *path, struct db **db,
 		runconf_put(d, rc);
 		return 0;
 	}
-	while ((r = source_next(src, &msg, err, sizeof(err))) == 1) {
-		if (msg->error != NULL && msg->temporary) {
-			/* stays, as `dmarcd ingest` leaves it for the next
-			 * run: tried again on the next pass */
-			if (held_has(held, msg->origin))
-				log_debug("watch: %s: %s", msg->origin,
-				    msg->error);
-			else
-				log_warnx("watch: %s: %s (left in new/, tried "
-				    "again on each pass)", msg->origin,
-				    msg->error);
-			held_add(now, msg->origin);
-			continue;
-		}
-		if ((r = store_connect(d, rc, db, gen, err,
-		    sizeof(err))) == 0) {
-			if (msg->error != NULL)
-				r = watch_unkept(*db, msg, &res, err,
-				    sizeof(err));
-			else
-				r = deliver_message(*db, &rc->lim, msg->data,
-				    msg->len, msg->origin, &res, err,
-				    sizeof(err));
-		}
-		if (r != 0)
-			db_close(db);
-		if (r == DB_ETEMP) {
-			log_warnx("watch: database unavailable, %s stays: %s",
-			    msg->origin, err);
-			status = DB_ETEMP;
-			break;
-		}
-		if (r != 0) {
-			log_warnx("watch: %s: %s", msg->origin, err);
-			continue;
-		}
-		if (res.quarantined && res.reports + res.duplicates == 0)
-			log_info("watch: %s: quarantined: %s", msg->origin,
-			    res.reason);
-		else
-			log_info("watch: %s: %u reports, %u duplicates%s",
-			    msg->origin, res.reports, res.duplicates,
-			    res.quarantined ? ", quarantined" : "");
-		if (source_done(src, msg, err, sizeof(err)) == -1)
-			log_warnx("watch: %s", err);
+	pass = (struct watch_pass){ d, rc, db, gen, held, now };
+	memset(&t, 0, sizeof(t));
+	ingest_loop_init(&loop, *db, &rc->lim);
+	loop.log_each = true;
+	loop.held = watch_held_msg;
+	loop.connect = watch_connect;
+	loop.arg = &pass;
+	loop.tag = "watch: ";
+	if ((r = ingest_loop_source(&loop, src, &t)) == 0)
+		r = ingest_loop_commit(&loop, &t);
+	ingest_loop_deinit(&loop);
+	if (r != 0) {
+		log_warnx("watch: database unavailable, trying again in %d s: "
+		    "%s", WATCH_RETRY_MS / 1000, loop.err);
+		db_close(db);	/* the connection may be broken */
 	}
-	if (r == -1)
-		log_warnx("watch: %s", err);
 	source_free(&src);
 	runconf_put(d, rc);
-	return status;
+	return r;
 }
 
 void *

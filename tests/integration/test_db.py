@@ -733,6 +733,34 @@ r = dm(url, "ingest", one)
 ok(r.returncode == 0 and rollups_differ("rollup") == [],
    "a single-file ingest keeps the rollups equal", r.stdout, r.stderr)
 
+# a report the database refuses only at COMMIT (each <count> fits a bigint,
+# the report's total does not) among good ones: the batch is stored again
+# one message a transaction, the refused one quarantined with its bytes and
+# the reason, the others stored; no run is blocked by it
+url = pg.createdb("refusedbatch")
+md = dbfix.maildir(os.path.join(tmp, "MaildirRefused"))
+refused = dbfix.report_xml(report_id="refused-1", records=[
+    dict(ip="192.0.2.%d" % i, count=6 * 10 ** 18) for i in (1, 2)])
+for i in range(3):
+    write(os.path.join(md, "new", "%d.good.host" % i), dbfix.report_xml(
+        report_id="fine-%d" % i, records=[dict(ip="192.0.2.9", count=i + 1)]))
+write(os.path.join(md, "new", "1.refused.host"), refused)
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and b"3 reports" in r.stdout and
+   b"1 quarantined" in r.stdout and os.listdir(os.path.join(md, "new")) == [],
+   "a batch refused at COMMIT: stored again one by one, every message done",
+   r.returncode, r.stdout, r.stderr[-600:])
+ok(pg.psql("refusedbatch", "SELECT count(*) FROM quarantine WHERE reason"
+           " LIKE 'not stored:%%out of range%%' AND length(bytes) = %d"
+           % len(refused)).strip() == "1" and
+   pg.psql("refusedbatch", "SELECT string_agg(report_id, ',' ORDER BY"
+           " report_id) FROM report").strip() == "fine-0,fine-1,fine-2",
+   "the refused report quarantined with its bytes, the others stored",
+   pg.psql("refusedbatch", "SELECT reason FROM quarantine"))
+ok(rollups_differ("refusedbatch") == [],
+   "rollups equal rollups from record after the redo",
+   *rollups_differ("refusedbatch"))
+
 # dmarcd_rollup_set over generated records (every combination of NULL,
 # pass and fail results, dispositions, overrides) equals a recomputation
 # from record.
