@@ -55,7 +55,7 @@ struct db {
 	bool		 in_copy;
 	bool		 retryable;	/* last error: deadlock, serialization */
 	bool		 prepared;	/* store.c's statements are prepared */
-	bool		 rollup_later;	/* queue rollups (sql/008), for many
+	bool		 rollup_later;	/* queue rollups (rollup_queue), for many
 					 * concurrent one-message transactions */
 };
 
@@ -336,7 +336,7 @@ const char *db_export_time_param(const char *s, char *buf, size_t len);
 /* Appends one RFC 4180 CSV field (quoted when needed).  The one path. */
 int	db_csv_field(struct buf *b, const char *s, bool first);
 
-/* store.c: adds the queued reports (db->rollup_later, sql/008) to the
+/* store.c: adds the queued reports (db->rollup_later, rollup_queue) to the
  * rollups until the queue is empty, a few thousand a transaction. */
 int	db_rollup_drain(struct db *db, char *err, size_t errlen);
 

@@ -5,7 +5,7 @@
  * row at report_begin (its unique key decides duplicates there, before any
  * record is read), records streamed into one COPY.  The report's totals
  * and every rollup are written once per transaction, by batch_flush()
- * before COMMIT (sql/004): per report that cost 85% of ingest time
+ * before COMMIT (dmarcd_store_reports): per report that cost 85% of ingest time
  * (measured).  Memory stays flat: at most STORE_COPY_CHUNK bytes of COPY
  * data and a few dozen bytes per report of the open transaction.
  *
@@ -45,13 +45,13 @@ static const char store_duplicate[] = "duplicate report";
 	" dkim_human_result, spf_domain, spf_scope, spf_result," \
 	" spf_human_result) FROM STDIN"
 
-/* The reports of the transaction, at its end (sql/004_batch_rollup.sql,
+/* The reports of the transaction, at its end (dmarcd_store_reports in sql/functions.sql,
  * sql/010_report_document.sql): their totals, documents and rollups. */
 #define STORE_REPORTS \
 	"SELECT dmarcd_store_reports($1::text[], $2::bigint[], $3::bigint[]," \
 	" $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])"
 
-/* The same when another process folds the rollups (sql/008). */
+/* The same when another process folds the rollups (dmarcd_store_reports_later). */
 #define STORE_REPORTS_LATER \
 	"SELECT dmarcd_store_reports_later($1::text[], $2::bigint[]," \
 	" $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])"

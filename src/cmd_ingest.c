@@ -39,7 +39,7 @@ now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Folds what is left in the rollup queue (sql/008); a failure is only
+/* Folds what is left in the rollup queue (rollup_queue); a failure is only
  * logged: the queue keeps it for the next folder. */
 static void
 ingest_fold_queued(struct db *db)

@@ -1,9 +1,9 @@
 /*
  * rollup_folder.c - the one rollup folder, for `dmarcd ingest`
  * (ingest_fold_rollups) and `dmarcd lmtp`: a thread that drains the rollup
- * queue (sql/008, db_rollup_drain) on a connection of its own.  Touches
- * only that connection, its stop fd and what the caller's connect
- * callback touches.
+ * queue (table rollup_queue, by db_rollup_drain) on a connection of its
+ * own.  Touches only that connection, its stop fd and what the caller's
+ * connect callback touches.
  */
 #include "config.h"
 

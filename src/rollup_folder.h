@@ -1,7 +1,7 @@
 /*
  * rollup_folder.h - the rollup folder of `dmarcd ingest` and `dmarcd lmtp`:
  * a thread with a database connection of its own adds the reports that
- * were stored with db->rollup_later (sql/008) to the rollups, every
+ * were stored with db->rollup_later (rollup_queue) to the rollups, every
  * interval_ms and once more when told to stop, so the storing connections
  * never wait on each other's rollup rows.
  */

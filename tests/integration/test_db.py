@@ -524,7 +524,7 @@ ok(total == 200 and dups == (300 + 100 + 200) - 200,
    "the losers saw duplicates", total, dups)
 
 # --- rollups per batch equal rollups from scratch -------------------------------
-# The store rolls a transaction's reports up once, at its end (sql/004).
+# The store rolls a transaction's reports up once, at its end (dmarcd_store_reports).
 # Whatever happened inside the batch (duplicates, a report rolled back to
 # its SAVEPOINT, a whole message rolled back to its own), every rollup must
 # equal the same rollup recomputed from report and record.

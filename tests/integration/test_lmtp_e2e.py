@@ -456,7 +456,7 @@ def main():
         log = open(dlog).read()
         ok("\x1b" not in log, "the log has no raw escape bytes")
 
-        # Deliveries queue their rollups (sql/008); the daemon folds them,
+        # Deliveries queue their rollups (rollup_queue); the daemon folds them,
         # the last time at shutdown: nothing left queued, and the rollups
         # add up to the stored reports.
         q = cl.psql("dmarcd", "SELECT (SELECT count(*) FROM rollup_queue),"
