@@ -55,8 +55,9 @@ struct db {
 	bool		 in_copy;
 	bool		 retryable;	/* last error: deadlock, serialization */
 	bool		 prepared;	/* store.c's statements are prepared */
-	bool		 rollup_later;	/* queue rollups (rollup_queue), for many
-					 * concurrent one-message transactions */
+	bool		 rollup_later;	/* queue rollups (rollup_queue), for
+					 * many concurrent one-message
+					 * transactions */
 };
 
 /* db.c */

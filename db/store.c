@@ -45,13 +45,13 @@ static const char store_duplicate[] = "duplicate report";
 	" dkim_human_result, spf_domain, spf_scope, spf_result," \
 	" spf_human_result) FROM STDIN"
 
-/* The reports of the transaction, at its end (dmarcd_store_reports in sql/functions.sql,
- * sql/010_report_document.sql): their totals, documents and rollups. */
+/* The reports of the transaction, at its end (sql/functions.sql): their
+ * totals, documents and rollups. */
 #define STORE_REPORTS \
 	"SELECT dmarcd_store_reports($1::text[], $2::bigint[], $3::bigint[]," \
 	" $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])"
 
-/* The same when another process folds the rollups (dmarcd_store_reports_later). */
+/* The same when another process folds the rollups (rollup_queue). */
 #define STORE_REPORTS_LATER \
 	"SELECT dmarcd_store_reports_later($1::text[], $2::bigint[]," \
 	" $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])"
