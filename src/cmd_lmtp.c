@@ -260,6 +260,17 @@ lmtp_settings_apply(struct lmtp_settings *set, const struct conf *c)
 	return 0;
 }
 
+/* What cmd_lmtp holds before it serves, let go on a start that failed. */
+static void
+lmtp_undo(struct daemon *d, struct lmtp_settings *set)
+{
+	runconf_unref(d->rc);
+	d->rc = NULL;
+	free(set->listen_copy);
+	free(set->recipients_copy);
+	free(set->maildirs_copy);
+}
+
 int
 cmd_lmtp(int argc, char **argv)
 {
@@ -293,10 +304,7 @@ cmd_lmtp(int argc, char **argv)
 	if ((d.rc = runconf_load(env.conf_file, env.db_url, 1)) == NULL)
 		return EXIT_CONFIG;
 	if (lmtp_settings_apply(&set, &d.rc->env.conf) == -1) {
-		runconf_unref(d.rc);
-		free(set.listen_copy);
-		free(set.recipients_copy);
-		free(set.maildirs_copy);
+		lmtp_undo(&d, &set);
 		return EXIT_CONFIG;
 	}
 	if (gethostname(d.hostname, sizeof(d.hostname) - 1) == -1 ||
@@ -310,12 +318,14 @@ cmd_lmtp(int argc, char **argv)
 		if ((pw = getpwnam(user)) == NULL) {
 			log_warnx("user %s does not exist: create it or give "
 			    "--user", user);
+			lmtp_undo(&d, &set);
 			return EXIT_CONFIG;
 		}
 	}
 	for (i = 0; i < set.nlisten; i++) {
 		if (listen_on(&d, set.listen[i], &d.listeners[i], pw) == -1) {
 			stop_listening(&d);
+			lmtp_undo(&d, &set);
 			return EXIT_CONFIG;
 		}
 		d.nlisteners++;
