@@ -94,5 +94,7 @@ void	str_domain_norm(char *s);
 /* strtoll on a trimmed decimal string; 0 on success, -1 if not a whole
  * number in [min, max]. */
 int	parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r);
+/* Seconds on CLOCK_MONOTONIC, for intervals. */
+double	now_seconds(void);
 
 #endif

@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib.h"
@@ -29,15 +28,6 @@
 #include "rollup_folder.h"
 
 #define INGEST_FOLD_MS		100	/* the rollup folder's pace */
-
-static double
-now_seconds(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Folds what is left in the rollup queue (rollup_queue); a failure is only
  * logged: the queue keeps it for the next folder. */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib.h"
 #include "ingest_loop.h"
@@ -30,15 +29,6 @@ struct ingest_pending {
 	size_t			 len;
 	char			*unkept;	/* that row's reason */
 };
-
-static double
-now_seconds(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 totals_add(struct ingest_totals *to, const struct ingest_totals *from)
