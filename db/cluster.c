@@ -30,8 +30,6 @@
 
 #include "db.h"
 
-#define CLUSTER_USER_DEFAULT	"dmarcd"
-#define CLUSTER_SHARED_BUFFERS	"32MB"
 #define CLUSTER_START_TIMEOUT	"120"	/* seconds pg_ctl waits */
 
 struct cluster {
@@ -162,14 +160,14 @@ cluster_user(struct cluster *c, const struct db_config *cfg, char *err,
 	if (c->uid != 0)
 		return 0;
 	c->user = cfg->cluster_user && *cfg->cluster_user ?
-	    cfg->cluster_user : CLUSTER_USER_DEFAULT;
+	    cfg->cluster_user : DB_CLUSTER_USER;
 	if ((pw = getpwnam(c->user)) == NULL) {
-		if (strcmp(c->user, CLUSTER_USER_DEFAULT) != 0) {
+		if (strcmp(c->user, DB_CLUSTER_USER) != 0) {
 			snprintf(err, errlen, "cluster_user %s: no such user",
 			    c->user);
 			return DB_EPERM;
 		}
-		argv[8] = (char *)CLUSTER_USER_DEFAULT;
+		argv[8] = (char *)DB_CLUSTER_USER;
 		if ((pid = fork()) == 0) {
 			if ((fd = open("/dev/null", O_RDWR)) != -1) {
 				dup2(fd, 0);
@@ -320,7 +318,7 @@ cluster_init(const struct cluster *c, const struct db_config *cfg,
 	    "fsync = on\nsynchronous_commit = on\nshared_buffers = %s\n"
 	    "max_connections = 40\nmax_wal_size = 1GB\n", run_q,
 	    cfg->shared_buffers && *cfg->shared_buffers ?
-	    cfg->shared_buffers : CLUSTER_SHARED_BUFFERS);
+	    cfg->shared_buffers : DB_SHARED_BUFFERS);
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "%s: %s", conf, strerror(errno));
 		return DB_EPERM;

@@ -38,14 +38,18 @@ struct message_sink;
 #define DB_ERETRY	(-3)	/* db_batch_*: see there */
 
 #define DB_NAME		"dmarcd"	/* database of the embedded cluster */
+/* the embedded cluster's user (as root) and shared_buffers by default */
+#define DB_CLUSTER_USER		"dmarcd"
+#define DB_SHARED_BUFFERS	"32MB"
 
 struct db_config {
 	const char	*url;		/* postgresql:// URL or conninfo; NULL
 					 * or "" = the embedded cluster */
 	const char	*state_dir;	/* NULL = db_state_dir_default() */
-	const char	*cluster_user;	/* run the cluster as this when root */
+	const char	*cluster_user;	/* run the cluster as this when root;
+					 * NULL = DB_CLUSTER_USER */
 	const char	*pg_bindir;	/* NULL = newest PostgreSQL found */
-	const char	*shared_buffers;	/* embedded cluster, e.g. "32MB" */
+	const char	*shared_buffers;	/* NULL = DB_SHARED_BUFFERS */
 };
 
 /* A connection.  Fields are private to db/, except conn for the

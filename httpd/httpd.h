@@ -16,7 +16,6 @@
 #include "lib.h"
 #include "db.h"
 
-#define HTTPD_DEFAULT_LISTEN	"127.0.0.1:8080"
 #define HTTPD_THREADS		4	/* worker threads = DB connections */
 #define HTTPD_MAX_CONNECTIONS	64	/* concurrent HTTP connections */
 #define HTTPD_TIMEOUT		30	/* seconds of client inactivity */

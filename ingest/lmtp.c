@@ -15,9 +15,7 @@
 #include "lib.h"
 #include "lmtp.h"
 
-#define LMTP_LINE_DEFAULT	1000	/* RFC 5321 4.5.3.1.6 text line */
 #define LMTP_MESSAGE_DEFAULT	(50 << 20)
-#define LMTP_RCPTS_DEFAULT	100	/* RFC 5321 4.5.3.1.8 minimum */
 #define LMTP_ERRORS_DEFAULT	20
 #define LMTP_OUTPUT_DEFAULT	(1 << 20)
 #define LMTP_TEXT_MAX		200	/* bytes of a deliver callback text */

@@ -24,6 +24,9 @@
 
 #define LMTP_ADDR_MAX	256	/* bytes of a path, RFC 5321 4.5.3.1.3 */
 
+#define LMTP_LINE_DEFAULT	1000	/* RFC 5321 4.5.3.1.6 text line */
+#define LMTP_RCPTS_DEFAULT	100	/* RFC 5321 4.5.3.1.8 minimum */
+
 struct lmtp_limits {
 	size_t		max_line;	/* command line bytes, CRLF included;
 					 * longer: 500 5.5.2 */

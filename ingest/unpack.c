@@ -94,12 +94,12 @@ static void	walk_object(struct unpack_walk *, GMimeObject *,
 void
 unpack_limits_default(struct unpack_limits *l)
 {
-	l->max_message_size = 50 << 20;
-	l->max_attachments = 32;
-	l->max_archive_entries = 64;
-	l->max_report_size = (uint64_t)512 << 20;
-	l->max_ratio = 100;
-	l->max_depth = 4;
+	l->max_message_size = UNPACK_DEFAULT_MESSAGE_SIZE;
+	l->max_attachments = UNPACK_DEFAULT_ATTACHMENTS;
+	l->max_archive_entries = UNPACK_DEFAULT_ARCHIVE_ENTRIES;
+	l->max_report_size = UNPACK_DEFAULT_REPORT_SIZE;
+	l->max_ratio = UNPACK_DEFAULT_RATIO;
+	l->max_depth = UNPACK_DEFAULT_DEPTH;
 }
 
 const char *

@@ -14,6 +14,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The defaults (dmarcd.conf's max_* settings take them from here). */
+#define UNPACK_DEFAULT_MESSAGE_SIZE	((uint64_t)50 << 20)
+#define UNPACK_DEFAULT_ATTACHMENTS	32
+#define UNPACK_DEFAULT_ARCHIVE_ENTRIES	64
+#define UNPACK_DEFAULT_REPORT_SIZE	((uint64_t)512 << 20)
+#define UNPACK_DEFAULT_RATIO		100
+#define UNPACK_DEFAULT_DEPTH		4
+
 struct unpack_limits {
 	size_t		max_message_size;	/* bytes of one input/email */
 	unsigned	max_attachments;	/* MIME leaf parts examined */

@@ -1343,10 +1343,10 @@ agg_run(struct agg_parser *p, xmlSAXHandler *sax)
 void
 agg_limits_default(struct agg_limits *l)
 {
-	l->max_depth = 32;
-	l->max_elements = 10000000;
-	l->max_records = 1000000;
-	l->max_text = 1024;
+	l->max_depth = AGG_DEFAULT_DEPTH;
+	l->max_elements = AGG_DEFAULT_ELEMENTS;
+	l->max_records = AGG_DEFAULT_RECORDS;
+	l->max_text = AGG_DEFAULT_TEXT;
 }
 
 /* Keeps libxml2 quiet outside a parse too. */

@@ -20,6 +20,13 @@
 
 #include "report.h"
 
+/* The defaults (dmarcd.conf's xml_max_*, max_records and max_text take
+ * them from here). */
+#define AGG_DEFAULT_DEPTH	32
+#define AGG_DEFAULT_ELEMENTS	10000000
+#define AGG_DEFAULT_RECORDS	1000000
+#define AGG_DEFAULT_TEXT	1024
+
 struct agg_limits {
 	unsigned	max_depth;		/* XML element nesting */
 	uint64_t	max_elements;		/* elements per report */
@@ -27,7 +34,6 @@ struct agg_limits {
 	size_t		max_text;		/* bytes of one text value */
 };
 
-/* The defaults (documented in dmarcd.conf(5)). */
 void	agg_limits_default(struct agg_limits *l);
 
 /* Pulls up to len bytes; returns bytes read, 0 at the end, -1 on error (the

@@ -13,43 +13,42 @@
 int
 cmd_check_config(int argc, char **argv)
 {
-	struct conf		 c;
+	struct cmd_env		 env;
 	struct httpd_config	 hc;
-	const char		*file = NULL;
+	const char		*name;
 	char			 err[512];
 	bool			 verbose = false;
-	int			 ch;
+	int			 ch, rc;
 
+	memset(&env, 0, sizeof(env));
 	while ((ch = getopt(argc, argv, "f:v")) != -1) {
-		switch (ch) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'v':
+		if (ch == 'v')
 			verbose = true;
-			break;
-		default:
+		else if (ch != 'f' || cmd_common_opt(&env, ch, optarg) == -1) {
 			fprintf(stderr, "usage: dmarcd check-config [-v] "
 			    "[-f FILE]\n");
 			return EXIT_USAGE;
 		}
 	}
-	if (conf_load(&c, file, stderr) == -1) {
-		conf_free(&c);
-		return EXIT_CONFIG;
+	if (optind != argc) {
+		fprintf(stderr, "usage: dmarcd check-config [-v] [-f FILE]\n");
+		return EXIT_USAGE;
 	}
+	if ((rc = cmd_env_load(&env)) != 0)
+		return rc;
+	name = env.conf.file ? env.conf.file : "(defaults)";
 	/* what serve would refuse at start, without reading its files */
 	memset(&hc, 0, sizeof(hc));
-	serve_config(&hc, &c);
+	serve_config(&hc, &env.conf);
 	if (httpd_check_config(&hc, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: serve: %s\n", c.file ? c.file :
-		    "(defaults)", err);
-		conf_free(&c);
+		fprintf(stderr, "%s: serve: %s\n", name, err);
+		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}
 	if (verbose)
-		conf_print(&c, stdout);
-	printf("%s: OK\n", c.file ? c.file : "(no file: defaults)");
-	conf_free(&c);
+		conf_print(&env.conf, stdout);
+	printf("%s: OK\n", env.conf.file ? env.conf.file :
+	    "(no file: defaults)");
+	cmd_env_free(&env);
 	return 0;
 }

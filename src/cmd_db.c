@@ -20,21 +20,6 @@ db_usage(void)
 	    "migrate [--to N] | status | start | stop\n");
 }
 
-/* -f FILE and --db URL, shared by every database command. */
-int
-cmd_common_opt(struct cmd_env *env, int ch, const char *arg)
-{
-	switch (ch) {
-	case 'f':
-		env->conf_file = arg;
-		return 0;
-	case 'D':
-		env->db_url = arg;
-		return 0;
-	}
-	return -1;
-}
-
 static int
 db_migrate_cmd(struct cmd_env *env, int target)
 {

@@ -16,8 +16,6 @@
 #include "dmarcd.h"
 #include "httpd.h"
 
-#define SERVE_VENDOR_DIR	"/usr/share/javascript/chart.js"
-
 static void
 serve_usage(void)
 {
@@ -26,12 +24,11 @@ serve_usage(void)
 	    "    [--tls-cert FILE --tls-key FILE] [--users FILE]\n");
 }
 
-/* A setting not given on the command line: the file's, else def. */
-static void
-serve_pick(const char **v, const char *file, const char *def)
+/* A file setting: NULL when empty (none). */
+static const char *
+serve_file(const char *v)
 {
-	if (*v == NULL)
-		*v = file != NULL && *file != '\0' ? file : def;
+	return v != NULL && *v != '\0' ? v : NULL;
 }
 
 void
@@ -39,29 +36,26 @@ serve_config(struct httpd_config *hc, const struct conf *c)
 {
 	static char	tree[PATH_MAX];
 
-	/* the command line, else dmarcd.conf, else the defaults */
-	serve_pick(&hc->listen, c->http_listen, HTTPD_DEFAULT_LISTEN);
-	serve_pick(&hc->static_dir, c->http_static_dir,
-	    httpd_static_default(tree, sizeof(tree)));
-	serve_pick(&hc->vendor_dir, c->http_vendor_dir, SERVE_VENDOR_DIR);
-	serve_pick(&hc->tls_cert, c->http_tls_cert, NULL);
-	serve_pick(&hc->tls_key, c->http_tls_key, NULL);
-	serve_pick(&hc->users_file, c->http_users, NULL);
+	/* the command line's over dmarcd.conf's over the defaults, as
+	 * cmd_env_load left them; the static pages' default is computed */
+	hc->listen = c->http_listen;
+	hc->static_dir = serve_file(c->http_static_dir);
+	if (hc->static_dir == NULL)
+		hc->static_dir = httpd_static_default(tree, sizeof(tree));
+	hc->vendor_dir = c->http_vendor_dir;
+	hc->tls_cert = serve_file(c->http_tls_cert);
+	hc->tls_key = serve_file(c->http_tls_key);
+	hc->users_file = serve_file(c->http_users);
 }
 
 int
 cmd_serve(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "db", required_argument, NULL, 'D' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "static-dir", required_argument, NULL, 's' },
-		{ "vendor-dir", required_argument, NULL, 'V' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "users", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct option		 longopts[16];
 	struct cmd_env		 env;
 	struct httpd_config	 hc;
 	struct httpd		*h;
@@ -73,33 +67,12 @@ cmd_serve(int argc, char **argv)
 
 	memset(&env, 0, sizeof(env));
 	memset(&hc, 0, sizeof(hc));
-	while ((ch = getopt_long(argc, argv, "f:l:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			hc.listen = optarg;
-			break;
-		case 's':
-			hc.static_dir = optarg;
-			break;
-		case 'V':
-			hc.vendor_dir = optarg;
-			break;
-		case 'c':
-			hc.tls_cert = optarg;
-			break;
-		case 'k':
-			hc.tls_key = optarg;
-			break;
-		case 'u':
-			hc.users_file = optarg;
-			break;
-		default:
-			if (cmd_common_opt(&env, ch, optarg) == -1) {
-				serve_usage();
-				return EXIT_USAGE;
-			}
+	conf_longopts("serve", own, longopts, nitems(longopts));
+	while ((ch = getopt_long(argc, argv, "f:", longopts, NULL)) != -1)
+		if (cmd_common_opt(&env, ch, optarg) == -1) {
+			serve_usage();
+			return EXIT_USAGE;
 		}
-	}
 	if (optind != argc) {
 		serve_usage();
 		return EXIT_USAGE;

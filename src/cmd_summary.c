@@ -20,7 +20,6 @@
 #include "summary.h"
 
 #define SUMMARY_DEFAULT_PERIOD	"7d"
-#define SUMMARY_SENDMAIL	"/usr/sbin/sendmail"
 /* Printing needs a To:; an empty group says nobody was named. */
 #define SUMMARY_NOBODY		"undisclosed-recipients:;"
 
@@ -96,17 +95,17 @@ summary_output(const struct summary *s, const struct summary_mail *m,
 int
 cmd_summary(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "db", required_argument, NULL, 'D' },
 		{ "period", required_argument, NULL, 'p' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "domain", required_argument, NULL, 'd' },
-		{ "to", required_argument, NULL, 't' },
 		{ "send", no_argument, NULL, 'S' },
 		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct option		 longopts[16];
 	struct cmd_env		 env;
 	struct summary_opts	 o;
 	struct summary_mail	 m;
@@ -114,13 +113,13 @@ cmd_summary(int argc, char **argv)
 	struct db		*db = NULL;
 	enum summary_format	 fmt = FORMAT_MIME;
 	const char		*period = NULL, *since = NULL, *until = NULL;
-	const char		*to = NULL;
 	char			 err[1024], from[300];
 	bool			 send = false;
 	int			 ch, rc;
 
 	memset(&env, 0, sizeof(env));
 	memset(&o, 0, sizeof(o));
+	conf_longopts("summary", own, longopts, nitems(longopts));
 	while ((ch = getopt_long(argc, argv, "f:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -134,9 +133,6 @@ cmd_summary(int argc, char **argv)
 			break;
 		case 'd':
 			o.domain = optarg;
-			break;
-		case 't':
-			to = optarg;
 			break;
 		case 'S':
 			send = true;
@@ -189,12 +185,10 @@ cmd_summary(int argc, char **argv)
 		summary_default_from(from, sizeof(from));
 		m.from = from;
 	}
-	m.to = to != NULL ? to : env.conf.summary_to;
+	m.to = env.conf.summary_to;	/* --to's, else the file's */
 	if (!send && (m.to == NULL || *m.to == '\0'))
 		m.to = SUMMARY_NOBODY;
-	m.sendmail = env.conf.sendmail_path != NULL &&
-	    *env.conf.sendmail_path != '\0' ? env.conf.sendmail_path :
-	    SUMMARY_SENDMAIL;
+	m.sendmail = env.conf.sendmail_path;
 	if (send && (m.to == NULL || *m.to == '\0')) {
 		log_warnx("summary: --send needs --to or summary_to");
 		cmd_env_free(&env);

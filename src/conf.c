@@ -12,165 +12,212 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib.h"
 #include "conf.h"
 #include "dmarcd.h"
+#include "lmtp.h"
 
 #define CONF_LINE_MAX	4096	/* bytes of one line */
 #define CONF_FILE_MAX	(1 << 20)	/* bytes of the whole file */
 
 enum conf_type {
 	CONF_STRING,
+	CONF_LIST,	/* a string of items; its option repeats */
 	CONF_NUMBER,
-	CONF_SIZE,
+	CONF_SIZE,	/* a number that takes K, M, G */
+	CONF_MODE,	/* a file mode, in octal */
 };
 
+/*
+ * One setting.  cmd is the command that uses it (it prefixes the help);
+ * option, when set, is the long option of that command that sets it too
+ * (arg names its value in --help).  The default is def for numbers, sdef
+ * for strings; a string without sdef has a default computed where it is
+ * used, which help describes.
+ */
 struct conf_entry {
 	const char	*name;
 	enum conf_type	 type;
 	size_t		 offset;
+	uint64_t	 def;
+	const char	*sdef;
 	uint64_t	 min, max;
+	const char	*cmd, *option, *arg;
 	const char	*help;
 	bool		 secret_url;	/* may hold a password */
 };
 
-#define S(f)	CONF_STRING, offsetof(struct conf, f), 0, 0
-#define N(f, lo, hi)	CONF_NUMBER, offsetof(struct conf, f), lo, hi
-#define Z(f, lo, hi)	CONF_SIZE, offsetof(struct conf, f), lo, hi
+#define S(f, d)	CONF_STRING, offsetof(struct conf, f), 0, d, 0, 0
+#define L(f, d)	CONF_LIST, offsetof(struct conf, f), 0, d, 0, 0
+#define N(f, d, lo, hi)	CONF_NUMBER, offsetof(struct conf, f), d, NULL, lo, hi
+#define Z(f, d, lo, hi)	CONF_SIZE, offsetof(struct conf, f), d, NULL, lo, hi
+#define M(f, d)	CONF_MODE, offsetof(struct conf, f), d, NULL, 0, 0777
+#define NOOPT(cmd)	cmd, NULL, NULL
 
 static const struct conf_entry conf_table[] = {
-	{ "database", S(database),
+	{ "database", S(database, NULL), NOOPT(NULL),
 	  "PostgreSQL URL or conninfo; empty: the embedded cluster", true },
-	{ "state_dir", S(state_dir),
+	{ "state_dir", S(state_dir, NULL), NOOPT(NULL),
 	  "state directory (embedded cluster); default $DMARCD_STATE_DIR, "
 	  "/var/lib/dmarcd as root, else ~/.local/state/dmarcd", false },
-	{ "cluster_user", S(cluster_user),
-	  "user running the embedded cluster when dmarcd runs as root",
-	  false },
-	{ "pg_bindir", S(pg_bindir),
+	{ "cluster_user", S(cluster_user, DB_CLUSTER_USER), NOOPT(NULL),
+	  "user running the embedded cluster when dmarcd runs as root "
+	  "(the default one is created when missing)", false },
+	{ "pg_bindir", S(pg_bindir, NULL), NOOPT(NULL),
 	  "PostgreSQL programs for the embedded cluster; default the newest "
 	  "/usr/lib/postgresql/N/bin", false },
-	{ "shared_buffers", S(shared_buffers),
+	{ "shared_buffers", S(shared_buffers, DB_SHARED_BUFFERS), NOOPT(NULL),
 	  "shared_buffers of a new embedded cluster", false },
-	{ "max_message_size", Z(max_message_size, 1024, (uint64_t)1 << 30),
+	{ "max_message_size", Z(max_message_size, UNPACK_DEFAULT_MESSAGE_SIZE,
+	  1024, (uint64_t)1 << 30), NOOPT(NULL),
 	  "bytes of one message or file", false },
-	{ "max_attachments", N(max_attachments, 1, 10000),
+	{ "max_attachments", N(max_attachments, UNPACK_DEFAULT_ATTACHMENTS,
+	  1, 10000), NOOPT(NULL),
 	  "MIME parts examined per message", false },
-	{ "max_archive_entries", N(max_archive_entries, 1, 100000),
+	{ "max_archive_entries", N(max_archive_entries,
+	  UNPACK_DEFAULT_ARCHIVE_ENTRIES, 1, 100000), NOOPT(NULL),
 	  "entries read per zip archive", false },
-	{ "max_report_size", Z(max_report_size, 1024, (uint64_t)1 << 40),
+	{ "max_report_size", Z(max_report_size, UNPACK_DEFAULT_REPORT_SIZE,
+	  1024, (uint64_t)1 << 40), NOOPT(NULL),
 	  "decompressed bytes of one report", false },
-	{ "max_ratio", N(max_ratio, 1, 1000000),
-	  "decompressed/compressed bytes ratio", false },
-	{ "max_nesting", N(max_nesting, 1, 32),
-	  "nesting of messages and archives", false },
-	{ "xml_max_depth", N(xml_max_depth, 4, 1024),
-	  "XML element nesting", false },
-	{ "xml_max_elements", N(xml_max_elements, 100, UINT64_MAX),
-	  "XML elements per report", false },
-	{ "max_records", N(max_records, 1, UINT64_MAX),
-	  "records per report", false },
-	{ "max_text", Z(max_text, 64, 1 << 20),
-	  "bytes of one text value in a report", false },
-	{ "ingest_fold_rollups", N(ingest_fold_rollups, 0, 1),
-	  "ingest: 1 queues each batch's rollups and folds them on a second "
-	  "connection while it reads on; 0 (default) writes them in the "
-	  "batch's transaction", false },
-	{ "max_stored_document", Z(max_stored_document, 0, 1 << 30),
+	{ "max_ratio", N(max_ratio, UNPACK_DEFAULT_RATIO, 1, 1000000),
+	  NOOPT(NULL), "decompressed/compressed bytes ratio", false },
+	{ "max_nesting", N(max_nesting, UNPACK_DEFAULT_DEPTH, 1, 32),
+	  NOOPT(NULL), "nesting of messages and archives", false },
+	{ "xml_max_depth", N(xml_max_depth, AGG_DEFAULT_DEPTH, 4, 1024),
+	  NOOPT(NULL), "XML element nesting", false },
+	{ "xml_max_elements", N(xml_max_elements, AGG_DEFAULT_ELEMENTS, 100,
+	  UINT64_MAX), NOOPT(NULL), "XML elements per report", false },
+	{ "max_records", N(max_records, AGG_DEFAULT_RECORDS, 1, UINT64_MAX),
+	  NOOPT(NULL), "records per report", false },
+	{ "max_text", Z(max_text, AGG_DEFAULT_TEXT, 64, 1 << 20),
+	  NOOPT(NULL), "bytes of one text value in a report", false },
+	{ "ingest_fold_rollups", N(ingest_fold_rollups, 0, 0, 1),
+	  NOOPT("ingest"),
+	  "1 queues each batch's rollups and folds them on a second "
+	  "connection while it reads on; 0 writes them in the batch's "
+	  "transaction", false },
+	{ "max_stored_document", Z(max_stored_document, 16 << 20, 0, 1 << 30),
+	  NOOPT(NULL),
 	  "gzipped bytes kept of an aggregate report's XML document (shown "
 	  "by the dashboard); larger ones are not kept; 0 keeps none",
 	  false },
-	{ "lmtp_listen", S(lmtp_listen),
-	  "lmtp: where to listen, a list of unix:PATH or HOST:PORT; "
-	  "default unix:/run/dmarcd/lmtp.sock", false },
-	{ "lmtp_socket_mode", S(lmtp_socket_mode),
-	  "lmtp: mode of unix sockets, octal; default 0660", false },
-	{ "lmtp_user", S(lmtp_user),
-	  "lmtp: user to become after binding, when started as root; "
-	  "default dmarcd", false },
-	{ "lmtp_max_sessions", N(lmtp_max_sessions, 1, 100000),
-	  "lmtp: concurrent sessions (more get 421); default 100", false },
-	{ "lmtp_workers", N(lmtp_workers, 1, 64),
-	  "lmtp: delivery threads, each with a database connection; "
-	  "default 4", false },
-	{ "lmtp_idle_timeout", N(lmtp_idle_timeout, 1, 86400),
-	  "lmtp: seconds a session may send nothing; default 300", false },
-	{ "lmtp_command_timeout", N(lmtp_command_timeout, 1, 86400),
-	  "lmtp: seconds for one command line; default 300", false },
-	{ "lmtp_data_timeout", N(lmtp_data_timeout, 1, 86400),
-	  "lmtp: seconds from DATA to the final dot; default 600", false },
-	{ "lmtp_session_timeout", N(lmtp_session_timeout, 1, 604800),
-	  "lmtp: seconds of one connection; default 3600", false },
-	{ "lmtp_shutdown_timeout", N(lmtp_shutdown_timeout, 1, 3600),
-	  "lmtp: seconds SIGTERM waits for deliveries in flight; default 30",
+	{ "lmtp_listen", L(lmtp_listen, "unix:/run/dmarcd/lmtp.sock"),
+	  "lmtp", "listen", "SPEC",
+	  "where to listen, a list of unix:PATH or HOST:PORT", false },
+	{ "lmtp_socket_mode", M(lmtp_socket_mode, 0660),
+	  "lmtp", "socket-mode", "MODE",
+	  "mode of unix sockets, octal", false },
+	{ "lmtp_user", S(lmtp_user, "dmarcd"), "lmtp", "user", "USER",
+	  "user to become after binding, when started as root", false },
+	{ "lmtp_max_sessions", N(lmtp_max_sessions, 100, 1, 100000),
+	  "lmtp", "max-sessions", "N",
+	  "concurrent sessions (more get 421)", false },
+	{ "lmtp_workers", N(lmtp_workers, 4, 1, 64), "lmtp", "workers", "N",
+	  "delivery threads, each with a database connection", false },
+	/* RFC 5321 4.5.3.2.7: five minutes between commands */
+	{ "lmtp_idle_timeout", N(lmtp_idle_timeout, 300, 1, 86400),
+	  "lmtp", "idle-timeout", "S",
+	  "seconds a session may send nothing", false },
+	{ "lmtp_command_timeout", N(lmtp_command_timeout, 300, 1, 86400),
+	  "lmtp", "command-timeout", "S",
+	  "seconds for one command line", false },
+	{ "lmtp_data_timeout", N(lmtp_data_timeout, 600, 1, 86400),
+	  "lmtp", "data-timeout", "S",
+	  "seconds from DATA to the final dot", false },
+	{ "lmtp_session_timeout", N(lmtp_session_timeout, 3600, 1, 604800),
+	  "lmtp", "session-timeout", "S",
+	  "seconds of one connection", false },
+	{ "lmtp_shutdown_timeout", N(lmtp_shutdown_timeout, 30, 1, 3600),
+	  "lmtp", "shutdown-timeout", "S",
+	  "seconds SIGTERM waits for deliveries in flight", false },
+	{ "lmtp_max_line", N(lmtp_max_line, LMTP_LINE_DEFAULT, 512, 65536),
+	  "lmtp", "max-line", "N", "bytes of one command line", false },
+	{ "lmtp_max_recipients", N(lmtp_max_recipients, LMTP_RCPTS_DEFAULT,
+	  1, 100000), "lmtp", "max-recipients", "N",
+	  "recipients per transaction", false },
+	{ "lmtp_recipients", L(lmtp_recipients, NULL),
+	  "lmtp", "recipient", "ADDR",
+	  "accept only these addresses (others get 550); default any",
 	  false },
-	{ "lmtp_max_line", N(lmtp_max_line, 512, 65536),
-	  "lmtp: bytes of one command line; default 1000", false },
-	{ "lmtp_max_recipients", N(lmtp_max_recipients, 1, 100000),
-	  "lmtp: recipients per transaction; default 100", false },
-	{ "lmtp_recipients", S(lmtp_recipients),
-	  "lmtp: accept only these addresses (a list; others get 550); "
-	  "default any", false },
-	{ "watch_maildirs", S(watch_maildirs),
-	  "lmtp: Maildirs to follow with inotify and ingest (a list)", false },
-	{ "http_listen", S(http_listen),
-	  "serve: HOST:PORT; default 127.0.0.1:8080 (anything but loopback "
-	  "needs http_tls_cert, http_tls_key and http_users)", false },
-	{ "http_static_dir", S(http_static_dir),
-	  "serve: the dashboard's pages; default the installed ones", false },
-	{ "http_vendor_dir", S(http_vendor_dir),
-	  "serve: where Chart.js is; default Debian's "
-	  "/usr/share/javascript/chart.js", false },
-	{ "http_tls_cert", S(http_tls_cert),
-	  "serve: TLS certificate (PEM)", false },
-	{ "http_tls_key", S(http_tls_key),
-	  "serve: TLS private key (PEM; not readable by others)", false },
-	{ "http_users", S(http_users),
-	  "serve: users file, name:crypt-hash lines (not readable by others)",
+	{ "watch_maildirs", L(watch_maildirs, NULL), "lmtp", "maildir", "PATH",
+	  "Maildirs to follow with inotify and ingest; default none", false },
+	{ "http_listen", S(http_listen, "127.0.0.1:8080"),
+	  "serve", "listen", "HOST:PORT",
+	  "where to listen (anything but loopback needs http_tls_cert, "
+	  "http_tls_key and http_users)", false },
+	{ "http_static_dir", S(http_static_dir, NULL),
+	  "serve", "static-dir", "DIR",
+	  "the dashboard's pages; default the build tree's when run from "
+	  "it, else the installed ones", false },
+	{ "http_vendor_dir", S(http_vendor_dir,
+	  "/usr/share/javascript/chart.js"), "serve", "vendor-dir", "DIR",
+	  "where Chart.js is (Debian's libjs-chart.js)", false },
+	{ "http_tls_cert", S(http_tls_cert, NULL), "serve", "tls-cert", "FILE",
+	  "TLS certificate (PEM)", false },
+	{ "http_tls_key", S(http_tls_key, NULL), "serve", "tls-key", "FILE",
+	  "TLS private key (PEM; not readable by others)", false },
+	{ "http_users", S(http_users, NULL), "serve", "users", "FILE",
+	  "users file, name:crypt-hash lines (not readable by others)",
 	  false },
-	{ "summary_from", S(summary_from),
+	{ "summary_from", S(summary_from, NULL), NOOPT("summary"),
 	  "From: of summaries; default dmarcd@ this host's name", false },
-	{ "summary_to", S(summary_to),
-	  "To: of summaries (address list); needed by summary --send "
-	  "without --to", false },
-	{ "sendmail_path", S(sendmail_path),
-	  "sendmail used by summary --send; default /usr/sbin/sendmail",
-	  false },
-	{ "forensic_keep_body", N(forensic_keep_body, 0, 1),
-	  "failure reports: 1 keeps the returned message's body, 0 (default) "
-	  "only its headers", false },
-	{ "forensic_redact", N(forensic_redact, 0, 1),
-	  "failure reports: 1 replaces the local parts of addresses; "
-	  "default 0", false },
+	{ "summary_to", S(summary_to, NULL), "summary", "to", "ADDR",
+	  "To: of summaries (address list); needed by --send", false },
+	{ "sendmail_path", S(sendmail_path, "/usr/sbin/sendmail"),
+	  NOOPT("summary"), "sendmail used by --send", false },
+	{ "forensic_keep_body", N(forensic_keep_body, 0, 0, 1), NOOPT(NULL),
+	  "failure reports: 1 keeps the returned message's body, 0 only its "
+	  "headers", false },
+	{ "forensic_redact", N(forensic_redact, 0, 0, 1), NOOPT(NULL),
+	  "failure reports: 1 replaces the local parts of addresses", false },
 };
 
 #undef S
+#undef L
 #undef N
 #undef Z
+#undef M
+#undef NOOPT
+
+static bool
+is_string(const struct conf_entry *e)
+{
+	return e->type == CONF_STRING || e->type == CONF_LIST;
+}
+
+/* Where e lives in c (const for conf_print, which only reads). */
+static char **
+entry_string(const struct conf *c, const struct conf_entry *e)
+{
+	return (char **)(void *)((char *)(uintptr_t)c + e->offset);
+}
+
+static uint64_t *
+entry_number(const struct conf *c, const struct conf_entry *e)
+{
+	return (uint64_t *)(void *)((char *)(uintptr_t)c + e->offset);
+}
 
 static void
 conf_defaults(struct conf *c)
 {
-	struct unpack_limits	ul;
-	struct agg_limits	al;
+	const struct conf_entry	*e;
+	size_t			 i;
 
 	memset(c, 0, sizeof(*c));
-	unpack_limits_default(&ul);
-	agg_limits_default(&al);
-	c->max_message_size = ul.max_message_size;
-	c->max_attachments = ul.max_attachments;
-	c->max_archive_entries = ul.max_archive_entries;
-	c->max_report_size = ul.max_report_size;
-	c->max_ratio = ul.max_ratio;
-	c->max_nesting = ul.max_depth;
-	c->xml_max_depth = al.max_depth;
-	c->xml_max_elements = al.max_elements;
-	c->max_records = al.max_records;
-	c->max_text = al.max_text;
-	c->max_stored_document = CONF_MAX_STORED_DOCUMENT;
+	for (i = 0; i < nitems(conf_table); i++) {
+		e = &conf_table[i];
+		if (!is_string(e))
+			*entry_number(c, e) = e->def;
+		else if (e->sdef != NULL &&
+		    (*entry_string(c, e) = strdup(e->sdef)) == NULL)
+			fatalx("out of memory");
+	}
 }
 
 static int
@@ -186,7 +233,7 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 		snprintf(why, whylen, "%s: not a number: %s", e->name, v);
 		return -1;
 	}
-	n = strtoull(v, &end, 10);
+	n = strtoull(v, &end, e->type == CONF_MODE ? 8 : 10);
 	if (e->type == CONF_SIZE && *end != '\0' && end[1] == '\0') {
 		switch (*end) {
 		case 'k': case 'K': mult = 1ULL << 10; end++; break;
@@ -197,32 +244,33 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 	if (*end != '\0' || errno == ERANGE ||
 	    (mult > 1 && n > UINT64_MAX / mult)) {
 		snprintf(why, whylen, "%s: not a %s: %s", e->name,
-		    e->type == CONF_SIZE ? "size (N, NK, NM, NG)" : "number",
-		    v);
+		    e->type == CONF_SIZE ? "size (N, NK, NM, NG)" :
+		    e->type == CONF_MODE ? "mode (octal)" : "number", v);
 		return -1;
 	}
 	n *= mult;
 	if (n < e->min || n > e->max) {
-		snprintf(why, whylen, "%s: %llu out of range %llu..%llu",
-		    e->name, n, (unsigned long long)e->min,
-		    (unsigned long long)e->max);
+		if (e->type == CONF_MODE)
+			snprintf(why, whylen, "%s: %llo out of range 0..0777",
+			    e->name, n);
+		else
+			snprintf(why, whylen, "%s: %llu out of range "
+			    "%llu..%llu", e->name, n,
+			    (unsigned long long)e->min,
+			    (unsigned long long)e->max);
 		return -1;
 	}
 	*n_r = n;
 	return 0;
 }
 
-int
-conf_parse_number(const char *name, const char *v, uint64_t *n_r, char *why,
-    size_t whylen)
+/* A number as the file takes it: modes in octal, the rest in decimal. */
+static const char *
+format_number(const struct conf_entry *e, uint64_t n, char *buf, size_t len)
 {
-	size_t	i;
-
-	for (i = 0; i < nitems(conf_table); i++)
-		if (strcmp(conf_table[i].name, name) == 0 &&
-		    conf_table[i].type != CONF_STRING)
-			return parse_value(&conf_table[i], v, n_r, why, whylen);
-	fatalx("conf_parse_number: no numeric setting %s", name);
+	snprintf(buf, len, e->type == CONF_MODE ? "%04llo" : "%llu",
+	    (unsigned long long)n);
+	return buf;
 }
 
 static bool
@@ -244,6 +292,30 @@ has_password(const char *url)
 	return found;
 }
 
+/* Sets one setting from its text, as the file and the options give it. */
+static int
+conf_set(struct conf *c, const struct conf_entry *e, const char *v,
+    char *why, size_t whylen)
+{
+	char		**sp;
+	uint64_t	  n;
+
+	if (is_string(e)) {
+		/* empty: the default (nothing, for most) */
+		if (*v == '\0' && e->sdef != NULL)
+			v = e->sdef;
+		sp = entry_string(c, e);
+		free(*sp);
+		if ((*sp = strdup(v)) == NULL)
+			fatalx("out of memory");
+		return 0;
+	}
+	if (parse_value(e, v, &n, why, whylen) == -1)
+		return -1;
+	*entry_number(c, e) = n;
+	return 0;
+}
+
 static int
 conf_parse(struct conf *c, const char *file, const char *text, size_t len,
     const struct stat *sb, FILE *errs)
@@ -254,7 +326,6 @@ conf_parse(struct conf *c, const char *file, const char *text, size_t len,
 	char			 clean[300];
 	bool			 seen[nitems(conf_table)];
 	unsigned		 lineno = 0, nerr = 0;
-	uint64_t		 n;
 	size_t			 i, l;
 
 	memset(seen, 0, sizeof(seen));
@@ -310,30 +381,19 @@ conf_parse(struct conf *c, const char *file, const char *text, size_t len,
 			continue;
 		}
 		seen[i] = true;
-		if (e->type == CONF_STRING) {
-			char	**sp = (char **)((char *)c + e->offset);
-
-			if (e->secret_url && *v != '\0' && has_password(v) &&
-			    sb != NULL && (sb->st_mode & (S_IROTH | S_IWOTH))) {
-				fprintf(errs, "%s:%u: %s holds a password but "
-				    "the file is world-%s (chmod o-rw %s)\n",
-				    file, lineno, e->name,
-				    sb->st_mode & S_IWOTH ? "writable" :
-				    "readable", file);
-				nerr++;
-			}
-			free(*sp);
-			if ((*sp = strdup(v)) == NULL)
-				fatalx("out of memory");
-			continue;
+		if (e->secret_url && *v != '\0' && has_password(v) &&
+		    sb != NULL && (sb->st_mode & (S_IROTH | S_IWOTH))) {
+			fprintf(errs, "%s:%u: %s holds a password but the "
+			    "file is world-%s (chmod o-rw %s)\n", file, lineno,
+			    e->name, sb->st_mode & S_IWOTH ? "writable" :
+			    "readable", file);
+			nerr++;
 		}
-		if (parse_value(e, v, &n, why, sizeof(why)) == -1) {
+		if (conf_set(c, e, v, why, sizeof(why)) == -1) {
 			str_escape(clean, sizeof(clean), why, strlen(why));
 			fprintf(errs, "%s:%u: %s\n", file, lineno, clean);
 			nerr++;
-			continue;
 		}
-		*(uint64_t *)(void *)((char *)c + e->offset) = n;
 	}
 	return nerr ? -1 : 0;
 }
@@ -379,8 +439,8 @@ conf_free(struct conf *c)
 
 	/* Every string setting is owned: free them from the table. */
 	for (i = 0; i < nitems(conf_table); i++)
-		if (conf_table[i].type == CONF_STRING)
-			free(*(char **)((char *)c + conf_table[i].offset));
+		if (is_string(&conf_table[i]))
+			free(*entry_string(c, &conf_table[i]));
 	memset(c, 0, sizeof(*c));
 }
 
@@ -389,22 +449,84 @@ conf_print(const struct conf *c, FILE *out)
 {
 	const struct conf_entry	*e;
 	const char		*s;
+	char			 num[32];
 	size_t			 i;
 
 	for (i = 0; i < nitems(conf_table); i++) {
 		e = &conf_table[i];
-		if (e->type == CONF_STRING) {
-			s = *(char *const *)(const void *)
-			    ((const char *)c + e->offset);
+		if (is_string(e)) {
+			s = *entry_string(c, e);
 			if (e->secret_url && s != NULL && has_password(s))
 				s = "(set, holds a password)";
-			fprintf(out, "%s = %s\t# %s\n", e->name,
-			    s ? s : "", e->help);
 		} else
-			fprintf(out, "%s = %llu\t# %s\n", e->name,
-			    (unsigned long long)*(const uint64_t *)
-			    (const void *)((const char *)c + e->offset),
-			    e->help);
+			s = format_number(e, *entry_number(c, e),
+			    num, sizeof(num));
+		fprintf(out, "%s = %s\t# %s%s%s\n", e->name, s ? s : "",
+		    e->cmd ? e->cmd : "", e->cmd ? ": " : "", e->help);
+	}
+}
+
+/* Writes text from column col on, wrapped before column 79 with the
+ * continuation lines indented to col. */
+static void
+help_text(FILE *out, const char *text, int col)
+{
+	const char	*p = text, *sp;
+	int		 at = col, w;
+
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		sp = p + strcspn(p, " ");
+		w = (int)(sp - p);
+		if (at > col && at + 1 + w > 78) {
+			fprintf(out, "\n%*s", col, "");
+			at = col;
+		}
+		if (at > col) {
+			fputc(' ', out);
+			at++;
+		}
+		fwrite(p, 1, w, out);
+		at += w;
+		p = sp;
+	}
+	fputc('\n', out);
+}
+
+void
+conf_help(const char *cmd, FILE *out)
+{
+	const struct conf_entry	*e;
+	char			 opt[64], tail[256], num[32], lo[32], hi[32];
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < nitems(conf_table); i++) {
+		e = &conf_table[i];
+		if (e->option == NULL || strcmp(e->cmd, cmd) != 0)
+			continue;
+		n = snprintf(opt, sizeof(opt), "--%s %s", e->option, e->arg);
+		fprintf(out, "  %-20s ", opt);
+		if (n > 20)
+			fprintf(out, "\n%23s", "");
+		help_text(out, e->help, 23);
+		/* the setting, then its default as check-config -v prints it */
+		if (is_string(e))
+			snprintf(tail, sizeof(tail), "%ssetting %s%s%s",
+			    e->type == CONF_LIST ? "repeatable; " : "", e->name,
+			    e->sdef ? "; default " : "", e->sdef ? e->sdef : "");
+		else if (e->type == CONF_MODE)
+			snprintf(tail, sizeof(tail), "setting %s; default %s",
+			    e->name, format_number(e, e->def, num, sizeof(num)));
+		else
+			snprintf(tail, sizeof(tail), "setting %s; default %s; "
+			    "%s..%s", e->name,
+			    format_number(e, e->def, num, sizeof(num)),
+			    format_number(e, e->min, lo, sizeof(lo)),
+			    format_number(e, e->max, hi, sizeof(hi)));
+		fprintf(out, "%23s", "");
+		help_text(out, tail, 23);
 	}
 }
 
@@ -449,11 +571,108 @@ conf_ingest_limits(const struct conf *c, struct message_limits *l)
 	l->max_document = c->max_stored_document;
 }
 
+void
+conf_longopts(const char *cmd, const struct option *own, struct option *opts,
+    size_t max)
+{
+	size_t	i, n = 0;
+
+	for (; own->name != NULL; own++) {
+		if (n + 1 >= max)
+			fatalx("conf_longopts: %s: room for %zu", cmd, max);
+		opts[n++] = *own;
+	}
+	for (i = 0; i < nitems(conf_table); i++) {
+		if (conf_table[i].option == NULL ||
+		    strcmp(conf_table[i].cmd, cmd) != 0)
+			continue;
+		if (n + 1 >= max)
+			fatalx("conf_longopts: %s: room for %zu", cmd, max);
+		opts[n].name = conf_table[i].option;
+		opts[n].has_arg = required_argument;
+		opts[n].flag = NULL;
+		opts[n].val = CONF_OPT_BASE + (int)i;
+		n++;
+	}
+	memset(&opts[n], 0, sizeof(opts[n]));
+}
+
+int
+cmd_common_opt(struct cmd_env *env, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'f':
+		env->conf_file = arg;
+		return 0;
+	case 'D':
+		env->db_url = arg;
+		return 0;
+	}
+	if (ch < CONF_OPT_BASE ||
+	    (size_t)(ch - CONF_OPT_BASE) >= nitems(conf_table))
+		return -1;
+	if (env->nargs == CONF_ARGS_MAX) {
+		log_warnx("more than %d setting options", CONF_ARGS_MAX);
+		return -1;
+	}
+	env->args[env->nargs].entry = ch - CONF_OPT_BASE;
+	env->args[env->nargs].value = arg;
+	env->nargs++;
+	return 0;
+}
+
+int
+conf_arg_list(const struct cmd_env *env, const char *name,
+    const char **items, unsigned max)
+{
+	unsigned	i, n = 0;
+
+	for (i = 0; i < env->nargs; i++)
+		if (strcmp(conf_table[env->args[i].entry].name, name) == 0) {
+			if (n == max)
+				return -1;
+			items[n++] = env->args[i].value;
+		}
+	return (int)n;
+}
+
+/* The command line's settings over the file's; a list option's items are
+ * kept apart (conf_arg_list), since a path may hold a comma or a space. */
+static int
+conf_apply_args(struct conf *c, const struct cmd_env *env)
+{
+	const struct conf_entry	*e;
+	char			 why[256], clean[300];
+	unsigned		 i;
+	int			 rc = 0;
+
+	for (i = 0; i < env->nargs; i++) {
+		e = &conf_table[env->args[i].entry];
+		if (e->type == CONF_LIST)
+			continue;
+		if (conf_set(c, e, env->args[i].value, why,
+		    sizeof(why)) == -1) {
+			str_escape(clean, sizeof(clean), why, strlen(why));
+			log_warnx("--%s: %s", e->option, clean);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 int
 cmd_env_load(struct cmd_env *env)
 {
+	int	rc = 0;
+
 	if (conf_load(&env->conf, env->conf_file, stderr) == -1)
-		return EXIT_CONFIG;
+		rc = EXIT_CONFIG;
+	else if (conf_apply_args(&env->conf, env) == -1)
+		rc = EXIT_USAGE;
+	if (rc != 0) {
+		conf_free(&env->conf);
+		return rc;
+	}
 	conf_db_config(&env->conf, env->db_url, &env->dbc);
 	return 0;
 }

@@ -1,21 +1,22 @@
 /*
  * conf.h - dmarcd.conf: one file for every subcommand.  Settings are
- * declared as data in conf.c (name, type, default, bounds, help), and every
- * error is reported as file:line, all of them at once.
+ * declared once, as data in conf.c (name, type, default, bounds, the
+ * command and long option that also take it, help): the file's reader, the
+ * command lines' options, `COMMAND --help` and `check-config -v` all come
+ * from that table.  Every error is reported as file:line, all at once.
  */
 #ifndef DMARCD_CONF_H
 #define DMARCD_CONF_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 
 #include "db.h"
 #include "message.h"
 
 #define CONF_DEFAULT_FILE	"/etc/dmarcd.conf"
-/* gzip bytes kept of a report document (max_stored_document) */
-#define CONF_MAX_STORED_DOCUMENT	(16 << 20)
 
 #define EXIT_CONFIG	78	/* EX_CONFIG */
 
@@ -39,10 +40,10 @@ struct conf {
 	uint64_t	 max_records;
 	uint64_t	 max_text;
 	uint64_t	 max_stored_document;	/* gzip bytes; 0: none */
-	uint64_t	 ingest_fold_rollups;	/* 1: folded beside (sql/008) */
-	/* lmtp (cmd_lmtp.c); 0 or NULL: the command's default */
+	uint64_t	 ingest_fold_rollups;	/* 1: on a second connection */
+	/* lmtp (cmd_lmtp.c) */
 	char		*lmtp_listen;		/* list: unix:PATH or HOST:PORT */
-	char		*lmtp_socket_mode;	/* octal */
+	uint64_t	 lmtp_socket_mode;	/* 0..0777, written in octal */
 	char		*lmtp_user;
 	uint64_t	 lmtp_max_sessions;
 	uint64_t	 lmtp_workers;
@@ -78,16 +79,14 @@ int	conf_load(struct conf *c, const char *file, FILE *errs);
 void	conf_free(struct conf *c);
 /* Prints every setting with its value (check-config -v). */
 void	conf_print(const struct conf *c, FILE *out);
+/* Prints the options cmd takes from the table, each with its setting,
+ * default and bounds (`dmarcd CMD --help`). */
+void	conf_help(const char *cmd, FILE *out);
 
 /* The database to use: --db, else $DMARCD_DB, else the file's. */
 void	conf_db_config(const struct conf *c, const char *db_url,
 	    struct db_config *dc);
 void	conf_ingest_limits(const struct conf *c, struct message_limits *l);
-/* Parses v as the numeric setting name is read from the file: the same
- * type, suffixes and bounds, so an option and its setting agree.  Returns 0,
- * or -1 with the reason in why. */
-int	conf_parse_number(const char *name, const char *v, uint64_t *n_r,
-	    char *why, size_t whylen);
 /* Splits a list setting (items separated by commas or white space) into at
  * most max pointers into the copy it returns in *copy_r (caller frees).
  * Returns the number of items, or -1 when there are more than max (out of
@@ -95,18 +94,45 @@ int	conf_parse_number(const char *name, const char *v, uint64_t *n_r,
 int	conf_list(const char *value, const char **items, int max,
 	    char **copy_r);
 
-/* What every database command shares: -f FILE and --db URL as parsed
- * (cmd_common_opt), the file loaded and the database chosen
- * (cmd_env_load), then opened (cmd_env_open). */
+/* A setting given on the command line (--OPTION VALUE): applied over the
+ * file's value by cmd_env_load, under the file's parser and bounds. */
+struct conf_arg {
+	unsigned	 entry;		/* index in the table */
+	const char	*value;
+};
+#define CONF_ARGS_MAX	64
+/* getopt values of the table's options: CONF_OPT_BASE + entry */
+#define CONF_OPT_BASE	1000
+
+/* What every command shares, in the order it happens: the options (-f
+ * FILE, --db URL and the table's, cmd_common_opt), the file loaded with the
+ * options over it and the database chosen (cmd_env_load), then opened
+ * (cmd_env_open). */
 struct cmd_env {
 	struct conf		 conf;
 	struct db_config	 dbc;
 	const char		*conf_file;
 	const char		*db_url;
+	struct conf_arg		 args[CONF_ARGS_MAX];
+	unsigned		 nargs;
 };
 
-/* cmd_db.c: handles -f (ch 'f') and --db (ch 'D'); -1 for other options. */
+/* Copies own (a getopt_long table ending in a NULL name) to opts, which
+ * holds max entries, adding the long options cmd takes from the settings
+ * table; the result ends in a NULL name too. */
+void	conf_longopts(const char *cmd, const struct option *own,
+	    struct option *opts, size_t max);
+/* The command line's items for a list setting (a repeatable option), in
+ * order, into items (at most max); 0 when none were given, -1 when more
+ * than max. */
+int	conf_arg_list(const struct cmd_env *env, const char *name,
+	    const char **items, unsigned max);
+
+/* Handles -f (ch 'f'), --db (ch 'D') and the table's options (from
+ * conf_longopts); -1 for other options. */
 int	cmd_common_opt(struct cmd_env *env, int ch, const char *arg);
+/* Loads the file and applies the command line's settings over it; the
+ * exit status on failure: 78 for the file, 64 for an option's value. */
 int	cmd_env_load(struct cmd_env *env);
 void	cmd_env_free(struct cmd_env *env);
 /* Opens (and migrates) the database; prints the error and returns the

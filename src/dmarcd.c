@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib.h"
+#include "conf.h"
 #include "dmarcd.h"
 
 #define COMMON_OPTS \
@@ -50,15 +51,7 @@ static const struct command {
 	  "  start, stop          the embedded cluster\n" },
 	{ "serve", cmd_serve, "serve [--listen HOST:PORT] [--static-dir DIR] "
 	    "[--tls-cert F --tls-key F] [--users F]",
-	  COMMON_OPTS
-	  "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; "
-	  "anything\n"
-	  "                       but loopback needs TLS and users)\n"
-	  "  --static-dir DIR     the dashboard's pages\n"
-	  "  --vendor-dir DIR     where Chart.js is\n"
-	  "  --tls-cert FILE      TLS certificate (PEM)\n"
-	  "  --tls-key FILE       TLS private key (PEM)\n"
-	  "  --users FILE         name:crypt-hash lines\n" },
+	  COMMON_OPTS },
 	{ "check-config", cmd_check_config, "check-config [-v] [-f FILE]",
 	  "  -f FILE              the file to check (default $DMARCD_CONF, "
 	  "else\n"
@@ -68,27 +61,14 @@ static const struct command {
 	    "[--foreground]   LMTP server",
 	  COMMON_OPTS
 	  "  -v                   more logging (repeatable)\n"
-	  "  --listen SPEC        unix:PATH or HOST:PORT (repeatable)\n"
 	  "  --foreground         stay in the foreground, log to stderr\n"
-	  "  --syslog             log to syslog\n"
-	  "  --user USER          user to become after binding, as root\n"
-	  "  --socket-mode MODE   mode of unix sockets, octal\n"
-	  "  --recipient ADDR     accept only these (repeatable)\n"
-	  "  --maildir PATH       also watch this Maildir (repeatable)\n"
-	  "  --max-sessions N, --workers N, --max-recipients N, "
-	  "--max-line N,\n"
-	  "  --idle-timeout S, --command-timeout S, --data-timeout S,\n"
-	  "  --session-timeout S, --shutdown-timeout S\n"
-	  "                       as the lmtp_* settings of dmarcd.conf, "
-	  "same bounds\n"
-	  "                       (dmarcd check-config -v lists them)\n" },
+	  "  --syslog             log to syslog\n" },
 	{ "summary", cmd_summary, "summary [--period Nd | --since D --until D] "
 	    "[--domain D] [--to ADDR] [--send]",
 	  COMMON_OPTS
 	  "  --period Nd          the last N days (default 7d)\n"
 	  "  --since D --until D  YYYY-MM-DD, until excluded\n"
 	  "  --domain D           this domain only\n"
-	  "  --to ADDR            the recipient (default summary_to)\n"
 	  "  --send               mail it through sendmail\n"
 	  "  --format FORMAT      mime (default), text or html\n" },
 };
@@ -105,10 +85,13 @@ usage(FILE *f)
 	    "dmarcd COMMAND --help describes a command's options.\n");
 }
 
+/* The command's own options, then those it takes from the settings
+ * table, each with its setting and default (conf.c). */
 static void
 command_help(const struct command *c)
 {
 	printf("usage: dmarcd %s\noptions:\n%s", c->usage, c->options);
+	conf_help(c->name, stdout);
 }
 
 /* True when argv (before a "--") asks for help. */

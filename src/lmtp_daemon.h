@@ -143,8 +143,10 @@ struct daemon {
 
 /* lmtp_pool.c: the counted configuration, the delivery threads, and
  * starting and stopping every thread of the daemon. */
-struct runconf *runconf_load(const char *conf_file, const char *db_url,
-	    unsigned gen);
+/* Loads the file with proto's command line over it into *rc_r; the exit
+ * status on failure (cmd_env_load's). */
+int	runconf_load(const struct cmd_env *proto, unsigned gen,
+	    struct runconf **rc_r);
 void	runconf_unref(struct runconf *rc);
 struct runconf *runconf_get(struct daemon *d);
 void	runconf_put(struct daemon *d, struct runconf *rc);

@@ -30,23 +30,28 @@
 
 /* --- configuration, counted ------------------------------------------- */
 
-struct runconf *
-runconf_load(const char *conf_file, const char *db_url, unsigned gen)
+int
+runconf_load(const struct cmd_env *proto, unsigned gen, struct runconf **rc_r)
 {
 	struct runconf	*rc;
+	int		 r;
 
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		fatalx("out of memory");
-	rc->env.conf_file = conf_file;
-	rc->env.db_url = db_url;
-	if (cmd_env_load(&rc->env) != 0) {
+	/* the command line as given at start, over the file as it is now */
+	rc->env.conf_file = proto->conf_file;
+	rc->env.db_url = proto->db_url;
+	memcpy(rc->env.args, proto->args, sizeof(rc->env.args));
+	rc->env.nargs = proto->nargs;
+	if ((r = cmd_env_load(&rc->env)) != 0) {
 		free(rc);
-		return NULL;
+		return r;
 	}
 	conf_ingest_limits(&rc->env.conf, &rc->lim);
 	rc->gen = gen;
 	rc->refs = 1;
-	return rc;
+	*rc_r = rc;
+	return 0;
 }
 
 void

@@ -450,8 +450,7 @@ reload(struct daemon *d)
 {
 	struct runconf	*rc, *old;
 
-	if ((rc = runconf_load(d->rc->env.conf_file, d->rc->env.db_url,
-	    d->rc->gen + 1)) == NULL) {
+	if (runconf_load(&d->rc->env, d->rc->gen + 1, &rc) != 0) {
 		log_warnx("SIGHUP: configuration has errors, keeping the "
 		    "old one");
 		return;

@@ -207,6 +207,94 @@ for args, opt in ((["--since", "garbage"], b"--since"),
        "export %s: our message, exit 64" % " ".join(args), res.rc,
        res.err[-300:])
 
+# Settings are declared once: each command's --help gives, for every
+# option it takes from the settings table, the setting and its default as
+# check-config -v prints it on an empty file, and dmarcd.conf(5) gives the
+# same default.
+res = run([exe, "check-config", "-v", "-f", empty])
+printed = {m.group(1): m.group(2) for m in
+           re.finditer(r"^(\w+) = ([^\t]*)\t#", res.out.decode(), re.M)}
+helped = {}
+for cmd in ("lmtp", "serve", "summary"):
+    entries = []    # an option's line and its continuation lines, joined
+    for line in run([exe, cmd, "--help"]).out.decode().splitlines():
+        if line.startswith("  -"):
+            entries.append(line)
+        elif line.startswith(" " * 23) and entries:
+            entries[-1] += " " + line.strip()
+    for e in entries:
+        m = re.match(r"\s*--([\w-]+) .*?(?:repeatable; )?setting (\w+)"
+                     r"(?:; default (\S+?))?(?:; (\d+)\.\.(\d+))?$",
+                     " ".join(e.split()))
+        if m:
+            helped[m.group(2)] = (cmd, m.group(1), m.group(3) or "",
+                                  m.group(4), m.group(5))
+ok(len(printed) >= 40 and len(helped) >= 20,
+   "check-config -v and --help list the settings", len(printed), len(helped))
+ok(all(printed.get(k) == v[2] for k, v in helped.items()),
+   "every option's default in --help is check-config -v's on an empty file",
+   {k: (v[2], printed.get(k)) for k, v in helped.items()
+    if printed.get(k) != v[2]})
+ok({"lmtp_session_timeout", "lmtp_max_recipients", "lmtp_shutdown_timeout",
+    "lmtp_listen", "http_listen", "summary_to"} <= set(helped),
+   "lmtp, serve and summary take their settings' options from the table",
+   sorted(helped))
+
+man5 = open(os.path.join(top, "doc", "dmarcd.conf.5")).read()
+
+
+def man5_entry(name):
+    """The text of a setting's .TP entry in dmarcd.conf(5), one line."""
+    m = re.search(r"\n\.TP\n\.B %s\n(.*?)(?=\n\.TP\n|\n\.SH )" % name, man5,
+                  re.S)
+    return re.sub(r"\s+", " ", re.sub(r"\\f.|\n\.[A-Z]+ ?|\"", " ",
+                                      m.group(1))) if m else None
+
+
+def man5_default(text, value):
+    """Whether text says value is the default (sizes as 50M and so on)."""
+    want = {value}
+    if value.isdigit():
+        n = int(value)
+        for suffix, unit in (("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)):
+            if n and n % unit == 0:
+                want.add("%d%s" % (n // unit, suffix))
+    return any(re.search(r"default:? ?%s\b|\b%s \(the default\)" % (
+        re.escape(w), re.escape(w)), text, re.I) for w in want)
+
+
+undocumented = {k: v for k, v in printed.items() if v != "" and
+                not (man5_entry(k) and man5_default(man5_entry(k), v))}
+ok(not undocumented,
+   "dmarcd.conf(5) gives every default as check-config -v prints it",
+   undocumented)
+
+# ... and bounds: each numeric option's bounds in --help are the file's, and
+# the option takes exactly what the file takes (lmtp refuses a value with
+# 64 before anything else, or fails later on a listener it cannot use: 78).
+for name, (cmd, option, _, lo, hi) in sorted(helped.items()):
+    if lo is None:
+        continue
+    for v in (int(lo) - 1, int(lo), int(hi), int(hi) + 1):
+        if v < 0:
+            continue
+        fres = run([exe, "check-config", "-f", conf("%s = %d\n" % (name, v))])
+        cres = run([exe, cmd, "-f", empty, "--foreground",
+                    "--listen", "nowhere:at:all", "--db",
+                    "postgresql:///nowhere?host=/nonexistent",
+                    "--%s" % option, str(v)], timeout=20)
+        inside = int(lo) <= v <= int(hi)
+        ok((fres.rc == 0) == inside and cres.rc == (78 if inside else 64) and
+           (inside or ("--%s" % option).encode() in cres.err),
+           "--%s %d and %s = %d: %s" % (option, v, name, v,
+                                        "taken" if inside else "refused"),
+           fres.rc, cres.rc, fres.err[-200:], cres.err[-200:])
+res = run([exe, "lmtp", "-f", empty, "--foreground", "--listen",
+           "nowhere:at:all", "--socket-mode", "0999"], timeout=20)
+ok(res.rc == 64 and b"--socket-mode" in res.err and b"octal" in res.err,
+   "--socket-mode 0999: refused as the file would, naming the option",
+   res.rc, res.err[-300:])
+
 bindir = pglib.find_bindir()
 if bindir is None:
     ok(True, "serve and lmtp settings from the file # SKIP PostgreSQL absent")
