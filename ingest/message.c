@@ -245,20 +245,26 @@ run_end(struct message_run *m, int n, const char *uerr, char *err,
 	return 0;
 }
 
+static void
+run_init(struct message_run *m, const struct message_limits *lim,
+    const struct message_sink *sink, void *ctx)
+{
+	memset(m, 0, sizeof(*m));
+	m->lim = lim;
+	m->sink = sink;
+	m->ctx = ctx;
+}
+
 int
 message_run(const void *data, size_t len, const char *source,
     const struct message_limits *lim, const struct message_sink *sink,
     void *ctx, char *err, size_t errlen)
 {
 	struct message_run	 m;
-	char			 uerr[512];
+	char			 uerr[512] = "";
 	int			 n;
 
-	memset(&m, 0, sizeof(m));
-	m.lim = lim;
-	m.sink = sink;
-	m.ctx = ctx;
-	uerr[0] = '\0';
+	run_init(&m, lim, sink, ctx);
 	n = unpack_bytes(data, len, source, &lim->unpack, on_item, &m, uerr,
 	    sizeof(uerr));
 	return run_end(&m, n, uerr, err, errlen);
@@ -269,14 +275,10 @@ message_run_fd(int fd, const char *source, const struct message_limits *lim,
     const struct message_sink *sink, void *ctx, char *err, size_t errlen)
 {
 	struct message_run	 m;
-	char			 uerr[512];
+	char			 uerr[512] = "";
 	int			 n;
 
-	memset(&m, 0, sizeof(m));
-	m.lim = lim;
-	m.sink = sink;
-	m.ctx = ctx;
-	uerr[0] = '\0';
+	run_init(&m, lim, sink, ctx);
 	n = unpack_fd(fd, source, &lim->unpack, on_item, &m, uerr,
 	    sizeof(uerr));
 	return run_end(&m, n, uerr, err, errlen);
