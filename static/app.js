@@ -86,14 +86,23 @@ function addDays(d, n) {
   return t.toISOString().slice(0, 10);
 }
 
-/* from/to of the period in q. */
-function period(q) {
+/* The days each domain has reports of the kind a page shows (/api/meta):
+ * failure and TLS reports have spans of their own, unlike the aggregate
+ * reports' that every other page shows. */
+function spans(page) {
+  const key = { failures: 'forensic_domains', tls: 'tlsrpt_domains' }[page] || 'domains';
+  return (META && META[key]) || [];
+}
+
+/* from/to of the period in q, on page (the shown one by default): all
+ * time is every day with reports of the page's kind, up to today. */
+function period(q, page) {
   const p = q.get('period') || '30';
   if (p === 'custom' || (!q.get('period') && q.get('from')))
     return { from: q.get('from') || addDays(today(), -29), to: q.get('to') || today() };
   if (p === 'all') {
     let from = today(), to = today();
-    for (const d of (META && META.domains) || []) {
+    for (const d of spans(page || parseHash().page)) {
       if (d.first_day < from) from = d.first_day;
       if (d.last_day > to) to = d.last_day;
     }
@@ -229,16 +238,47 @@ function pager(total, q, offset, limit) {
     el('button', { type: 'button', disabled: offset + limit >= total, onclick: page(offset + limit) }, 'Older →'));
 }
 
-/* What to show when a period has no data: the latest day we have. */
-function emptyState(q, what) {
+/* What to show when a period has no data: the latest day with reports of
+ * the page's kind (for the chosen domain), a way to all time when that
+ * day is outside the period, and how to get such reports (how: nodes). */
+function emptyState(q, what, latest, how) {
+  const page = parseHash().page;
   let last = null;
-  for (const d of (META && META.domains) || [])
+  for (const d of spans(page))
     if (!q.get('domain') || d.domain === q.get('domain'))
       if (!last || d.last_day > last) last = d.last_day;
+  const { from, to } = period(q);
+  const outside = last && (last < from || last > to);
+  let note;
+  if (!last)
+    note = `No ${what} stored yet` + (q.get('domain') ? ` for ${q.get('domain')}.` : '.');
+  else if (outside)
+    note = `${latest} ${last}.`;
+  else
+    note = `${latest} ${last}; none matches this filter.`;
   return el('div', { class: 'empty' },
     el('div', {}, `No ${what} in this period.`),
-    last ? el('div', { class: 'note' }, `The latest report covers ${last}.`) : el('div', { class: 'note' }, 'No reports stored yet: run dmarcd ingest.'),
-    last ? el('button', { type: 'button', onclick: () => { location.hash = link(parseHash().page, q, { period: 'all', from: '', to: '' }); } }, 'Show all time') : null);
+    el('div', { class: 'note' }, note),
+    outside ? el('button', { type: 'button', onclick: () => { location.hash = link(page, q, { period: 'all', from: '', to: '' }); } }, 'Show all time') : null,
+    how || (last ? null : el('div', { class: 'note' }, 'Run dmarcd ingest, or deliver reports to dmarcd lmtp.')));
+}
+
+/* How to get failure reports, or TLS reports: the DNS record that asks
+ * for them (the chosen domain, as text). */
+function howFailures(q) {
+  const dom = q.get('domain') || 'example.com';
+  return el('div', { class: 'how' },
+    el('p', {}, 'Receivers send failure reports only for domains whose DMARC record asks for them with a ruf= tag (fo=1: on any failed check), for example:'),
+    el('pre', { class: 'mono' }, `_dmarc.${dom} TXT "v=DMARC1; p=none; rua=mailto:dmarc@${dom}; ruf=mailto:dmarc@${dom}; fo=1"`),
+    el('p', {}, 'The address must deliver to dmarcd (LMTP or the Maildir it reads). Few receivers send them; many large ones never do.'));
+}
+
+function howTls(q) {
+  const dom = q.get('domain') || 'example.com';
+  return el('div', { class: 'how' },
+    el('p', {}, 'Senders report TLS (SMTP TLS Reporting, RFC 8460) for domains that publish a TLS-RPT record, for example:'),
+    el('pre', { class: 'mono' }, `_smtp._tls.${dom} TXT "v=TLSRPTv1; rua=mailto:tls-reports@${dom}"`),
+    el('p', {}, 'The address must deliver to dmarcd (LMTP or the Maildir it reads).'));
 }
 
 /* ---- pages ------------------------------------------------------------- */
@@ -251,7 +291,7 @@ async function pageOverview(q) {
     t.dkim += r.dkim_aligned; t.reports += r.reports;
   }
   const out = [el('h1', {}, 'Overview', el('span', { class: 'sub' }, q.get('domain') || 'all domains'))];
-  if (t.messages === 0) return out.concat(emptyState(q, 'aggregate reports'));
+  if (t.messages === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
   const rl = reportsLink(q);
   out.push(el('div', { class: 'cards' },
     card('Messages', num(t.messages), `${num(t.reports)} reports`, rl, 'k-messages'),
@@ -315,7 +355,7 @@ function resultSeries(rows, method) {
 async function pageAlignment(q) {
   const d = await api('alignment', filterQuery(q));
   const out = [el('h1', {}, 'Alignment and failures')];
-  if (d.alignment.length === 0) return out.concat(emptyState(q, 'aggregate reports'));
+  if (d.alignment.length === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
   const a = chartBox(true), b = chartBox(true), c = chartBox(true);
   out.push(el('div', { class: 'grid2' },
     panel('Aligned messages per day (policy evaluated)', c.box),
@@ -367,7 +407,7 @@ async function pageSources(q) {
   const sort = q.get('sort') || 'messages';
   const d = await api('sources', filterQuery(q, { limit, offset, sort, order: q.get('order') }));
   const out = [el('h1', {}, 'Sources', el('span', { class: 'sub' }, 'sending IPs as reporters saw them'))];
-  if (d.sources.length === 0 && offset === 0) return out.concat(emptyState(q, 'sources'));
+  if (d.sources.length === 0 && offset === 0) return out.concat(emptyState(q, 'sources', 'The latest aggregate report covers'));
   const total = d.sources.length ? d.sources[0].total : 0;
   const server = (key) => {
     const cur = parseHash().q;
@@ -440,7 +480,7 @@ function recordsTable(rows, q, withReport) {
 async function pageReporters(q) {
   const d = await api('reporters', filterQuery(q));
   const out = [el('h1', {}, 'Reporters', el('span', { class: 'sub' }, 'who sends you aggregate reports'))];
-  if (d.reporters.length === 0) return out.concat(emptyState(q, 'reports'));
+  if (d.reporters.length === 0) return out.concat(emptyState(q, 'reports', 'The latest aggregate report covers'));
   const { from, to } = period(q);
   const span = Math.round((new Date(to) - new Date(from)) / 86400000) + 1;
   const c = chartBox(true);
@@ -469,7 +509,7 @@ async function pageReports(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const d = await api('reports', filterQuery(q, { ip: q.get('ip'), limit, offset }));
   const title = [el('h1', {}, 'Reports', q.get('ip') ? el('span', { class: 'sub' }, 'with records from ', el('span', { class: 'mono' }, q.get('ip'))) : null)];
-  if (d.reports.length === 0 && offset === 0) return title.concat(emptyState(q, 'reports'));
+  if (d.reports.length === 0 && offset === 0) return title.concat(emptyState(q, 'reports', 'The latest aggregate report covers'));
   const total = d.reports.length ? d.reports[0].total : 0;
   return title.concat(panel(null, table([
     { key: 'day', label: 'Day' },
@@ -612,7 +652,7 @@ async function pageFailures(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const d = await api('forensic', filterQuery(q, { ip: q.get('ip'), limit, offset }));
   const out = [el('h1', {}, 'Failure reports')];
-  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'failure reports'));
+  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'failure reports', 'The latest failure report arrived on', howFailures(q)));
   const { box, canvas } = chartBox(true);
   out.push(panel('Failure reports per day', box));
   setTimeout(() => chart(canvas, {
@@ -663,7 +703,7 @@ async function pageTls(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const d = await api('tlsrpt', filterQuery(q, { limit, offset }));
   const out = [el('h1', {}, 'TLS reports')];
-  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'TLS reports'));
+  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'TLS reports', 'The latest TLS report covers', howTls(q)));
   const { box, canvas } = chartBox(true);
   out.push(panel('TLS sessions per day', box));
   const days = [...new Set(d.days.map((x) => x.day))];

@@ -174,6 +174,39 @@ try {
   ok(stray === 0, 'failure report detail: no stray null/undefined text', stray);
   await shot('failure');
 
+  // Failure reports, an empty period: the latest day with a failure report
+  // (not an aggregate one), how to get them, and a way to all time that
+  // lists them
+  const ALLQ = 'from=1970-01-01&to=2069-12-31';
+  const apiGet = async (p) => (await fetch(BASE + '/api/' + p)).json();
+  const lastDay = (days) => days.map((x) => x.day).sort().pop();
+  const lastAggregate = lastDay((await apiGet('overview?' + ALLQ)).days);
+  const lastFailure = lastDay((await apiGet('forensic?' + ALLQ)).days);
+  const lastTls = lastDay((await apiGet('tlsrpt?' + ALLQ)).days);
+  ok(lastAggregate !== lastFailure && lastAggregate !== lastTls, 'the data: latest aggregate, failure and TLS days differ',
+    `${lastAggregate} ${lastFailure} ${lastTls}`);
+  await visit('#/failures?period=custom&from=2001-01-01&to=2001-01-31');
+  let t = await text('main');
+  ok(t.includes('No failure reports in this period') && t.includes(lastFailure) && !t.includes(lastAggregate),
+    `failure reports, empty period: names the latest failure report's day (${lastFailure})`, t);
+  ok(t.includes('ruf=mailto:') && t.includes('fo=1') && t.includes('v=DMARC1'),
+    'failure reports, empty period: says a ruf= tag asks for them', t);
+  await shot('failures-empty');
+  await page.click('main .empty button');
+  await waitFor(() => location.hash.includes('period=all') &&
+    document.querySelectorAll('main table tbody tr').length >= 7, null, 10000).catch(() => {});
+  ok(await page.$$eval('main table tbody tr', (r) => r.length) >= 7 && (await text('main')).includes('Failure reports per day'),
+    'failure reports: "Show all time" lists them', page.url());
+  // none at all for a domain: said, and no button that would do nothing
+  await visit('#/failures?period=all&domain=hostile.example');
+  t = await text('main');
+  ok(t.includes('No failure reports stored yet for hostile.example') && t.includes('_dmarc.hostile.example'),
+    'failure reports of a domain with none: says there are none at all', t);
+  ok(await page.$$eval('main .empty button', (b) => b.length) === 0, 'failure reports of a domain with none: no "Show all time" that does nothing');
+  await visit('#/failures?period=all&domain=' + encodeURIComponent(HOSTILE));
+  ok((await text('main')).includes('_dmarc.' + HOSTILE) && await page.$$eval('main img', (e) => e.length) === 0,
+    'failure reports, empty state: the domain of the filter shown as text');
+
   // TLS reports: sessions per policy domain, failure details
   await visit('#/tls?period=all');
   ok((await text('main')).includes('TLS reports'), 'TLS reports page');
@@ -181,6 +214,20 @@ try {
   charts = await chartInfo();
   ok(charts.length === 1 && charts[0].sum > 0 && charts[0].ink > 50, 'TLS reports: chart has data and pixels', JSON.stringify(charts));
   await shot('tls');
+
+  // TLS reports, an empty period: likewise
+  await visit('#/tls?period=custom&from=2001-01-01&to=2001-01-31');
+  t = await text('main');
+  ok(t.includes('No TLS reports in this period') && t.includes(lastTls) && !t.includes(lastAggregate),
+    `TLS reports, empty period: names the latest TLS report's day (${lastTls})`, t);
+  ok(t.includes('_smtp._tls.example.com') && t.includes('v=TLSRPTv1; rua=mailto:'),
+    'TLS reports, empty period: says a TLS-RPT record asks for them', t);
+  await shot('tls-empty');
+  await page.click('main .empty button');
+  await waitFor(() => location.hash.includes('period=all') &&
+    document.querySelector('main')?.textContent.includes('Per policy domain'), null, 10000).catch(() => {});
+  ok((await text('main')).includes('Per policy domain') && await page.$$eval('main table tbody tr', (r) => r.length) >= 10,
+    'TLS reports: "Show all time" lists them', page.url());
 
   // Escaping: nothing from a report became markup
   const imgs = await page.evaluate(async () => {
