@@ -47,6 +47,7 @@ const COLORS = {
   pass: '#3f8f6b', none: '#d9a441', quarantine: '#d5793a', reject: '#b5473f',
   other: '#8a979c', neutral: '#7d8fb3', softfail: '#c9a25e', temperror: '#9a7fb8',
   permerror: '#6d5a8a', policy: '#5b8fa8', fail: '#b5473f',
+  dkimAligned: '#2f6db5', spfAligned: '#e08a2e',
 };
 const color = (k) => COLORS[k] || '#8a979c';
 
@@ -209,24 +210,62 @@ function chartBox(small) {
   return { box: el('div', { class: small ? 'chart small' : 'chart' }, canvas), canvas };
 }
 
-/* A Chart.js chart, destroyed when the page changes. */
+/* A Chart.js chart, destroyed when the page changes.  A day without
+ * reports is null on the day axis: a gap, never a line across it. */
 function chart(canvas, config) {
   if (typeof Chart === 'undefined') return null;
   config.options = Object.assign({
-    responsive: true, maintainAspectRatio: false, animation: false,
+    responsive: true, maintainAspectRatio: false, animation: false, spanGaps: false,
+    normalized: true, /* each dataset's data is one value per label, in order */
     interaction: { mode: 'index', intersect: false },
     plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, color: '#4b585e' } } },
   }, config.options || {});
+  /* a day's bar at least 2 px wide: over a long period's day axis it
+   * would be a fraction of a pixel, and the bars would not show at all */
+  const w = canvas.parentNode ? canvas.parentNode.clientWidth : 0;
+  if (config.type === 'bar' && !config.options.indexAxis && w > 0 &&
+      w / Math.max(1, config.data.labels.length) < 3)
+    config.options.datasets = { bar: { barThickness: 2 } };
   const c = new Chart(canvas, config);
   charts.push(c);
   return c;
 }
 
-function stackedScales() {
+/* An axis title: what the axis counts, in its unit. */
+function axisTitle(text) {
+  return { display: true, text, color: '#66737a', font: { size: 12 } };
+}
+
+/* The day axis (x) of the period's days; labels are measured on a sample
+ * only, as every label is a date of the same width (all time has years
+ * of days). */
+function dayAxis(stacked) {
+  return { stacked, grid: { display: false }, title: axisTitle('day (UTC)'),
+    ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12, maxTicksLimit: 12, sampleSize: 20 } };
+}
+
+/* Stacked bars per day; y counts unit. */
+function stackedScales(unit) {
   return {
-    x: { stacked: true, grid: { display: false }, ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12 } },
-    y: { stacked: true, beginAtZero: true, grid: { color: '#eef1f0' }, ticks: { color: '#66737a', precision: 0 } },
+    x: dayAxis(true),
+    y: { stacked: true, beginAtZero: true, grid: { color: '#eef1f0' }, title: axisTitle(unit), ticks: { color: '#66737a', precision: 0 } },
   };
+}
+
+/* Every day of the period, from..to (UTC): the day axis, on which a day
+ * without reports is a gap rather than left out. */
+function periodDays(q) {
+  const { from, to } = period(q);
+  const out = [];
+  for (let d = from; d <= to && out.length <= 40000; d = addDays(d, 1)) out.push(d);
+  return out;
+}
+
+/* value(row) of the row of each day of days (rows by their day), null
+ * for a day without one. */
+function onDays(days, rows, value) {
+  const by = new Map(rows.map((r) => [r.day, r]));
+  return days.map((d) => (by.has(d) ? value(by.get(d)) : null));
 }
 
 function pager(total, q, offset, limit) {
@@ -302,22 +341,23 @@ async function pageOverview(q) {
 
   const { box, canvas } = chartBox();
   out.push(panel('Messages per day', el('div', { class: 'note' }, 'Click a day for the reports behind it.'), box));
-  const days = d.days;
+  const days = periodDays(q);
+  const series = (k) => onDays(days, d.days, (x) => x[k]);
   setTimeout(() => chart(canvas, {
     type: 'bar',
     data: {
-      labels: days.map((x) => x.day),
+      labels: days,
       datasets: [
-        { label: 'Pass', data: days.map((x) => x.pass), backgroundColor: COLORS.pass },
-        { label: 'Fail, delivered', data: days.map((x) => x.fail_none), backgroundColor: COLORS.none },
-        { label: 'Fail, quarantined', data: days.map((x) => x.fail_quarantine), backgroundColor: COLORS.quarantine },
-        { label: 'Fail, rejected', data: days.map((x) => x.fail_reject), backgroundColor: COLORS.reject },
+        { label: 'Pass', data: series('pass'), backgroundColor: COLORS.pass },
+        { label: 'Fail, delivered', data: series('fail_none'), backgroundColor: COLORS.none },
+        { label: 'Fail, quarantined', data: series('fail_quarantine'), backgroundColor: COLORS.quarantine },
+        { label: 'Fail, rejected', data: series('fail_reject'), backgroundColor: COLORS.reject },
       ],
     },
     options: {
-      scales: stackedScales(),
+      scales: stackedScales('messages'),
       onClick: (ev, els) => {
-        if (els.length) location.hash = reportsLink(q, dayRange(q, days[els[0].index].day));
+        if (els.length) location.hash = reportsLink(q, dayRange(q, days[els[0].index]));
       },
     },
   }));
@@ -338,15 +378,17 @@ function card(k, v, n, href, id) {
   return el('a', { class: 'card', href, id }, el('div', { class: 'k' }, k), el('div', { class: 'v' }, v), el('div', { class: 'n' }, n));
 }
 
-/* Results by day for one method, as stacked datasets. */
-function resultSeries(rows, method) {
-  const days = [...new Set(rows.map((r) => r.day))];
+/* Results by day for one method, as stacked datasets on days (null: no
+ * reports of the method that day). */
+function resultSeries(rows, method, days) {
   const results = [...new Set(rows.filter((r) => r.method === method).map((r) => r.result))];
   results.sort((a, b) => (a === 'pass' ? -1 : b === 'pass' ? 1 : a.localeCompare(b)));
   const idx = new Map(days.map((d, i) => [d, i]));
   const sets = results.map((res) => {
-    const data = new Array(days.length).fill(0);
-    for (const r of rows) if (r.method === method && r.result === res) data[idx.get(r.day)] += r.messages;
+    const data = new Array(days.length).fill(null);
+    for (const r of rows)
+      if (r.method === method && r.result === res && idx.has(r.day))
+        data[idx.get(r.day)] = (data[idx.get(r.day)] || 0) + r.messages;
     return { label: res || '(none)', data, backgroundColor: color(res) };
   });
   return { labels: days, datasets: sets };
@@ -367,19 +409,21 @@ async function pageAlignment(q) {
       { key: 'fail', label: 'Failing DMARC', num: true, fmt: (r) => num(r.fail) },
     ], d.reasons, { sortKey: 'messages' }))));
   setTimeout(() => {
-    chart(a.canvas, { type: 'bar', data: resultSeries(d.days, 'dkim'), options: { scales: stackedScales() } });
-    chart(b.canvas, { type: 'bar', data: resultSeries(d.days, 'spf'), options: { scales: stackedScales() } });
-    const al = d.alignment;
+    const days = periodDays(q);
+    chart(a.canvas, { type: 'bar', data: resultSeries(d.days, 'dkim', days), options: { scales: stackedScales('messages') } });
+    chart(b.canvas, { type: 'bar', data: resultSeries(d.days, 'spf', days), options: { scales: stackedScales('messages') } });
+    const share = (k) => onDays(days, d.alignment, (x) => (x.messages > 0 ? +(100 * x[k] / x.messages).toFixed(1) : null));
+    /* two colours far apart, and a dash, to tell the lines apart */
     chart(c.canvas, {
       type: 'line',
       data: {
-        labels: al.map((x) => x.day),
+        labels: days,
         datasets: [
-          { label: 'DKIM aligned %', data: al.map((x) => +(100 * x.dkim_aligned / x.messages).toFixed(1)), borderColor: COLORS.pass, backgroundColor: COLORS.pass, tension: 0.2, pointRadius: 2 },
-          { label: 'SPF aligned %', data: al.map((x) => +(100 * x.spf_aligned / x.messages).toFixed(1)), borderColor: COLORS.policy, backgroundColor: COLORS.policy, tension: 0.2, pointRadius: 2 },
+          { label: 'DKIM aligned %', data: share('dkim_aligned'), borderColor: COLORS.dkimAligned, backgroundColor: COLORS.dkimAligned, tension: 0.2, pointRadius: 2 },
+          { label: 'SPF aligned %', data: share('spf_aligned'), borderColor: COLORS.spfAligned, backgroundColor: COLORS.spfAligned, borderDash: [6, 3], tension: 0.2, pointRadius: 2 },
         ],
       },
-      options: { scales: { y: { min: 0, max: 100, ticks: { color: '#66737a' } }, x: { grid: { display: false }, ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12 } } } },
+      options: { scales: { y: { min: 0, max: 100, title: axisTitle('% of messages'), ticks: { color: '#66737a' } }, x: dayAxis(false) } },
     });
   });
   out.push(panel('Failing sources', table([
@@ -489,7 +533,7 @@ async function pageReporters(q) {
   setTimeout(() => chart(c.canvas, {
     type: 'bar',
     data: { labels: top.map((r) => r.reporter || '(unnamed)'), datasets: [{ label: 'Reports', data: top.map((r) => r.reports), backgroundColor: COLORS.policy }] },
-    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0, color: '#66737a' } }, y: { ticks: { color: '#4b585e' } } },
+    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, title: axisTitle('reports'), ticks: { precision: 0, color: '#66737a' } }, y: { title: axisTitle('reporter'), ticks: { color: '#4b585e' } } },
       onClick: (ev, els) => { if (els.length) location.hash = reportsLink(q, { reporter: top[els[0].index].reporter }); } },
   }));
   out.push(panel(null, table([
@@ -655,9 +699,11 @@ async function pageFailures(q) {
   if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'failure reports', 'The latest failure report arrived on', howFailures(q)));
   const { box, canvas } = chartBox(true);
   out.push(panel('Failure reports per day', box));
+  const days = periodDays(q);
   setTimeout(() => chart(canvas, {
     type: 'bar',
-    data: { labels: d.days.map((x) => x.day), datasets: [{ label: 'Failure reports', data: d.days.map((x) => x.reports), backgroundColor: COLORS.reject }] },
+    data: { labels: days, datasets: [{ label: 'Failure reports', data: onDays(days, d.days, (x) => x.reports), backgroundColor: COLORS.reject }] },
+    options: { scales: stackedScales('failure reports') },
   }), 0);
   const total = d.reports.length ? d.reports[0].total : 0;
   out.push(panel(null, table([
@@ -706,14 +752,22 @@ async function pageTls(q) {
   if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'TLS reports', 'The latest TLS report covers', howTls(q)));
   const { box, canvas } = chartBox(true);
   out.push(panel('TLS sessions per day', box));
-  const days = [...new Set(d.days.map((x) => x.day))];
-  const sum = (k) => days.map((day) => d.days.filter((x) => x.day === day).reduce((a, x) => a + Number(x[k] || 0), 0));
+  /* d.days has a row per day and policy domain */
+  const days = periodDays(q);
+  const byDay = new Map();
+  for (const x of d.days) {
+    const t = byDay.get(x.day) || { day: x.day, successful: 0, failed: 0 };
+    t.successful += Number(x.successful || 0);
+    t.failed += Number(x.failed || 0);
+    byDay.set(x.day, t);
+  }
+  const sum = (k) => onDays(days, [...byDay.values()], (x) => x[k]);
   setTimeout(() => chart(canvas, {
     type: 'bar',
     data: { labels: days, datasets: [
       { label: 'Successful', data: sum('successful'), backgroundColor: COLORS.pass },
       { label: 'Failed', data: sum('failed'), backgroundColor: COLORS.reject }] },
-    options: { scales: stackedScales() },
+    options: { scales: stackedScales('sessions') },
   }), 0);
   out.push(panel('Per policy domain', table([
     { key: 'domain', label: 'Policy domain', fmt: (r) => orNone(r.domain) },

@@ -76,6 +76,40 @@ async function chartInfo() {
   }));
 }
 
+/* What each chart on the page shows: its day (or other) labels, the data
+ * and colour of each dataset, gap spanning and the axes' titles. */
+async function chartSpecs() {
+  return page.evaluate(() => [...document.querySelectorAll('main canvas')].map((c) => {
+    const ch = Chart.getChart(c);
+    if (!ch) return null;
+    const title = (a) => (a && a.title && a.title.display ? String(a.title.text) : '');
+    return {
+      type: ch.config.type, labels: ch.data.labels, spanGaps: ch.options.spanGaps,
+      datasets: ch.data.datasets.map((d) => ({ label: d.label, data: d.data,
+        color: d.borderColor || d.backgroundColor, spanGaps: d.spanGaps })),
+      x: title(ch.options.scales.x), y: title(ch.options.scales.y),
+    };
+  }));
+}
+
+/* Each label the day after the one before it. */
+function consecutiveDays(labels) {
+  for (let i = 1; i < labels.length; i++)
+    if (Date.parse(labels[i] + 'T00:00:00Z') - Date.parse(labels[i - 1] + 'T00:00:00Z') !== 86400000) return false;
+  return labels.length > 0;
+}
+
+/* Hue (degrees) of a #rrggbb colour, and the angle between two hues. */
+function hue(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const max = Math.max(r, g, b), d = max - Math.min(r, g, b);
+  if (d === 0) return 0;
+  const h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+  return (h * 60 + 360) % 360;
+}
+const hueApart = (a, b) => { const d = Math.abs(hue(a) - hue(b)); return Math.min(d, 360 - d); };
+const titled = (specs) => specs.length > 0 && specs.every((c) => c && c.x && c.y);
+
 const text = (sel) => page.$eval(sel, (e) => e.textContent);
 const shot = (name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
 
@@ -97,7 +131,10 @@ try {
   ok(await text('#k-pass .v') === '30.0%', 'domain filter: pass rate 30.0%', await text('#k-pass .v'));
   // Reporter filter
   await page.selectOption('#f-domain', '');
-  await waitFor(() => !location.hash.includes('domain=hostile'), null, 5000);
+  // the all-domain figures drawn (not just the hash changed), so that the
+  // visit below waits for its own render and not for this one
+  await waitFor(() => !location.hash.includes('domain=hostile') &&
+    document.querySelector('#k-messages .v')?.textContent !== '10', null, 10000);
   await visit('#/overview?period=all&reporter=google.com');
   const g = await text('#k-messages .v');
   ok(g !== msgs && /[1-9]/.test(g), 'reporter filter changes the figures', `${msgs} -> ${g}`);
@@ -106,10 +143,33 @@ try {
   ok((await text('main')).includes('No aggregate reports in this period'), 'period filter: empty period explained');
   await shot('overview-empty');
 
+  // Charts: every day of the period on the day axis, a day without
+  // reports a null (a gap) and not left out; axes titled with their units
+  const FIVE = ['2025-04-29', '2025-04-30', '2025-05-01', '2025-05-02', '2025-05-03'];
+  const gappy = (c) => JSON.stringify(c.labels) === JSON.stringify(FIVE) &&
+    c.datasets.length > 0 && c.datasets.every((d) => d.data[0] === null && d.data[1] === null && d.data[4] === null) &&
+    c.datasets.some((d) => d.data[2] > 0);
+  await visit('#/overview?period=custom&from=2025-04-29&to=2025-05-03&domain=hostile.example');
+  let specs = await chartSpecs();
+  ok(specs.length === 1 && gappy(specs[0]), 'overview chart: days without reports shown as gaps (null), not dropped', JSON.stringify(specs));
+  ok(specs.length === 1 && specs[0].x === 'day (UTC)' && specs[0].y === 'messages', 'overview chart: axes titled (day (UTC), messages)', JSON.stringify(specs.map((c) => [c.x, c.y])));
+  await visit('#/alignment?period=custom&from=2025-04-29&to=2025-05-03&domain=hostile.example');
+  specs = await chartSpecs();
+  ok(specs.length === 3 && specs.every(gappy), 'alignment charts: days without reports shown as gaps', JSON.stringify(specs));
+  const line = specs.find((c) => c && c.type === 'line');
+  ok(line && line.spanGaps === false && line.datasets.every((d) => d.spanGaps !== true), 'alignment lines: no line across a gap (spanGaps false)', JSON.stringify(line));
+  ok(line && line.datasets.length === 2 && hueApart(line.datasets[0].color, line.datasets[1].color) >= 90,
+    'alignment lines: DKIM and SPF in colours far apart', line && JSON.stringify(line.datasets.map((d) => [d.label, d.color])));
+  ok(titled(specs) && line.y.includes('%') && specs.every((c) => c.x === 'day (UTC)'), 'alignment charts: axes titled with units',
+    JSON.stringify(specs.map((c) => [c.x, c.y])));
+
   // Alignment
   await visit('#/alignment?period=all');
   charts = await chartInfo();
   ok(charts.length === 3 && charts.every((c) => c.sum > 0 && c.ink > 50), 'alignment: three charts with data', JSON.stringify(charts));
+  specs = await chartSpecs();
+  ok(specs.every((c) => consecutiveDays(c.labels) && c.datasets.some((d) => d.data.includes(null))),
+    'alignment, all time: every day on the axis, those without reports null', JSON.stringify(specs.map((c) => [c.labels.length, c.labels[0]])));
   ok((await text('main')).includes('forwarded'), 'alignment: override reasons listed');
   await shot('alignment');
 
@@ -131,6 +191,8 @@ try {
   await visit('#/reporters?period=all');
   charts = await chartInfo();
   ok(charts.length === 1 && charts[0].sum > 0, 'reporters: chart with data', JSON.stringify(charts));
+  specs = await chartSpecs();
+  ok(titled(specs), 'reporters chart: axes titled', JSON.stringify(specs.map((c) => [c.x, c.y])));
   ok((await text('main')).includes(HOSTILE), 'reporters: hostile name as text');
   await shot('reporters');
 
@@ -165,6 +227,10 @@ try {
   ok(await page.$$eval('main table tbody tr', (r) => r.length) >= 7, 'failure reports: the corpus reports are listed');
   charts = await chartInfo();
   ok(charts.length === 1 && charts[0].sum >= 7 && charts[0].ink > 50, 'failure reports: chart has data and pixels', JSON.stringify(charts));
+  specs = await chartSpecs();
+  ok(specs.length === 1 && consecutiveDays(specs[0].labels) && specs[0].datasets[0].data.includes(null) &&
+    titled(specs) && specs[0].x === 'day (UTC)', 'failure reports chart: every day of all time, gaps null, axes titled',
+    JSON.stringify(specs.map((c) => [c.labels.length, c.labels[0], c.x, c.y])));
   await shot('failures');
   await page.click('main table tbody tr a');
   await waitFor(() => document.querySelector('#forensic-headers') !== null, null, 5000);
@@ -213,6 +279,10 @@ try {
   ok((await text('main')).includes('Per policy domain'), 'TLS reports: per policy domain table');
   charts = await chartInfo();
   ok(charts.length === 1 && charts[0].sum > 0 && charts[0].ink > 50, 'TLS reports: chart has data and pixels', JSON.stringify(charts));
+  specs = await chartSpecs();
+  ok(specs.length === 1 && consecutiveDays(specs[0].labels) && specs[0].datasets.every((d) => d.data.includes(null)) &&
+    titled(specs) && specs[0].y === 'sessions', 'TLS reports chart: every day of all time, gaps null, axes titled',
+    JSON.stringify(specs.map((c) => [c.labels.length, c.labels[0], c.x, c.y])));
   await shot('tls');
 
   // TLS reports, an empty period: likewise
