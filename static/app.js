@@ -226,6 +226,10 @@ function chart(canvas, config) {
   if (config.type === 'bar' && !config.options.indexAxis && w > 0 &&
       w / Math.max(1, config.data.labels.length) < 3)
     config.options.datasets = { bar: { barThickness: 2 } };
+  /* and no more day labels than fit side by side (a phone's width) */
+  const x = config.options.scales && config.options.scales.x;
+  if (x && x.ticks && x.ticks.maxTicksLimit && w > 0)
+    x.ticks.maxTicksLimit = Math.max(2, Math.min(x.ticks.maxTicksLimit, Math.floor(w / 110)));
   const c = new Chart(canvas, config);
   charts.push(c);
   return c;

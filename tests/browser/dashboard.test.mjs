@@ -1,7 +1,9 @@
 // dashboard.test.mjs - the dashboard in headless Chromium (the system's
 // /usr/bin/chromium through playwright-core): every page loads with data,
 // charts render, filters change figures, no console errors, and the hostile
-// report's strings show as text.  Prints TAP.  Env: DMARCD_BASE (server
+// report's strings show as text; charts put every day of the period on
+// their axis; empty pages say why; every page fits 360 px (screenshots at
+// 360 and 1400 px, their paths printed).  Prints TAP.  Env: DMARCD_BASE (server
 // URL), SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -298,6 +300,71 @@ try {
     document.querySelector('main')?.textContent.includes('Per policy domain'), null, 10000).catch(() => {});
   ok((await text('main')).includes('Per policy domain') && await page.$$eval('main table tbody tr', (r) => r.length) >= 10,
     'TLS reports: "Show all time" lists them', page.url());
+
+  // Narrow screens: at 360 px every page scrolls only vertically, every
+  // navigation link shows and can be clicked (not under the filters), and
+  // a table wider than the screen scrolls inside its own panel; at 600 px
+  // the navigation likewise.  Screenshots of each page at 360 and 1400 px.
+  const rep1 = (await apiGet('reports?' + ALLQ + '&limit=1')).reports[0];
+  const fr1 = (await apiGet('forensic?' + ALLQ + '&limit=1')).reports[0];
+  const tr1 = (await apiGet('tlsrpt?' + ALLQ + '&limit=1')).reports[0];
+  const ROUTES = [['overview', '#/overview?period=all'], ['alignment', '#/alignment?period=all'],
+    ['sources', '#/sources?period=all'], ['source', '#/source?period=all&ip=192.0.2.66'],
+    ['reporters', '#/reporters?period=all'], ['reports', '#/reports?period=all'],
+    ['report', '#/report?' + new URLSearchParams({ domain: rep1.domain, id: rep1.id })],
+    ['quarantine', '#/quarantine'], ['failures', '#/failures?period=all'],
+    ['failure', '#/failures?' + new URLSearchParams({ domain: fr1.domain, id: fr1.id })],
+    ['failures-empty', '#/failures?period=custom&from=2001-01-01&to=2001-01-31'],
+    ['tls', '#/tls?period=all'], ['tls-report', '#/tls?' + new URLSearchParams({ domain: tr1.domain, id: tr1.id })]];
+  const layout = () => page.evaluate(() => {
+    window.scrollTo(0, 0);
+    const W = window.innerWidth;
+    const bad = [];
+    for (const e of [document.documentElement, document.body]) {
+      const o = getComputedStyle(e).overflowX;
+      if (o === 'hidden' || o === 'clip') bad.push(e.tagName + ' overflow-x ' + o);
+    }
+    if (document.documentElement.scrollWidth > W) bad.push(`page ${document.documentElement.scrollWidth} px wide in ${W}`);
+    const links = [...document.querySelectorAll('#nav a')];
+    if (links.length < 8) bad.push('nav links: ' + links.length);
+    for (const a of links) {
+      const r = a.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      if (r.width === 0 || r.left < 0 || r.right > W || r.top < 0 || !(hit === a || a.contains(hit)))
+        bad.push(`nav "${a.textContent}" at ${Math.round(r.left)}..${Math.round(r.right)},${Math.round(r.top)} hit ${hit ? hit.tagName + '.' + hit.className : 'nothing'}`);
+    }
+    for (const t of document.querySelectorAll('main table')) {
+      let c = t.parentElement;
+      while (c && c !== document.body && !/auto|scroll/.test(getComputedStyle(c).overflowX)) c = c.parentElement;
+      if (!c || c === document.body) { bad.push('a table outside a scrolling container'); continue; }
+      const r = c.getBoundingClientRect();
+      if (r.left < 0 || r.right > W) bad.push(`a table's container at ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
+    return bad;
+  });
+  const pngWidth = (f) => { const b = fs.readFileSync(f); return b.toString('latin1', 1, 4) === 'PNG' ? b.readUInt32BE(16) : 0; };
+  const shots = [];
+  for (const width of [360, 1400]) {
+    await page.setViewportSize({ width, height: width === 360 ? 740 : 900 });
+    for (const [name, route] of ROUTES) {
+      await visit(route);
+      if (width === 360) {
+        const bad = await layout();
+        ok(bad.length === 0, `360 px: ${name} fits the width, its navigation shows, tables scroll in their panel`, bad.join('\n'));
+      }
+      const f = path.join(SHOTS, `${name}-${width}.png`);
+      await page.screenshot({ path: f, fullPage: true });
+      shots.push([f, width]);
+    }
+  }
+  await page.setViewportSize({ width: 600, height: 800 });
+  await visit('#/overview?period=all');
+  const bad600 = await layout();
+  ok(bad600.length === 0, '600 px: the whole navigation shows', bad600.join('\n'));
+  await page.setViewportSize({ width: 1360, height: 900 });
+  const small = shots.filter(([f, w]) => !fs.existsSync(f) || fs.statSync(f).size < 8000 || pngWidth(f) !== w);
+  for (const [f] of shots) console.log('# screenshot: ' + f);
+  ok(shots.length === 2 * ROUTES.length && small.length === 0, `screenshots at 360 and 1400 px written (${shots.length})`, small.map(([f]) => f).join('\n'));
 
   // Escaping: nothing from a report became markup
   const imgs = await page.evaluate(async () => {
