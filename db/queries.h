@@ -100,6 +100,18 @@
 	" NOT NULL AS forensic, to_regclass('tlsrpt') IS NOT NULL AS" \
 	" tlsrpt, current_date::text AS today, (SELECT count(*) FROM" \
 	" quarantine WHERE resolved IS NULL) AS quarantined"
+/* forensic_domains, tlsrpt_domains: domain (a TLS report's policy
+ * domain), first_day, last_day of its failure or TLS reports, by their
+ * rollups' day: the empty state and "all time" of those pages, which
+ * the aggregate reports' span does not give. */
+#define Q_META_FORENSIC \
+	"SELECT domain, min(day)::text AS" \
+	" first_day, max(day)::text AS last_day FROM forensic_daily GROUP BY" \
+	" domain ORDER BY domain LIMIT 500"
+#define Q_META_TLSRPT \
+	"SELECT domain, min(day)::text AS" \
+	" first_day, max(day)::text AS last_day FROM tlsrpt_daily GROUP BY" \
+	" domain ORDER BY domain LIMIT 500"
 
 /* GET /api/overview, $1-$4; %s: Q_SUMMARY_*.  domains: domain,
  * messages, pass, spf_aligned, dkim_aligned (messages), records,

@@ -460,7 +460,8 @@ api_ip_rows(const struct api_ctx *x)
 #define SUMMARY_TABLE(x) \
 	((x)->reporter != NULL ? Q_SUMMARY_REPORTER : Q_SUMMARY_DAY)
 
-/* GET /api/meta: domains, reporters, the span of the data, features. */
+/* GET /api/meta: domains, reporters, the span of the data (aggregate,
+ * failure and TLS reports), features. */
 static int
 api_meta(struct api_ctx *x)
 {
@@ -473,6 +474,10 @@ api_meta(struct api_ctx *x)
 	if (rc != 0 ||
 	    api_add_query(x, "domains", Q_META_DOMAINS, 0, NULL, false) != 0 ||
 	    api_add_query(x, "reporters", Q_META_REPORTERS, 0, NULL,
+	    false) != 0 ||
+	    api_add_query(x, "forensic_domains", Q_META_FORENSIC, 0, NULL,
+	    false) != 0 ||
+	    api_add_query(x, "tlsrpt_domains", Q_META_TLSRPT, 0, NULL,
 	    false) != 0 ||
 	    api_add_query(x, "features", Q_META_FEATURES, 0, NULL, true) != 0)
 		return -1;

@@ -47,6 +47,7 @@ const COLORS = {
   pass: '#3f8f6b', none: '#d9a441', quarantine: '#d5793a', reject: '#b5473f',
   other: '#8a979c', neutral: '#7d8fb3', softfail: '#c9a25e', temperror: '#9a7fb8',
   permerror: '#6d5a8a', policy: '#5b8fa8', fail: '#b5473f',
+  dkimAligned: '#2f6db5', spfAligned: '#e08a2e',
 };
 const color = (k) => COLORS[k] || '#8a979c';
 
@@ -86,14 +87,23 @@ function addDays(d, n) {
   return t.toISOString().slice(0, 10);
 }
 
-/* from/to of the period in q. */
-function period(q) {
+/* The days each domain has reports of the kind a page shows (/api/meta):
+ * failure and TLS reports have spans of their own, unlike the aggregate
+ * reports' that every other page shows. */
+function spans(page) {
+  const key = { failures: 'forensic_domains', tls: 'tlsrpt_domains' }[page] || 'domains';
+  return (META && META[key]) || [];
+}
+
+/* from/to of the period in q, on page (the shown one by default): all
+ * time is every day with reports of the page's kind, up to today. */
+function period(q, page) {
   const p = q.get('period') || '30';
   if (p === 'custom' || (!q.get('period') && q.get('from')))
     return { from: q.get('from') || addDays(today(), -29), to: q.get('to') || today() };
   if (p === 'all') {
     let from = today(), to = today();
-    for (const d of (META && META.domains) || []) {
+    for (const d of spans(page || parseHash().page)) {
       if (d.first_day < from) from = d.first_day;
       if (d.last_day > to) to = d.last_day;
     }
@@ -200,24 +210,66 @@ function chartBox(small) {
   return { box: el('div', { class: small ? 'chart small' : 'chart' }, canvas), canvas };
 }
 
-/* A Chart.js chart, destroyed when the page changes. */
+/* A Chart.js chart, destroyed when the page changes.  A day without
+ * reports is null on the day axis: a gap, never a line across it. */
 function chart(canvas, config) {
   if (typeof Chart === 'undefined') return null;
   config.options = Object.assign({
-    responsive: true, maintainAspectRatio: false, animation: false,
+    responsive: true, maintainAspectRatio: false, animation: false, spanGaps: false,
+    normalized: true, /* each dataset's data is one value per label, in order */
     interaction: { mode: 'index', intersect: false },
     plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, color: '#4b585e' } } },
   }, config.options || {});
+  /* a day's bar at least 2 px wide: over a long period's day axis it
+   * would be a fraction of a pixel, and the bars would not show at all */
+  const w = canvas.parentNode ? canvas.parentNode.clientWidth : 0;
+  if (config.type === 'bar' && !config.options.indexAxis && w > 0 &&
+      w / Math.max(1, config.data.labels.length) < 3)
+    config.options.datasets = { bar: { barThickness: 2 } };
+  /* and no more day labels than fit side by side (a phone's width) */
+  const x = config.options.scales && config.options.scales.x;
+  if (x && x.ticks && x.ticks.maxTicksLimit && w > 0)
+    x.ticks.maxTicksLimit = Math.max(2, Math.min(x.ticks.maxTicksLimit, Math.floor(w / 110)));
   const c = new Chart(canvas, config);
   charts.push(c);
   return c;
 }
 
-function stackedScales() {
+/* An axis title: what the axis counts, in its unit. */
+function axisTitle(text) {
+  return { display: true, text, color: '#66737a', font: { size: 12 } };
+}
+
+/* The day axis (x) of the period's days; labels are measured on a sample
+ * only, as every label is a date of the same width (all time has years
+ * of days). */
+function dayAxis(stacked) {
+  return { stacked, grid: { display: false }, title: axisTitle('day (UTC)'),
+    ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12, maxTicksLimit: 12, sampleSize: 20 } };
+}
+
+/* Stacked bars per day; y counts unit. */
+function stackedScales(unit) {
   return {
-    x: { stacked: true, grid: { display: false }, ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12 } },
-    y: { stacked: true, beginAtZero: true, grid: { color: '#eef1f0' }, ticks: { color: '#66737a', precision: 0 } },
+    x: dayAxis(true),
+    y: { stacked: true, beginAtZero: true, grid: { color: '#eef1f0' }, title: axisTitle(unit), ticks: { color: '#66737a', precision: 0 } },
   };
+}
+
+/* Every day of the period, from..to (UTC): the day axis, on which a day
+ * without reports is a gap rather than left out. */
+function periodDays(q) {
+  const { from, to } = period(q);
+  const out = [];
+  for (let d = from; d <= to && out.length <= 40000; d = addDays(d, 1)) out.push(d);
+  return out;
+}
+
+/* value(row) of the row of each day of days (rows by their day), null
+ * for a day without one. */
+function onDays(days, rows, value) {
+  const by = new Map(rows.map((r) => [r.day, r]));
+  return days.map((d) => (by.has(d) ? value(by.get(d)) : null));
 }
 
 function pager(total, q, offset, limit) {
@@ -229,16 +281,47 @@ function pager(total, q, offset, limit) {
     el('button', { type: 'button', disabled: offset + limit >= total, onclick: page(offset + limit) }, 'Older →'));
 }
 
-/* What to show when a period has no data: the latest day we have. */
-function emptyState(q, what) {
+/* What to show when a period has no data: the latest day with reports of
+ * the page's kind (for the chosen domain), a way to all time when that
+ * day is outside the period, and how to get such reports (how: nodes). */
+function emptyState(q, what, latest, how) {
+  const page = parseHash().page;
   let last = null;
-  for (const d of (META && META.domains) || [])
+  for (const d of spans(page))
     if (!q.get('domain') || d.domain === q.get('domain'))
       if (!last || d.last_day > last) last = d.last_day;
+  const { from, to } = period(q);
+  const outside = last && (last < from || last > to);
+  let note;
+  if (!last)
+    note = `No ${what} stored yet` + (q.get('domain') ? ` for ${q.get('domain')}.` : '.');
+  else if (outside)
+    note = `${latest} ${last}.`;
+  else
+    note = `${latest} ${last}; none matches this filter.`;
   return el('div', { class: 'empty' },
     el('div', {}, `No ${what} in this period.`),
-    last ? el('div', { class: 'note' }, `The latest report covers ${last}.`) : el('div', { class: 'note' }, 'No reports stored yet: run dmarcd ingest.'),
-    last ? el('button', { type: 'button', onclick: () => { location.hash = link(parseHash().page, q, { period: 'all', from: '', to: '' }); } }, 'Show all time') : null);
+    el('div', { class: 'note' }, note),
+    outside ? el('button', { type: 'button', onclick: () => { location.hash = link(page, q, { period: 'all', from: '', to: '' }); } }, 'Show all time') : null,
+    how || (last ? null : el('div', { class: 'note' }, 'Run dmarcd ingest, or deliver reports to dmarcd lmtp.')));
+}
+
+/* How to get failure reports, or TLS reports: the DNS record that asks
+ * for them (the chosen domain, as text). */
+function howFailures(q) {
+  const dom = q.get('domain') || 'example.com';
+  return el('div', { class: 'how' },
+    el('p', {}, 'Receivers send failure reports only for domains whose DMARC record asks for them with a ruf= tag (fo=1: on any failed check), for example:'),
+    el('pre', { class: 'mono' }, `_dmarc.${dom} TXT "v=DMARC1; p=none; rua=mailto:dmarc@${dom}; ruf=mailto:dmarc@${dom}; fo=1"`),
+    el('p', {}, 'The address must deliver to dmarcd (LMTP or the Maildir it reads). Few receivers send them; many large ones never do.'));
+}
+
+function howTls(q) {
+  const dom = q.get('domain') || 'example.com';
+  return el('div', { class: 'how' },
+    el('p', {}, 'Senders report TLS (SMTP TLS Reporting, RFC 8460) for domains that publish a TLS-RPT record, for example:'),
+    el('pre', { class: 'mono' }, `_smtp._tls.${dom} TXT "v=TLSRPTv1; rua=mailto:tls-reports@${dom}"`),
+    el('p', {}, 'The address must deliver to dmarcd (LMTP or the Maildir it reads).'));
 }
 
 /* ---- pages ------------------------------------------------------------- */
@@ -251,7 +334,7 @@ async function pageOverview(q) {
     t.dkim += r.dkim_aligned; t.reports += r.reports;
   }
   const out = [el('h1', {}, 'Overview', el('span', { class: 'sub' }, q.get('domain') || 'all domains'))];
-  if (t.messages === 0) return out.concat(emptyState(q, 'aggregate reports'));
+  if (t.messages === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
   const rl = reportsLink(q);
   out.push(el('div', { class: 'cards' },
     card('Messages', num(t.messages), `${num(t.reports)} reports`, rl, 'k-messages'),
@@ -262,22 +345,23 @@ async function pageOverview(q) {
 
   const { box, canvas } = chartBox();
   out.push(panel('Messages per day', el('div', { class: 'note' }, 'Click a day for the reports behind it.'), box));
-  const days = d.days;
+  const days = periodDays(q);
+  const series = (k) => onDays(days, d.days, (x) => x[k]);
   setTimeout(() => chart(canvas, {
     type: 'bar',
     data: {
-      labels: days.map((x) => x.day),
+      labels: days,
       datasets: [
-        { label: 'Pass', data: days.map((x) => x.pass), backgroundColor: COLORS.pass },
-        { label: 'Fail, delivered', data: days.map((x) => x.fail_none), backgroundColor: COLORS.none },
-        { label: 'Fail, quarantined', data: days.map((x) => x.fail_quarantine), backgroundColor: COLORS.quarantine },
-        { label: 'Fail, rejected', data: days.map((x) => x.fail_reject), backgroundColor: COLORS.reject },
+        { label: 'Pass', data: series('pass'), backgroundColor: COLORS.pass },
+        { label: 'Fail, delivered', data: series('fail_none'), backgroundColor: COLORS.none },
+        { label: 'Fail, quarantined', data: series('fail_quarantine'), backgroundColor: COLORS.quarantine },
+        { label: 'Fail, rejected', data: series('fail_reject'), backgroundColor: COLORS.reject },
       ],
     },
     options: {
-      scales: stackedScales(),
+      scales: stackedScales('messages'),
       onClick: (ev, els) => {
-        if (els.length) location.hash = reportsLink(q, dayRange(q, days[els[0].index].day));
+        if (els.length) location.hash = reportsLink(q, dayRange(q, days[els[0].index]));
       },
     },
   }));
@@ -298,15 +382,17 @@ function card(k, v, n, href, id) {
   return el('a', { class: 'card', href, id }, el('div', { class: 'k' }, k), el('div', { class: 'v' }, v), el('div', { class: 'n' }, n));
 }
 
-/* Results by day for one method, as stacked datasets. */
-function resultSeries(rows, method) {
-  const days = [...new Set(rows.map((r) => r.day))];
+/* Results by day for one method, as stacked datasets on days (null: no
+ * reports of the method that day). */
+function resultSeries(rows, method, days) {
   const results = [...new Set(rows.filter((r) => r.method === method).map((r) => r.result))];
   results.sort((a, b) => (a === 'pass' ? -1 : b === 'pass' ? 1 : a.localeCompare(b)));
   const idx = new Map(days.map((d, i) => [d, i]));
   const sets = results.map((res) => {
-    const data = new Array(days.length).fill(0);
-    for (const r of rows) if (r.method === method && r.result === res) data[idx.get(r.day)] += r.messages;
+    const data = new Array(days.length).fill(null);
+    for (const r of rows)
+      if (r.method === method && r.result === res && idx.has(r.day))
+        data[idx.get(r.day)] = (data[idx.get(r.day)] || 0) + r.messages;
     return { label: res || '(none)', data, backgroundColor: color(res) };
   });
   return { labels: days, datasets: sets };
@@ -315,7 +401,7 @@ function resultSeries(rows, method) {
 async function pageAlignment(q) {
   const d = await api('alignment', filterQuery(q));
   const out = [el('h1', {}, 'Alignment and failures')];
-  if (d.alignment.length === 0) return out.concat(emptyState(q, 'aggregate reports'));
+  if (d.alignment.length === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
   const a = chartBox(true), b = chartBox(true), c = chartBox(true);
   out.push(el('div', { class: 'grid2' },
     panel('Aligned messages per day (policy evaluated)', c.box),
@@ -327,19 +413,21 @@ async function pageAlignment(q) {
       { key: 'fail', label: 'Failing DMARC', num: true, fmt: (r) => num(r.fail) },
     ], d.reasons, { sortKey: 'messages' }))));
   setTimeout(() => {
-    chart(a.canvas, { type: 'bar', data: resultSeries(d.days, 'dkim'), options: { scales: stackedScales() } });
-    chart(b.canvas, { type: 'bar', data: resultSeries(d.days, 'spf'), options: { scales: stackedScales() } });
-    const al = d.alignment;
+    const days = periodDays(q);
+    chart(a.canvas, { type: 'bar', data: resultSeries(d.days, 'dkim', days), options: { scales: stackedScales('messages') } });
+    chart(b.canvas, { type: 'bar', data: resultSeries(d.days, 'spf', days), options: { scales: stackedScales('messages') } });
+    const share = (k) => onDays(days, d.alignment, (x) => (x.messages > 0 ? +(100 * x[k] / x.messages).toFixed(1) : null));
+    /* two colours far apart, and a dash, to tell the lines apart */
     chart(c.canvas, {
       type: 'line',
       data: {
-        labels: al.map((x) => x.day),
+        labels: days,
         datasets: [
-          { label: 'DKIM aligned %', data: al.map((x) => +(100 * x.dkim_aligned / x.messages).toFixed(1)), borderColor: COLORS.pass, backgroundColor: COLORS.pass, tension: 0.2, pointRadius: 2 },
-          { label: 'SPF aligned %', data: al.map((x) => +(100 * x.spf_aligned / x.messages).toFixed(1)), borderColor: COLORS.policy, backgroundColor: COLORS.policy, tension: 0.2, pointRadius: 2 },
+          { label: 'DKIM aligned %', data: share('dkim_aligned'), borderColor: COLORS.dkimAligned, backgroundColor: COLORS.dkimAligned, tension: 0.2, pointRadius: 2 },
+          { label: 'SPF aligned %', data: share('spf_aligned'), borderColor: COLORS.spfAligned, backgroundColor: COLORS.spfAligned, borderDash: [6, 3], tension: 0.2, pointRadius: 2 },
         ],
       },
-      options: { scales: { y: { min: 0, max: 100, ticks: { color: '#66737a' } }, x: { grid: { display: false }, ticks: { color: '#66737a', maxRotation: 0, autoSkipPadding: 12 } } } },
+      options: { scales: { y: { min: 0, max: 100, title: axisTitle('% of messages'), ticks: { color: '#66737a' } }, x: dayAxis(false) } },
     });
   });
   out.push(panel('Failing sources', table([
@@ -367,7 +455,7 @@ async function pageSources(q) {
   const sort = q.get('sort') || 'messages';
   const d = await api('sources', filterQuery(q, { limit, offset, sort, order: q.get('order') }));
   const out = [el('h1', {}, 'Sources', el('span', { class: 'sub' }, 'sending IPs as reporters saw them'))];
-  if (d.sources.length === 0 && offset === 0) return out.concat(emptyState(q, 'sources'));
+  if (d.sources.length === 0 && offset === 0) return out.concat(emptyState(q, 'sources', 'The latest aggregate report covers'));
   const total = d.sources.length ? d.sources[0].total : 0;
   const server = (key) => {
     const cur = parseHash().q;
@@ -440,7 +528,7 @@ function recordsTable(rows, q, withReport) {
 async function pageReporters(q) {
   const d = await api('reporters', filterQuery(q));
   const out = [el('h1', {}, 'Reporters', el('span', { class: 'sub' }, 'who sends you aggregate reports'))];
-  if (d.reporters.length === 0) return out.concat(emptyState(q, 'reports'));
+  if (d.reporters.length === 0) return out.concat(emptyState(q, 'reports', 'The latest aggregate report covers'));
   const { from, to } = period(q);
   const span = Math.round((new Date(to) - new Date(from)) / 86400000) + 1;
   const c = chartBox(true);
@@ -449,7 +537,7 @@ async function pageReporters(q) {
   setTimeout(() => chart(c.canvas, {
     type: 'bar',
     data: { labels: top.map((r) => r.reporter || '(unnamed)'), datasets: [{ label: 'Reports', data: top.map((r) => r.reports), backgroundColor: COLORS.policy }] },
-    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0, color: '#66737a' } }, y: { ticks: { color: '#4b585e' } } },
+    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, title: axisTitle('reports'), ticks: { precision: 0, color: '#66737a' } }, y: { title: axisTitle('reporter'), ticks: { color: '#4b585e' } } },
       onClick: (ev, els) => { if (els.length) location.hash = reportsLink(q, { reporter: top[els[0].index].reporter }); } },
   }));
   out.push(panel(null, table([
@@ -469,7 +557,7 @@ async function pageReports(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const d = await api('reports', filterQuery(q, { ip: q.get('ip'), limit, offset }));
   const title = [el('h1', {}, 'Reports', q.get('ip') ? el('span', { class: 'sub' }, 'with records from ', el('span', { class: 'mono' }, q.get('ip'))) : null)];
-  if (d.reports.length === 0 && offset === 0) return title.concat(emptyState(q, 'reports'));
+  if (d.reports.length === 0 && offset === 0) return title.concat(emptyState(q, 'reports', 'The latest aggregate report covers'));
   const total = d.reports.length ? d.reports[0].total : 0;
   return title.concat(panel(null, table([
     { key: 'day', label: 'Day' },
@@ -612,12 +700,14 @@ async function pageFailures(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const d = await api('forensic', filterQuery(q, { ip: q.get('ip'), limit, offset }));
   const out = [el('h1', {}, 'Failure reports')];
-  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'failure reports'));
+  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'failure reports', 'The latest failure report arrived on', howFailures(q)));
   const { box, canvas } = chartBox(true);
   out.push(panel('Failure reports per day', box));
+  const days = periodDays(q);
   setTimeout(() => chart(canvas, {
     type: 'bar',
-    data: { labels: d.days.map((x) => x.day), datasets: [{ label: 'Failure reports', data: d.days.map((x) => x.reports), backgroundColor: COLORS.reject }] },
+    data: { labels: days, datasets: [{ label: 'Failure reports', data: onDays(days, d.days, (x) => x.reports), backgroundColor: COLORS.reject }] },
+    options: { scales: stackedScales('failure reports') },
   }), 0);
   const total = d.reports.length ? d.reports[0].total : 0;
   out.push(panel(null, table([
@@ -663,17 +753,25 @@ async function pageTls(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const d = await api('tlsrpt', filterQuery(q, { limit, offset }));
   const out = [el('h1', {}, 'TLS reports')];
-  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'TLS reports'));
+  if (d.reports.length === 0 && offset === 0) return out.concat(emptyState(q, 'TLS reports', 'The latest TLS report covers', howTls(q)));
   const { box, canvas } = chartBox(true);
   out.push(panel('TLS sessions per day', box));
-  const days = [...new Set(d.days.map((x) => x.day))];
-  const sum = (k) => days.map((day) => d.days.filter((x) => x.day === day).reduce((a, x) => a + Number(x[k] || 0), 0));
+  /* d.days has a row per day and policy domain */
+  const days = periodDays(q);
+  const byDay = new Map();
+  for (const x of d.days) {
+    const t = byDay.get(x.day) || { day: x.day, successful: 0, failed: 0 };
+    t.successful += Number(x.successful || 0);
+    t.failed += Number(x.failed || 0);
+    byDay.set(x.day, t);
+  }
+  const sum = (k) => onDays(days, [...byDay.values()], (x) => x[k]);
   setTimeout(() => chart(canvas, {
     type: 'bar',
     data: { labels: days, datasets: [
       { label: 'Successful', data: sum('successful'), backgroundColor: COLORS.pass },
       { label: 'Failed', data: sum('failed'), backgroundColor: COLORS.reject }] },
-    options: { scales: stackedScales() },
+    options: { scales: stackedScales('sessions') },
   }), 0);
   out.push(panel('Per policy domain', table([
     { key: 'domain', label: 'Policy domain', fmt: (r) => orNone(r.domain) },

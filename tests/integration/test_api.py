@@ -28,6 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 JUNK = os.path.join(httpdlib.TESTS, "data", "httpd", "not-a-report.eml")
 # a failing record of count 0 (192.0.2.200) beside one of 4 (192.0.2.201)
 ZERO = os.path.join(httpdlib.TESTS, "data", "httpd", "zero-count.xml")
+# a failure report of example.org arriving 2023-11-15, a TLS report of
+# example.org for 2023-11-14: the spans /api/meta gives of each kind
+FORENSIC = os.path.join(httpdlib.TESTS, "data", "forensic", "auth-failure.eml")
+TLSRPT = os.path.join(httpdlib.TESTS, "data", "tlsrpt", "report.json")
 ALL = "from=1970-01-01&to=2069-12-31"
 HOSTILE_ORG = "<img src=x onerror=alert(1)>"
 
@@ -41,7 +45,7 @@ if shutil.which("curl") is None:
     testlib.skip_all("curl not installed")
 
 dash = httpdlib.Dashboard(D, httpdlib.corpus_files(shared) +
-                          [httpdlib.HOSTILE, JUNK, ZERO])
+                          [httpdlib.HOSTILE, JUNK, ZERO, FORENSIC, TLSRPT])
 ok(dash.ingest_rc in (0, 1), "corpus ingested", dash.ingest_err[-2000:])
 dash.serve()
 
@@ -75,6 +79,19 @@ ok("default-src 'self'" in h.get("content-security-policy", "") and
    "CSP: self only, no inline script, no framing", h)
 ok(h.get("x-content-type-options") == "nosniff", "nosniff")
 ok(h.get("cache-control") == "no-store", "API responses are not cached")
+# the latest day of failure and TLS reports, which the dashboard's empty
+# states name and its "all time" reaches (not the aggregate reports' span)
+_, _, meta = jget("/api/meta")
+ok(meta.get("forensic_domains") == [{"domain": "example.org",
+                                     "first_day": "2023-11-15",
+                                     "last_day": "2023-11-15"}],
+   "meta: the span of the failure reports per domain",
+   meta.get("forensic_domains"))
+ok(meta.get("tlsrpt_domains") == [{"domain": "example.org",
+                                   "first_day": "2023-11-14",
+                                   "last_day": "2023-11-14"}],
+   "meta: the span of the TLS reports per policy domain",
+   meta.get("tlsrpt_domains"))
 
 # --- figures equal what the reports say (dmarcd export) -------------------
 r = subprocess.run([D, "export", "--db", dash.url], stdout=subprocess.PIPE,
