@@ -78,30 +78,34 @@ lmtp_options(int argc, char **argv, struct lmtp_settings *set,
 	return r;
 }
 
-/* A list setting: the command line's items, else the file's; -1 when
- * there are too many. */
+/* A list setting: the command line's items, else the file's.  Returns 0,
+ * or the exit status when there are too many (a usage error when the
+ * command line gave them). */
 static int
 setting_list(const struct cmd_env *env, const char *name, const char *file,
     const char **items, unsigned *n, unsigned max, char **copy_r)
 {
 	int	k;
 
-	if ((k = conf_arg_list(env, name, items, max)) == 0)
-		k = conf_list(file, items, max, copy_r);
-	if (k == -1) {
+	if ((k = conf_arg_list(env, name, items, max)) == -1) {
+		log_warnx("%s: more than %u on the command line", name, max);
+		return EXIT_USAGE;
+	}
+	if (k == 0 && (k = conf_list(file, items, max, copy_r)) == -1) {
 		log_warnx("%s: more than %u items", name, max);
-		return -1;
+		return EXIT_CONFIG;
 	}
 	*n = k;
 	return 0;
 }
 
 /* Completes set from the settings (the command line's over the file's,
- * over the defaults: cmd_env_load); -1 on a bad value. */
+ * over the defaults: cmd_env_load); 0, else the exit status. */
 static int
 lmtp_settings_apply(struct lmtp_settings *set, const struct cmd_env *env)
 {
 	const struct conf	*c = &env->conf;
+	int			 rc;
 
 	set->socket_mode = c->lmtp_socket_mode;
 	set->user = c->lmtp_user;
@@ -114,18 +118,19 @@ lmtp_settings_apply(struct lmtp_settings *set, const struct cmd_env *env)
 	set->shutdown_timeout = c->lmtp_shutdown_timeout;
 	set->max_rcpts = c->lmtp_max_recipients;
 	set->max_line = c->lmtp_max_line;
-	if (setting_list(env, "lmtp_listen", c->lmtp_listen, set->listen,
-	    &set->nlisten, LMTP_LISTEN_MAX, &set->listen_copy) == -1 ||
-	    setting_list(env, "lmtp_recipients", c->lmtp_recipients,
+	if ((rc = setting_list(env, "lmtp_listen", c->lmtp_listen,
+	    set->listen, &set->nlisten, LMTP_LISTEN_MAX,
+	    &set->listen_copy)) != 0 ||
+	    (rc = setting_list(env, "lmtp_recipients", c->lmtp_recipients,
 	    set->recipients, &set->nrecipients, LMTP_LIST_MAX,
-	    &set->recipients_copy) == -1 ||
-	    setting_list(env, "watch_maildirs", c->watch_maildirs,
+	    &set->recipients_copy)) != 0 ||
+	    (rc = setting_list(env, "watch_maildirs", c->watch_maildirs,
 	    set->maildirs, &set->nmaildirs, LMTP_LIST_MAX,
-	    &set->maildirs_copy) == -1)
-		return -1;
+	    &set->maildirs_copy)) != 0)
+		return rc;
 	if (set->nlisten == 0) {
 		log_warnx("lmtp_listen: nothing to listen on");
-		return -1;
+		return EXIT_CONFIG;
 	}
 	return 0;
 }
@@ -173,9 +178,9 @@ cmd_lmtp(int argc, char **argv)
 	d.watch_stopfd = -1;
 	if ((r = runconf_load(&env, 1, &d.rc)) != 0)
 		return r;
-	if (lmtp_settings_apply(&set, &d.rc->env) == -1) {
+	if ((r = lmtp_settings_apply(&set, &d.rc->env)) != 0) {
 		lmtp_undo(&d, &set);
-		return EXIT_CONFIG;
+		return r;
 	}
 	if (gethostname(d.hostname, sizeof(d.hostname) - 1) == -1 ||
 	    *d.hostname == '\0')

@@ -100,7 +100,7 @@ struct conf_arg {
 	unsigned	 entry;		/* index in the table */
 	const char	*value;
 };
-#define CONF_ARGS_MAX	64
+#define CONF_ARGS_MAX	256	/* room for every lmtp list at its most */
 /* getopt values of the table's options: CONF_OPT_BASE + entry */
 #define CONF_OPT_BASE	1000
 

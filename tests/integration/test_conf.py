@@ -295,6 +295,17 @@ ok(res.rc == 64 and b"--socket-mode" in res.err and b"octal" in res.err,
    "--socket-mode 0999: refused as the file would, naming the option",
    res.rc, res.err[-300:])
 
+# a list option repeats up to its list's room (64 recipients), as before
+for n, want in ((64, 78), (65, 64)):
+    rcpts = sum((["--recipient", "r%d@example.org" % i] for i in range(n)), [])
+    res = run([exe, "lmtp", "-f", empty, "--foreground", "--listen",
+               "nowhere:at:all", "--db",
+               "postgresql:///nowhere?host=/nonexistent"] + rcpts, timeout=20)
+    ok(res.rc == want and (want == 78 or b"more than 64 on the command"
+                           b" line" in res.err),
+       "lmtp: %d --recipient options: exit %d" % (n, want), res.rc,
+       res.err[-200:])
+
 bindir = pglib.find_bindir()
 if bindir is None:
     ok(True, "serve and lmtp settings from the file # SKIP PostgreSQL absent")
