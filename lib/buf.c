@@ -117,3 +117,37 @@ buf_take(struct buf *b)
 	b->len = b->size = 0;
 	return p;
 }
+
+int
+buf_wrap(struct buf *b, const char *text, int col, int indent, int width)
+{
+	const char	*p = text;
+	int		 w;
+
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		w = (int)strcspn(p, " ");
+		if (col > indent && col + 1 + w > width) {
+			if (buf_addc(b, '\n') == -1)
+				return -1;
+			col = 0;
+		}
+		if (col < indent) {
+			if (buf_printf(b, "%*s", indent - col, "") == -1)
+				return -1;
+			col = indent;
+		} else if (col > indent) {
+			if (buf_addc(b, ' ') == -1)
+				return -1;
+			col++;
+		}
+		if (buf_add(b, p, w) == -1)
+			return -1;
+		col += w;
+		p += w;
+	}
+	return buf_addc(b, '\n');
+}

@@ -29,6 +29,11 @@ int	buf_addc(struct buf *b, char c);
 int	buf_adds(struct buf *b, const char *s);
 int	buf_printf(struct buf *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Appends text's words wrapped before column width, then a newline: out
+ * is at column col now; a first line short of indent, and every further
+ * line, starts at indent. */
+int	buf_wrap(struct buf *b, const char *text, int col, int indent,
+	    int width);
 void	buf_reset(struct buf *b);
 void	buf_free(struct buf *b);
 /* Hands the data out (caller frees) and resets the buffer. */

@@ -107,6 +107,8 @@ lmtp_settings_apply(struct lmtp_settings *set, const struct cmd_env *env)
 	const struct conf	*c = &env->conf;
 	int			 rc;
 
+	/* copied, not read from the runconf: a SIGHUP does not change what
+	 * the listeners and the event loop were started with */
 	set->socket_mode = c->lmtp_socket_mode;
 	set->user = c->lmtp_user;
 	set->max_sessions = c->lmtp_max_sessions;

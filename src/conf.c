@@ -23,6 +23,7 @@
 
 #define CONF_LINE_MAX	4096	/* bytes of one line */
 #define CONF_FILE_MAX	(1 << 20)	/* bytes of the whole file */
+#define HELP_COL	23	/* where --help's descriptions start */
 
 enum conf_type {
 	CONF_STRING,
@@ -466,68 +467,49 @@ conf_print(const struct conf *c, FILE *out)
 	}
 }
 
-/* Writes text from column col on, wrapped before column 79 with the
- * continuation lines indented to col. */
-static void
-help_text(FILE *out, const char *text, int col)
-{
-	const char	*p = text, *sp;
-	int		 at = col, w;
-
-	while (*p != '\0') {
-		while (*p == ' ')
-			p++;
-		sp = p + strcspn(p, " ");
-		w = (int)(sp - p);
-		if (at > col && at + 1 + w > 78) {
-			fprintf(out, "\n%*s", col, "");
-			at = col;
-		}
-		if (at > col) {
-			fputc(' ', out);
-			at++;
-		}
-		fwrite(p, 1, w, out);
-		at += w;
-		p = sp;
-	}
-	fputc('\n', out);
-}
-
 void
 conf_help(const char *cmd, FILE *out)
 {
 	const struct conf_entry	*e;
-	char			 opt[64], tail[256], num[32], lo[32], hi[32];
+	struct buf		 b;
+	char			 opt[64], num[32], lo[32], hi[32];
 	size_t			 i;
-	int			 n;
+	int			 n, rc = 0;
 
+	buf_init(&b, 1 << 16);
 	for (i = 0; i < nitems(conf_table); i++) {
 		e = &conf_table[i];
 		if (e->option == NULL || strcmp(e->cmd, cmd) != 0)
 			continue;
-		n = snprintf(opt, sizeof(opt), "--%s %s", e->option, e->arg);
-		fprintf(out, "  %-20s ", opt);
-		if (n > 20)
-			fprintf(out, "\n%23s", "");
-		help_text(out, e->help, 23);
-		/* the setting, then its default as check-config -v prints it */
+		/* the option and its help, then its setting and default as
+		 * check-config -v prints it */
+		n = snprintf(opt, sizeof(opt), "  --%s %s", e->option, e->arg);
+		rc |= buf_adds(&b, opt);
+		if (n > HELP_COL - 1) {
+			rc |= buf_addc(&b, '\n');
+			n = 0;
+		}
+		rc |= buf_wrap(&b, e->help, n, HELP_COL, 78);
 		if (is_string(e))
-			snprintf(tail, sizeof(tail), "%ssetting %s%s%s",
+			rc |= buf_printf(&b, "%*s%ssetting %s%s%s", HELP_COL, "",
 			    e->type == CONF_LIST ? "repeatable; " : "", e->name,
 			    e->sdef ? "; default " : "", e->sdef ? e->sdef : "");
 		else if (e->type == CONF_MODE)
-			snprintf(tail, sizeof(tail), "setting %s; default %s",
-			    e->name, format_number(e, e->def, num, sizeof(num)));
+			rc |= buf_printf(&b, "%*ssetting %s; default %s",
+			    HELP_COL, "", e->name,
+			    format_number(e, e->def, num, sizeof(num)));
 		else
-			snprintf(tail, sizeof(tail), "setting %s; default %s; "
-			    "%s..%s", e->name,
+			rc |= buf_printf(&b, "%*ssetting %s; default %s; %s..%s",
+			    HELP_COL, "", e->name,
 			    format_number(e, e->def, num, sizeof(num)),
 			    format_number(e, e->min, lo, sizeof(lo)),
 			    format_number(e, e->max, hi, sizeof(hi)));
-		fprintf(out, "%23s", "");
-		help_text(out, tail, 23);
+		rc |= buf_addc(&b, '\n');
 	}
+	if (rc != 0)
+		fatalx("conf_help: out of memory");
+	fwrite(b.data, 1, b.len, out);
+	buf_free(&b);
 }
 
 void

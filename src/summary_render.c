@@ -158,36 +158,7 @@ verdict_words(const struct summary *s, const struct summary_domain *d,
 static int
 text_wrap(struct buf *out, const char *text, int indent)
 {
-	const char	*p = text, *sp;
-	int		 col = 0, w;
-
-	while (*p != '\0') {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		sp = strchr(p, ' ');
-		w = sp != NULL ? (int)(sp - p) : (int)strlen(p);
-		if (col > indent && col + 1 + w > TEXT_WIDTH) {
-			if (buf_addc(out, '\n') == -1)
-				return -1;
-			col = 0;
-		}
-		if (col == 0) {
-			if (buf_printf(out, "%*s", indent, "") == -1)
-				return -1;
-			col = indent;
-		} else {
-			if (buf_addc(out, ' ') == -1)
-				return -1;
-			col++;
-		}
-		if (buf_add(out, p, w) == -1)
-			return -1;
-		col += w;
-		p += w;
-	}
-	return buf_addc(out, '\n');
+	return buf_wrap(out, text, 0, indent, TEXT_WIDTH);
 }
 
 static int

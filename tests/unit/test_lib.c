@@ -122,10 +122,35 @@ test_util(void)
 	    "parse_int64: overflow refused");
 }
 
+/* buf_wrap: --help's columns and the summary's paragraphs. */
+static void
+test_wrap(void)
+{
+	struct buf	b;
+
+	buf_init(&b, 4096);
+	buf_wrap(&b, "one two  three", 0, 0, 9);
+	ok(b.len == 14 && memcmp(b.data, "one two\nthree\n", 14) == 0,
+	    "wrap: words to the width, runs of spaces taken as one");
+	buf_reset(&b);
+	buf_wrap(&b, "aa bb cc", 4, 6, 12);
+	ok(b.len == 17 && memcmp(b.data, "  aa bb\n      cc\n", 17) == 0,
+	    "wrap: a first line short of indent is padded, the next indented");
+	buf_reset(&b);
+	buf_wrap(&b, "averyveryverylongword x", 0, 2, 8);
+	ok(b.len == 28 && memcmp(b.data, "  averyveryverylongword\n  x\n",
+	    28) == 0, "wrap: a word longer than the width stands alone, whole");
+	buf_reset(&b);
+	buf_wrap(&b, "", 3, 3, 10);
+	ok(b.len == 1 && b.data[0] == '\n', "wrap: nothing is a newline");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_buf();
+	test_wrap();
 	test_json();
 	test_escape();
 	test_utf8();
