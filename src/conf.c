@@ -508,7 +508,8 @@ conf_help(const char *cmd, FILE *out)
 	}
 	if (rc != 0)
 		fatalx("conf_help: out of memory");
-	fwrite(b.data, 1, b.len, out);
+	if (b.len > 0)		/* a command may take none: no data then */
+		fwrite(b.data, 1, b.len, out);
 	buf_free(&b);
 }
 
