@@ -167,6 +167,11 @@ WITH r AS MATERIALIZED (
 	    fail_header_from = dmarcd_text_union(dash_ip_all.fail_header_from,
 		excluded.fail_header_from),
 	    domains = dmarcd_text_union(dash_ip_all.domains, excluded.domains)
+), i_host AS (
+	-- a new address waits for the enricher (sql/011_source_host.sql)
+	INSERT INTO source_host (ip)
+	SELECT DISTINCT source_ip FROM c ORDER BY 1
+	ON CONFLICT (ip) DO NOTHING
 ), au AS MATERIALIZED (
 	-- records share few distinct auth_results: group before unnesting
 	SELECT g.domain, g.day, g.reporter, g.method, coalesce(a.d, '') AS d,

@@ -31,6 +31,7 @@ enum conf_type {
 	CONF_NUMBER,
 	CONF_SIZE,	/* a number that takes K, M, G */
 	CONF_MODE,	/* a file mode, in octal */
+	CONF_CHOICE,	/* one of the words of arg, "a|b|c" */
 };
 
 /*
@@ -57,6 +58,7 @@ struct conf_entry {
 #define N(f, d, lo, hi)	CONF_NUMBER, offsetof(struct conf, f), d, NULL, lo, hi
 #define Z(f, d, lo, hi)	CONF_SIZE, offsetof(struct conf, f), d, NULL, lo, hi
 #define M(f, d)	CONF_MODE, offsetof(struct conf, f), d, NULL, 0, 0777
+#define C(f, d)	CONF_CHOICE, offsetof(struct conf, f), 0, d, 0, 0
 #define NOOPT(cmd)	cmd, NULL, NULL
 
 static const struct conf_entry conf_table[] = {
@@ -176,6 +178,36 @@ static const struct conf_entry conf_table[] = {
 	  "headers", false },
 	{ "forensic_redact", N(forensic_redact, 0, 0, 1), NOOPT(NULL),
 	  "failure reports: 1 replaces the local parts of addresses", false },
+	/* enrichment (enrich/): by `dmarcd enrich` and lmtp's background
+	 * enricher, never on the delivery path */
+	{ "enrich", C(enrich, "on"), "lmtp", "enrich", "on|off|local",
+	  "source enrichment: on (DNS, catalogue, GeoIP), local (no DNS) or "
+	  "off (none at all)", false },
+	{ "enrich_interval", N(enrich_interval, 10, 1, 86400), NOOPT("lmtp"),
+	  "seconds between the background enricher's passes", false },
+	{ "dns_servers", L(dns_servers, NULL), "enrich", "dns-server",
+	  "ADDR[:PORT]", "DNS servers to ask; default those of "
+	  "/etc/resolv.conf", false },
+	{ "dns_max_inflight", N(dns_max_inflight, 64, 1, 4096), "enrich",
+	  "max-inflight", "N", "source IPs looked up at once", false },
+	{ "dns_timeout", N(dns_timeout, 5, 1, 60), "enrich", "timeout", "SEC",
+	  "seconds a lookup (PTR, then A/AAAA of its name) may take", false },
+	{ "dns_max_rate", N(dns_max_rate, 5000, 1, 1000000), "enrich",
+	  "max-rate", "N", "DNS queries sent per second, at most", false },
+	{ "dns_min_ttl", N(dns_min_ttl, 86400, 60, 31536000), NOOPT("enrich"),
+	  "seconds an answer is kept at least, whatever its TTL", false },
+	{ "dns_max_ttl", N(dns_max_ttl, 2592000, 60, 31536000),
+	  NOOPT("enrich"), "seconds an answer is kept at most", false },
+	{ "dns_negative_ttl", N(dns_negative_ttl, 86400, 60, 31536000),
+	  NOOPT("enrich"), "seconds an NXDOMAIN (no PTR) is kept", false },
+	{ "dns_error_ttl", N(dns_error_ttl, 3600, 60, 31536000),
+	  NOOPT("enrich"), "seconds before a SERVFAIL or timeout is retried",
+	  false },
+	{ "services_file", S(services_file, NULL), "enrich", "services", "FILE",
+	  "services that add to or override the built-in catalogue", false },
+	{ "geoip_db", L(geoip_db, NULL), "enrich", "geoip-db", "FILE",
+	  "MMDB files (ASN, country) for AS and country; none: left out",
+	  false },
 };
 
 #undef S
@@ -183,12 +215,30 @@ static const struct conf_entry conf_table[] = {
 #undef N
 #undef Z
 #undef M
+#undef C
 #undef NOOPT
 
 static bool
 is_string(const struct conf_entry *e)
 {
-	return e->type == CONF_STRING || e->type == CONF_LIST;
+	return e->type == CONF_STRING || e->type == CONF_LIST ||
+	    e->type == CONF_CHOICE;
+}
+
+/* Whether v is one of the words of a choice's arg ("on|off|local"). */
+static bool
+is_choice(const struct conf_entry *e, const char *v)
+{
+	const char	*p = e->arg, *bar;
+	size_t		 l = strlen(v);
+
+	for (; p != NULL; p = bar == NULL ? NULL : bar + 1) {
+		bar = strchr(p, '|');
+		if ((bar == NULL ? strlen(p) : (size_t)(bar - p)) == l &&
+		    strncmp(p, v, l) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Where e lives in c (const for conf_print, which only reads). */
@@ -305,6 +355,11 @@ conf_set(struct conf *c, const struct conf_entry *e, const char *v,
 		/* empty: the default (nothing, for most) */
 		if (*v == '\0' && e->sdef != NULL)
 			v = e->sdef;
+		if (e->type == CONF_CHOICE && !is_choice(e, v)) {
+			snprintf(why, whylen, "%s: expected %s: %s", e->name,
+			    e->arg, v);
+			return -1;
+		}
 		sp = entry_string(c, e);
 		free(*sp);
 		if ((*sp = strdup(v)) == NULL)

@@ -70,6 +70,19 @@ struct conf {
 	/* failure reports (db/forensic.c); 0 or 1 */
 	uint64_t	 forensic_keep_body;
 	uint64_t	 forensic_redact;
+	/* enrichment (enrich/, src/cmd_enrich.c) */
+	char		*enrich;		/* "on", "off" or "local" */
+	uint64_t	 enrich_interval;
+	char		*dns_servers;		/* list of ADDR[:PORT] */
+	uint64_t	 dns_max_inflight;
+	uint64_t	 dns_timeout;		/* seconds */
+	uint64_t	 dns_max_rate;		/* queries per second */
+	uint64_t	 dns_min_ttl;
+	uint64_t	 dns_max_ttl;
+	uint64_t	 dns_negative_ttl;
+	uint64_t	 dns_error_ttl;
+	char		*services_file;
+	char		*geoip_db;		/* list of MMDB paths */
 };
 
 /* Defaults, then the file (NULL: $DMARCD_CONF, else CONF_DEFAULT_FILE, which

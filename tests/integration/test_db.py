@@ -64,23 +64,43 @@ def strip_source(objs):
 
 # --- migrations -------------------------------------------------------------
 # sql/010_schema.sql is 001..010 squashed: a database those left at
-# version 10 is up to date; the functions (sql/functions.sql) are applied
-# whenever the database's copy differs from the binary's.
+# version 10 takes 011 (source_host) on its data; the functions
+# (sql/functions.sql) are applied at the latest version, whenever the
+# database's copy differs from the binary's.
 FUNCS = "SELECT count(*) FROM dmarcd_functions"
 url = pg.createdb("mig")
 r = dm(url, "db", "status")
-ok(r.returncode == 0 and b"schema: version 0 of 10" in r.stdout
-   and b"pending: 010_schema" in r.stdout, "db status on an empty database",
+ok(r.returncode == 0 and b"schema: version 0 of 11" in r.stdout
+   and b"pending: 010_schema" in r.stdout and
+   b"pending: 011_source_host" in r.stdout, "db status on an empty database",
    r.stdout, r.stderr)
 r = dm(url, "db", "migrate", "--to", "10")
 ok(r.returncode == 0 and b"from version 0 to 10" in r.stdout,
    "migrate an empty database to version 10", r.stdout, r.stderr)
 ok(pg.psql("mig", "SELECT string_agg(version::text, ',') FROM dmarcd_schema")
-   .strip() == "10" and pg.psql("mig", FUNCS).strip() == "1" and
-   pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
-   .strip() == "1", "version table holds 10, the functions are applied")
+   .strip() == "10" and pg.psql(
+       "mig", "SELECT count(*) FROM pg_tables WHERE tablename ="
+       " 'source_host'").strip() == "0",
+   "version table holds 10, no source_host yet")
 pg.psql("mig", "INSERT INTO report (domain, org_name, report_id, begin_time,"
-        " end_time) VALUES ('old.example', 'o', 'x', now(), now())")
+        " end_time) VALUES ('old.example', 'o', 'x', now(), now());"
+        " INSERT INTO dash_ip_all VALUES ('2024-01-01', '192.0.2.7', 1, 1,"
+        " 0, 0, 1, '{a.example}', '{}', '{old.example}'), ('2024-01-02',"
+        " '192.0.2.7', 1, 1, 0, 0, 1, '{a.example}', '{}', '{old.example}'),"
+        " ('2024-01-02', '2001:db8::1', 1, 1, 0, 0, 1, '{a.example}', '{}',"
+        " '{old.example}')")
+r = dm(url, "db", "migrate")
+ok(r.returncode == 0 and b"from version 10 to 11" in r.stdout and
+   pg.psql("mig", "SELECT string_agg(version::text, ',' ORDER BY version)"
+           " FROM dmarcd_schema").strip() == "10,11" and
+   pg.psql("mig", FUNCS).strip() == "1" and
+   pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
+   .strip() == "1", "011 on a version-10 database, then the functions",
+   r.stdout, r.stderr)
+ok(pg.psql("mig", "SELECT string_agg(host(ip) || ' ' || state, ',' ORDER BY"
+           " ip) FROM source_host").strip() ==
+   "192.0.2.7 pending,2001:db8::1 pending",
+   "011: every address already rolled up waits for its lookup, once")
 r = dm(url, "db", "migrate")
 ok(r.returncode == 0 and b"nothing to do" in r.stdout, "migrate again: no-op")
 # functions replaced whenever the recorded copy differs, keeping the data
