@@ -21,8 +21,9 @@
 -- (`dmarcd enrich --refresh`); NULL while pending.
 --
 -- base_domain .. country are classified from ptr, the IP's records and
--- the MMDB files (src/classify.c); classified is when, NULL when a new
--- DNS answer (or a changed catalogue) asks for it again.
+-- the MMDB files (src/classify.c); classified is when, NULL when that is
+-- to be done again: a new DNS answer, a changed catalogue, or new records
+-- of an address no service was found for (the rollup).
 CREATE TABLE source_host (
 	ip		inet NOT NULL PRIMARY KEY,
 	state		text NOT NULL DEFAULT 'pending' CHECK (state IN
@@ -45,7 +46,7 @@ CREATE INDEX source_host_pending ON source_host (ip)
 CREATE INDEX source_host_expires ON source_host (expires)
     WHERE state <> 'pending';
 CREATE INDEX source_host_unclassified ON source_host (ip)
-    WHERE classified IS NULL AND state <> 'pending';
+    WHERE classified IS NULL;
 -- the Sources page sorts and filters by service and type
 CREATE INDEX source_host_service ON source_host (service, ip);
 

@@ -168,10 +168,13 @@ WITH r AS MATERIALIZED (
 		excluded.fail_header_from),
 	    domains = dmarcd_text_union(dash_ip_all.domains, excluded.domains)
 ), i_host AS (
-	-- a new address waits for the enricher (sql/011_source_host.sql)
+	-- a new address waits for the enricher (sql/011_source_host.sql);
+	-- one it could not name is classified again on its new records
 	INSERT INTO source_host (ip)
 	SELECT DISTINCT source_ip FROM c ORDER BY 1
-	ON CONFLICT (ip) DO NOTHING
+	ON CONFLICT (ip) DO UPDATE SET classified = NULL
+	WHERE source_host.service IS NULL AND
+	    source_host.classified IS NOT NULL
 ), au AS MATERIALIZED (
 	-- records share few distinct auth_results: group before unnesting
 	SELECT g.domain, g.day, g.reporter, g.method, coalesce(a.d, '') AS d,
