@@ -167,7 +167,8 @@
 	" dmarc_pass), 0)::bigint AS fail FROM %s GROUP BY reason" \
 	" ORDER BY 2 DESC, 1 LIMIT 100"
 /* failing_sources (both %s: Q_IP_ROWS_*): ip, messages (failing),
- * quarantine, reject, header_from[] (of failing records, at most 10).
+ * quarantine, reject, header_from[] (of failing records, at most 10),
+ * Q_HOST_COLUMNS (defined below).
  * The top IPs by failing messages first, then their header_from; not
  * MATERIALIZED: each pass reads only the columns it needs, the first none
  * but the sums of the primary key. */
@@ -182,7 +183,8 @@
 	"s.fail_header_from)) AS hf FROM (%s) s JOIN t USING (source_ip)" \
 	" GROUP BY 1) SELECT host(t.source_ip) AS ip, t.messages," \
 	" t.quarantine, t.reject, coalesce(h.hf[1:10], '{}') AS" \
-	" header_from FROM t LEFT JOIN h USING (source_ip)" \
+	" header_from," Q_HOST_COLUMNS " FROM t LEFT JOIN h USING" \
+	" (source_ip) LEFT JOIN source_host e ON e.ip = t.source_ip" \
 	" ORDER BY 2 DESC, 1"
 /* selectors (%s: Q_AUTH_*): domain, selector, messages, pass (of the
  * signatures, DKIM result pass: not DMARC). */
@@ -193,18 +195,29 @@
 	" 0)::bigint AS pass FROM %s AND method = 'dkim' GROUP BY 1, 2" \
 	" ORDER BY 3 DESC, 1, 2 LIMIT 200"
 
-/* GET /api/sources, $1-$4, $6 limit, $7 offset; %s, %s, %s, %s:
- * Q_IP_ROWS_*, the ORDER BY, Q_IP_ROWS_* again, the ORDER BY.  sources:
- * ip, messages, pass, fail, records, header_from[] (at most 10),
- * n_header_from, domains[] (at most 10), total (IPs before the page).
- * The page is chosen on the sums alone; header_from and domains are
- * gathered for its IPs only. */
+/* What is known of an IP (source_host, sql/011_source_host.sql), as the
+ * columns ptr, ptr_verified, service, service_type, asn, as_org, country
+ * of the alias e; LEFT JOINed: an IP not looked up yet has NULLs. */
+#define Q_HOST_COLUMNS \
+	" e.ptr, coalesce(e.ptr_verified, false) AS ptr_verified," \
+	" e.service, e.service_type, e.asn, e.as_org, e.country"
+
+/* GET /api/sources, $1-$4, $6 limit, $7 offset, $9 service, $10
+ * service_type (NULL: any; '' : none found); %s, %s, %s, %s: Q_IP_ROWS_*,
+ * the ORDER BY, Q_IP_ROWS_* again, the ORDER BY.  sources: ip, messages,
+ * pass, fail, records, header_from[] (at most 10), n_header_from,
+ * domains[] (at most 10), Q_HOST_COLUMNS, total (IPs before the page).
+ * The page is chosen on the sums and source_host alone (its primary key
+ * per IP); header_from and domains are gathered for its IPs only. */
 #define Q_SOURCES \
-	"WITH t AS (SELECT source_ip," \
+	"WITH g AS (SELECT source_ip," \
 	" sum(messages)::bigint AS messages, sum(pass)::bigint AS pass," \
 	" sum(messages - pass)::bigint AS fail, sum(records)::bigint AS" \
-	" records, count(*) OVER () AS total FROM (%s) s" \
-	" GROUP BY source_ip ORDER BY %s, source_ip" \
+	" records FROM (%s) s GROUP BY source_ip), t AS (SELECT g.*," \
+	Q_HOST_COLUMNS ", count(*) OVER () AS total FROM g LEFT JOIN" \
+	" source_host e ON e.ip = g.source_ip WHERE ($9::text IS NULL OR" \
+	" coalesce(e.service, '') = $9) AND ($10::text IS NULL OR" \
+	" coalesce(e.service_type, '') = $10) ORDER BY %s, source_ip" \
 	" LIMIT $6::int OFFSET $7::bigint), h AS (SELECT s.source_ip," \
 	" dmarcd_text_distinct(dmarcd_text_cat(s.header_from)) AS hf," \
 	" dmarcd_text_distinct(dmarcd_text_cat(s.domains)) AS dm" \
@@ -212,8 +225,32 @@
 	" SELECT host(source_ip) AS ip, messages, pass, fail, records," \
 	" coalesce(h.hf[1:10], '{}') AS header_from," \
 	" coalesce(cardinality(h.hf), 0)::bigint AS n_header_from," \
-	" coalesce(h.dm[1:10], '{}') AS domains, total FROM t LEFT JOIN h" \
-	" USING (source_ip) ORDER BY %s, source_ip"
+	" coalesce(h.dm[1:10], '{}') AS domains, ptr, ptr_verified," \
+	" service, service_type, asn, as_org, country, total FROM t" \
+	" LEFT JOIN h USING (source_ip) ORDER BY %s, source_ip"
+
+/* GET /api/services, $1-$4 (%s: Q_IP_ROWS_*): the sources grouped by
+ * service: service, service_type ('' when none was found), ips,
+ * messages, pass, fail; most messages first. */
+#define Q_SERVICES \
+	"WITH g AS (SELECT source_ip, sum(messages)::bigint AS messages," \
+	" sum(pass)::bigint AS pass FROM (%s) s GROUP BY source_ip)" \
+	" SELECT coalesce(e.service, '') AS service," \
+	" coalesce(e.service_type, '') AS service_type, count(*)::bigint" \
+	" AS ips, sum(g.messages)::bigint AS messages, sum(g.pass)::bigint" \
+	" AS pass, sum(g.messages - g.pass)::bigint AS fail FROM g LEFT" \
+	" JOIN source_host e ON e.ip = g.source_ip GROUP BY 1, 2" \
+	" ORDER BY 4 DESC, 1 LIMIT 1000"
+
+/* GET /api/source: host (one row, $5): ip, state, ptr, ptr_verified,
+ * base_domain, service, service_type, asn, as_org, country, looked_up,
+ * expires (epoch). */
+#define Q_SOURCE_HOST \
+	"SELECT host(ip) AS ip, state, ptr, ptr_verified, base_domain," \
+	" service, service_type, asn, as_org, country," \
+	" extract(epoch FROM looked_up)::bigint AS looked_up," \
+	" extract(epoch FROM expires)::bigint AS expires FROM source_host" \
+	" WHERE ip = $5::inet"
 
 /* GET /api/source, $1-$5 (record_source_ip).  summary: domain,
  * header_from, dkim_aligned, spf_aligned, disposition, messages,
@@ -301,13 +338,14 @@
 	" extract(epoch FROM r.received)::bigint AS received FROM report" \
 	" r WHERE r.domain = $1 AND r.id = $8::bigint"
 /* records, also $6 limit, $7 offset: ordinal, ip and every column of
- * record, in report order. */
+ * record, in report order, and Q_HOST_COLUMNS of its IP. */
 #define Q_REPORT_RECORDS \
 	"SELECT ordinal, host(source_ip) AS ip," \
 	" count, disposition, dkim, spf, reason_type, reason_comment," \
 	" header_from, envelope_from, envelope_to, dkim_domain," \
 	" dkim_selector, dkim_result, dkim_human_result, spf_domain," \
-	" spf_scope, spf_result, spf_human_result FROM record WHERE" \
+	" spf_scope, spf_result, spf_human_result," Q_HOST_COLUMNS \
+	" FROM record LEFT JOIN source_host e ON e.ip = source_ip WHERE" \
 	" domain = $1 AND report = $8::bigint AND $6::int > 0 AND" \
 	" $7::bigint >= 0 ORDER BY ordinal LIMIT $6::int OFFSET" \
 	" $7::bigint"

@@ -33,6 +33,7 @@
 #define P_SORT		0x020	/* sort, order */
 #define P_ID		0x040
 #define P_ALL		0x080
+#define P_SERVICE	0x100	/* service, type */
 #define P_FILTER	(P_DOMAIN | P_REPORTER | P_PERIOD)
 
 /* The checked parameters; NULL when absent.  vals[] are the SQL
@@ -117,6 +118,7 @@ api_parse_params(struct api_ctx *x, unsigned allowed,
 		{ "from", P_PERIOD }, { "to", P_PERIOD }, { "ip", P_IP },
 		{ "limit", P_PAGE }, { "offset", P_PAGE }, { "sort", P_SORT },
 		{ "order", P_SORT }, { "id", P_ID }, { "all", P_ALL },
+		{ "service", P_SERVICE }, { "type", P_SERVICE },
 	};
 	struct in6_addr	 a6;
 	struct in_addr	 a4;
@@ -145,6 +147,20 @@ api_parse_params(struct api_ctx *x, unsigned allowed,
 			goto bad_msg;
 		}
 		seen[j] = true;
+		if (known[j].bit == P_SERVICE) {
+			/* empty is a value here: the sources of no service */
+			if (!api_text_ok(v)) {
+				snprintf(msg, sizeof(msg), "%s: control "
+				    "characters or longer than %d bytes", k,
+				    API_TEXT_MAX);
+				goto bad_msg;
+			}
+			if (*k == 's')
+				x->service = v;
+			else
+				x->service_type = v;
+			continue;
+		}
 		if (*v == '\0')
 			continue;	/* empty: not set */
 		if (strcmp(k, "domain") == 0 || strcmp(k, "reporter") == 0) {
@@ -266,7 +282,7 @@ api_order_by(struct api_ctx *x, const struct api_sort *s, size_t n,
 		asc = strcmp(x->order, "asc") == 0;
 	else
 		asc = strcmp(s[i].name, "ip") == 0;
-	snprintf(out, outlen, "%s %s", s[i].sql, asc ? "ASC" : "DESC");
+	snprintf(out, outlen, "%s %s NULLS LAST", s[i].sql, asc ? "ASC" : "DESC");
 	return 0;
 }
 
@@ -279,7 +295,7 @@ api_exec(struct api_ctx *x, const char *sql, int n, const char *const *vals,
 	PGresult	*res;
 	char		 err[512];
 
-	static const Oid types[] = { 25, 25, 25, 25, 25, 25, 25, 25 };
+	static const Oid types[] = { 25, 25, 25, 25, 25, 25, 25, 25, 25, 25 };
 
 	/* all text, so a parameter a query leaves unused is no error */
 	if ((size_t)n > nitems(types))
@@ -442,7 +458,8 @@ api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
 
 #define FILTER_VALS(x) \
 	{ (x)->domain, (x)->from, (x)->to, (x)->reporter, (x)->ip, \
-	  (x)->limit_s, (x)->offset_s, (x)->id_s }
+	  (x)->limit_s, (x)->offset_s, (x)->id_s, (x)->service, \
+	  (x)->service_type }
 
 /* The per-IP rows of the filter (Q_IP_ROWS_*): a reporter's records, one
  * domain's or every domain's rollup. */
@@ -544,6 +561,8 @@ api_sources(struct api_ctx *x)
 	static const struct api_sort sorts[] = {
 		{ "messages", "messages" }, { "pass", "pass" },
 		{ "fail", "fail" }, { "ip", "source_ip" }, { "records", "records" },
+		{ "service", "service" }, { "type", "service_type" },
+		{ "ptr", "ptr" }, { "asn", "asn" }, { "country", "country" },
 	};
 	const char	*vals[] = FILTER_VALS(x);
 	char		 order[64], sql[4096];
@@ -553,7 +572,21 @@ api_sources(struct api_ctx *x)
 	snprintf(sql, sizeof(sql), Q_SOURCES, api_ip_rows(x), order,
 	    api_ip_rows(x), order);
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "sources", sql, 7, vals, false) != 0)
+	    api_add_query(x, "sources", sql, 10, vals, false) != 0)
+		return -1;
+	return api_end(x, 0);
+}
+
+/* GET /api/services: the sources of the filter by service. */
+static int
+api_services(struct api_ctx *x)
+{
+	const char	*vals[] = FILTER_VALS(x);
+	char		 sql[2048];
+
+	snprintf(sql, sizeof(sql), Q_SERVICES, api_ip_rows(x));
+	if (api_begin(x) != 0 ||
+	    api_add_query(x, "services", sql, 4, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -570,6 +603,7 @@ api_source(struct api_ctx *x)
 		return -1;
 	}
 	if (api_begin(x) != 0 ||
+	    api_add_query(x, "host", Q_SOURCE_HOST, 5, vals, true) != 0 ||
 	    api_add_query(x, "summary", Q_SOURCE_SUMMARY, 5, vals,
 	    false) != 0 ||
 	    api_add_query(x, "records", Q_SOURCE_RECORDS, 7, vals,
@@ -734,7 +768,8 @@ static const struct api_endpoint {
 	{ "meta", 0, api_meta },
 	{ "overview", P_FILTER, api_overview },
 	{ "alignment", P_FILTER, api_alignment },
-	{ "sources", P_FILTER | P_PAGE | P_SORT, api_sources },
+	{ "sources", P_FILTER | P_PAGE | P_SORT | P_SERVICE, api_sources },
+	{ "services", P_FILTER, api_services },
 	{ "source", P_FILTER | P_IP | P_PAGE, api_source },
 	{ "reporters", P_FILTER, api_reporters },
 	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },

@@ -163,6 +163,7 @@ struct api_ctx {
 	struct db		*db;
 	struct httpd_reply	*reply;
 	const char		*domain, *reporter, *ip, *sort, *order;
+	const char		*service, *service_type;	/* "": none */
 	char			 from[16], to[16];
 	char			 limit_s[24], offset_s[24], id_s[24];
 	int64_t			 limit, offset, id;

@@ -131,6 +131,10 @@ function link(page, q, changes) {
   const u = new URLSearchParams();
   for (const k of ['domain', 'reporter', 'period', 'from', 'to'])
     if (q.get(k)) u.set(k, q.get(k));
+  // the Sources page's own filter stays while it is sorted or paged
+  if (page === 'sources')
+    for (const k of ['service', 'type'])
+      if (q.get(k)) u.set(k, q.get(k));
   for (const [k, v] of Object.entries(changes || {})) {
     if (v === undefined || v === null || v === '') u.delete(k);
     else u.set(k, v);
@@ -432,6 +436,9 @@ async function pageAlignment(q) {
   });
   out.push(panel('Failing sources', table([
     { key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) },
+    { key: 'ptr', label: 'Host', fmt: hostName },
+    { key: 'service', label: 'Service', fmt: (r) => serviceName(r, q) },
+    { key: 'country', label: 'Network', fmt: network },
     { key: 'messages', label: 'Failing messages', num: true, fmt: (r) => el('a', { href: reportsLink(q, { ip: r.ip }) }, num(r.messages)) },
     { key: 'quarantine', label: 'Quarantined', num: true, fmt: (r) => num(r.quarantine) },
     { key: 'reject', label: 'Rejected', num: true, fmt: (r) => num(r.reject) },
@@ -450,12 +457,50 @@ function tags(list) {
   return (list || []).map((s) => el('span', { class: 'tag' }, s === '' ? '(none)' : s));
 }
 
+/* Who a source is (source_host): its PTR name, marked when the name does
+ * not resolve back to the address (anyone can set a PTR), the service and
+ * its type, the network.  Text only: el() never parses markup. */
+const SERVICE_TYPES = {
+  mailbox: 'mailbox provider', esp: 'ESP / marketing', transactional: 'transactional',
+  crm: 'CRM / helpdesk', gateway: 'security gateway', forwarder: 'forwarder / list', hosting: 'ISP / hosting',
+};
+function hostName(r) {
+  if (!r.ptr) return el('span', { class: 'muted' }, '–');
+  return r.ptr_verified ? el('span', { class: 'mono host' }, r.ptr)
+    : el('span', { class: 'mono host unverified', title: 'unverified: this name does not resolve back to the address' }, r.ptr, ' ?');
+}
+function serviceName(r, q) {
+  if (!r.service) return el('span', { class: 'muted' }, '–');
+  return q ? el('a', { href: link('sources', q, { service: r.service, offset: '' }) }, r.service) : r.service;
+}
+function serviceType(r) {
+  return r.service_type ? el('span', { class: 'tag' }, SERVICE_TYPES[r.service_type] || r.service_type) : el('span', { class: 'muted' }, '–');
+}
+function network(r) {
+  const as = r.asn ? `AS${r.asn}${r.as_org ? ' ' + r.as_org : ''}` : '';
+  return as || r.country ? [as, r.country ? (as ? ' · ' : '') + r.country : ''].join('') : el('span', { class: 'muted' }, '–');
+}
+
 async function pageSources(q) {
   const limit = 100, offset = parseInt(q.get('offset') || '0', 10) || 0;
   const sort = q.get('sort') || 'messages';
-  const d = await api('sources', filterQuery(q, { limit, offset, sort, order: q.get('order') }));
+  // service "(none)": the sources no service was found for (the API's "")
+  const service = q.get('service'), stype = q.get('type');
+  const [d, sv] = await Promise.all([
+    api('sources', filterQuery(q, { limit, offset, sort, order: q.get('order') }) +
+      (service ? '&service=' + encodeURIComponent(service === '(none)' ? '' : service) : '') +
+      (stype !== null ? '&type=' + encodeURIComponent(stype) : '')),
+    api('services', filterQuery(q))]);
   const out = [el('h1', {}, 'Sources', el('span', { class: 'sub' }, 'sending IPs as reporters saw them'))];
-  if (d.sources.length === 0 && offset === 0) return out.concat(emptyState(q, 'sources', 'The latest aggregate report covers'));
+  const typeSel = el('select', { id: 'f-type', 'aria-label': 'Service type' }, el('option', { value: '' }, 'every type'),
+    ...Object.entries(SERVICE_TYPES).map(([k, v]) => el('option', { value: k }, v)));
+  typeSel.value = stype || '';
+  typeSel.addEventListener('change', () => { location.hash = link('sources', q, { type: typeSel.value, offset: '' }); });
+  out.push(el('div', { class: 'toolbar' }, typeSel, service
+    ? el('span', {}, ' service: ', el('span', { class: 'tag' }, service === '(none)' ? '(none found)' : service), ' ',
+      el('a', { href: link('sources', q, { service: '', offset: '' }) }, 'any service'))
+    : ''));
+  if (d.sources.length === 0 && offset === 0 && !service && !stype) return out.concat(emptyState(q, 'sources', 'The latest aggregate report covers'));
   const total = d.sources.length ? d.sources[0].total : 0;
   const server = (key) => {
     const cur = parseHash().q;
@@ -464,6 +509,10 @@ async function pageSources(q) {
   };
   out.push(panel(null, table([
     { key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) },
+    { key: 'ptr', label: 'Host', fmt: hostName },
+    { key: 'service', label: 'Service', fmt: (r) => serviceName(r, q) },
+    { key: 'type', label: 'Type', fmt: serviceType },
+    { key: 'asn', label: 'Network', fmt: network },
     { key: 'messages', label: 'Messages', num: true, fmt: (r) => el('a', { href: reportsLink(q, { ip: r.ip }) }, num(r.messages)) },
     { key: 'pass', label: 'Pass', num: true, fmt: (r) => num(r.pass) },
     { key: 'fail', label: 'Fail', num: true, fmt: (r) => num(r.fail) },
@@ -471,6 +520,14 @@ async function pageSources(q) {
     { key: 'header_from', label: 'Header From', nosort: true, fmt: (r) => [tags(r.header_from), r.n_header_from > 10 ? ` +${r.n_header_from - 10}` : ''] },
     { key: 'domains', label: 'Domains', nosort: true, fmt: (r) => tags(r.domains) },
   ], d.sources, { server, sortKey: sort, asc: q.get('order') === 'asc' }), pager(total, q, offset, limit)));
+  out.push(panel('By service', table([
+    { key: 'service', label: 'Service', fmt: (r) => el('a', { href: link('sources', q, { service: r.service || '(none)', type: '', offset: '' }) }, r.service || '(none found)') },
+    { key: 'service_type', label: 'Type', fmt: serviceType },
+    { key: 'ips', label: 'IPs', num: true, fmt: (r) => num(r.ips) },
+    { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+    { key: 'fail', label: 'Fail', num: true, fmt: (r) => num(r.fail) },
+    { key: 'rate', label: 'Pass rate', num: true, sort: (r) => r.pass / r.messages, fmt: (r) => rate(r.pass, r.messages) },
+  ], sv.services, { sortKey: 'messages' })));
   return out;
 }
 
@@ -479,6 +536,12 @@ async function pageSource(q) {
   const offset = parseInt(q.get('offset') || '0', 10) || 0, limit = 100;
   const d = await api('source', filterQuery(q, { ip, limit, offset }));
   const out = [el('h1', {}, 'Source ', el('span', { class: 'mono' }, ip))];
+  const h = d.host || {};
+  const f = (k, v) => [el('dt', {}, k), el('dd', {}, v)];
+  out.push(panel('Who it is', el('dl', { class: 'fields' },
+    f('Host', hostName(h)), f('Lookup', h.state ? (h.state === 'pending' ? 'not looked up yet' : h.state) : 'not looked up yet'),
+    f('Base domain', orNone(h.base_domain)), f('Service', serviceName(h, q)), f('Type', serviceType(h)),
+    f('Network', network(h)))));
   out.push(panel('In the rollups', table([
     { key: 'domain', label: 'Domain' },
     { key: 'header_from', label: 'Header From', fmt: (r) => orNone(r.header_from) },
@@ -512,6 +575,7 @@ function recordsTable(rows, q, withReport) {
     cols.push({ key: 'org_name', label: 'Reporter', fmt: (r) => el('a', { href: '#/report?' + new URLSearchParams({ domain: r.domain, id: r.report }) }, orNone(r.org_name)) });
   } else {
     cols.push({ key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) });
+    cols.push({ key: 'ptr', label: 'Host', fmt: hostName }, { key: 'service', label: 'Service', fmt: (r) => serviceName(r, null) });
   }
   cols.push(
     { key: 'count', label: 'Messages', num: true, fmt: (r) => num(r.count) },

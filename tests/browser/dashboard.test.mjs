@@ -178,13 +178,33 @@ try {
   // Sources and drill-down
   await visit('#/sources?period=all');
   ok(await page.$$eval('main table tbody tr', (r) => r.length) > 10, 'sources: IPs listed');
-  await page.click('main th:nth-child(4)'); // sort by fail (server side)
+  await page.click('main table:first-of-type th >> text=/^Fail$/'); // sort by fail (server side)
   await waitFor(() => location.hash.includes('sort=fail'), null, 5000);
   await waitFor(() => document.querySelector('main th.desc')?.textContent === 'Fail', null, 5000);
   ok(true, 'sources: sorting by a column');
   await shot('sources');
+  // who each source is: host (marked when unverified), service, type, network
+  await visit('#/sources?period=all&sort=service&order=asc');
+  let srcs = await text('main');
+  ok(srcs.includes('a8-30.smtp-out.amazonses.com') && srcs.includes('Amazon SES') &&
+     srcs.includes('ESP / marketing') && srcs.includes('AS16509 AMAZON-02 · US'),
+    'sources: host, service, type and network shown');
+  ok(await page.$eval('main table', (t) => t.querySelector('tbody tr td:nth-child(3)')?.textContent) === 'Amazon SES',
+    'sources: sorted by service (server side)');
+  await page.selectOption('#f-type', 'esp');
+  await waitFor(() => location.hash.includes('type=esp'), null, 5000);
+  await waitFor(() => document.querySelector('main table')?.querySelectorAll('tbody tr').length === 1, null, 5000);
+  ok((await text('main table')).includes('Amazon SES'), 'sources: filtered by service type');
+  ok((await text('main')).includes('By service'), 'sources: grouped by service');
+  await visit('#/sources?period=all&domain=hostile.example');
+  srcs = await text('main');
+  ok(srcs.includes('<script>alert(3)</script>\\200.example ?') &&
+     await page.$$eval('main script, main img', (e) => e.length) === 0,
+    'sources: a hostile PTR name shown as text, marked unverified');
   await visit('#/source?period=all&ip=192.0.2.66');
   const src = await text('main');
+  ok(src.includes('<script>alert(3)</script>\\200.example ?') && src.includes('Who it is'),
+    'source drill-down: the hostile PTR name as text, unverified');
   ok(src.includes(HOSTILE), 'source drill-down shows the hostile org_name as text');
   ok(src.includes('<script>alert(2)</script>.hostile.example'), 'hostile header_from shown as text');
   await shot('source');

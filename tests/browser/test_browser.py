@@ -34,6 +34,16 @@ dash = httpdlib.Dashboard(D, httpdlib.corpus_files(
                           [httpdlib.HOSTILE,
                            os.path.join(httpdlib.TESTS, "data", "httpd",
                                         "not-a-report.eml")])
+# who two sources are, as the enricher leaves them: 192.0.2.66 (the hostile
+# report's) with an unverified PTR name holding markup and an escaped
+# non-ASCII byte, one of its neighbours a verified Amazon SES host
+dash.pg.psql("dmarcd", "UPDATE source_host SET state = 'ok', ptr ="
+             " '<script>alert(3)</script>\\200.example', ptr_verified ="
+             " false WHERE ip = '192.0.2.66'; UPDATE source_host SET state ="
+             " 'ok', ptr = 'a8-30.smtp-out.amazonses.com', ptr_verified ="
+             " true, service = 'Amazon SES', service_type = 'esp', asn ="
+             " 16509, as_org = 'AMAZON-02', country = 'US' WHERE ip = (SELECT"
+             " min(ip) FROM source_host WHERE ip <> '192.0.2.66')")
 try:
     dash.serve()
     shots = os.path.join(os.getcwd(), "tests", "screenshots")

@@ -173,6 +173,54 @@ for q in ("domain=zero.example", "reporter=Zero%20Receiver"):
        "failing sources: only IPs with failing messages (%s)" % q,
        al.get("failing_sources"), so.get("sources"))
 
+# --- who each source is (source_host, as the enricher leaves it) ----------
+# the rollup queued every address; name two of zero.example's as the
+# enricher would, one of them with a hostile, unverified PTR name
+n_hosts = dash.pg.psql("dmarcd", "SELECT count(*) FILTER (WHERE state ="
+                       " 'pending'), count(*), (SELECT count(DISTINCT"
+                       " source_ip) FROM record) FROM source_host").split("|")
+ok(n_hosts[0].strip() == n_hosts[1].strip() == n_hosts[2].strip() and
+   int(n_hosts[1]) > 10, "every source IP is queued for enrichment", n_hosts)
+dash.pg.psql("dmarcd", "UPDATE source_host SET state = 'ok', ptr ="
+             " 'a8-30.smtp-out.amazonses.com', ptr_verified = true,"
+             " service = 'Amazon SES', service_type = 'esp', asn = 16509,"
+             " as_org = 'AMAZON-02', country = 'US', classified = now()"
+             " WHERE ip = '192.0.2.201'; UPDATE source_host SET state = 'ok',"
+             " ptr = '<script>x\\200.example', ptr_verified = false"
+             " WHERE ip = '192.0.2.200'")
+_, _, so = jget("/api/sources?%s&domain=zero.example&sort=service&order=asc"
+                % ALL)
+hosts = [(x["ip"], x["ptr"], x["ptr_verified"], x["service"],
+          x["service_type"], x["asn"], x["as_org"], x["country"])
+         for x in so.get("sources", [])]
+ok(hosts == [("192.0.2.201", "a8-30.smtp-out.amazonses.com", True,
+              "Amazon SES", "esp", 16509, "AMAZON-02", "US"),
+             ("192.0.2.200", "<script>x\\200.example", False, None, None,
+              None, None, None)],
+   "sources: host, service, type, AS and country; sorted by service", hosts)
+_, _, so = jget("/api/sources?%s&service=Amazon%%20SES" % ALL)
+_, _, st = jget("/api/sources?%s&type=esp" % ALL)
+_, _, sn = jget("/api/sources?%s&domain=zero.example&service=" % ALL)
+ok([x["ip"] for x in so.get("sources", [])] == ["192.0.2.201"] and
+   [x["ip"] for x in st.get("sources", [])] == ["192.0.2.201"] and
+   [x["ip"] for x in sn.get("sources", [])] == ["192.0.2.200"],
+   "sources: filtered by service, by type, and by none found", so, st, sn)
+_, _, sv = jget("/api/services?%s&domain=zero.example" % ALL)
+ok(sorted((x["service"], x["service_type"], x["ips"], x["messages"])
+          for x in sv.get("services", [])) ==
+   [("", "", 1, 0), ("Amazon SES", "esp", 1, 4)],
+   "services: the sources grouped by service", sv)
+_, _, al = jget("/api/alignment?%s&domain=zero.example" % ALL)
+_, _, one = jget("/api/source?%s&ip=192.0.2.201" % ALL)
+ok([(x["ip"], x["service"], x["ptr"]) for x in al["failing_sources"]] ==
+   [("192.0.2.201", "Amazon SES", "a8-30.smtp-out.amazonses.com")] and
+   one.get("host", {}).get("service") == "Amazon SES" and
+   one["host"].get("state") == "ok",
+   "failing sources and the source drill-down name the host", al, one)
+s, _, j = jget("/api/sources?%s&service=%%01" % ALL)
+ok(s == 400 and "service" in j.get("error", ""),
+   "service: control characters refused", s, j)
+
 # --- the reports behind a figure, drill-down, detail, hostile strings ------
 _, _, rl = jget("/api/reports?%s&domain=hostile.example" % ALL)
 ok(len(rl["reports"]) == 1 and rl["reports"][0]["org_name"] == HOSTILE_ORG
