@@ -5,6 +5,8 @@ messages, dmarc_pass and domains equal the sums of `dmarcd export` of the
 same period (all domains, one --domain, a --since/--until window); the
 enrichment of source_host shown (a hostile PTR as stored in text, escaped
 in JSON); exactly the documented keys; the text table aligned."""
+import csv
+import io
 import ipaddress
 import json
 import os
@@ -193,5 +195,41 @@ ok(r.returncode == 64, "bad --format: usage status", r.stderr)
 r = run([D, "sources", "--db", url, "--since", "yesterday"], env=ENV)
 ok(r.returncode == 64 and b"--since" in r.stderr, "bad --since: usage status",
    r.stderr)
+# export carries the same source fields, JSON and CSV
+HOST = ["ptr", "ptr_verified", "service", "service_type", "asn", "as_org",
+        "country"]
+r = run([D, "export", "--db", url], env=ENV)
+recs = {}
+for o in json_lines(r.stdout.decode()):
+    for x in o["records"]:
+        recs.setdefault(x["source_ip"], x)
+ok(list(recs[ip0].keys())[-7:] == HOST and [recs[ip0][k] for k in HOST] == [
+    "a8-30.smtp-out.amazonses.com", True, "Amazon SES", "transactional",
+    16509, "Amazon.com, Inc.", "US"], "export JSON: source fields",
+   repr(recs[ip0]))
+ok(recs[ip1]["ptr"] == HOSTILE and recs[ip1]["ptr_verified"] is False and
+   recs[ip2]["ptr"] is None and recs[ip2]["asn"] is None,
+   "export JSON: hostile PTR as stored, unknown as null")
+r = run([D, "export", "--db", url, "--format", "csv"], env=ENV)
+rows = list(csv.reader(io.StringIO(r.stdout.decode(), newline="")))
+ok(rows[0][-7:] == HOST and all(len(x) == len(rows[0]) for x in rows),
+   "export CSV: the source columns last, on every row", rows[0])
+c = {x[rows[0].index("source_ip")]: dict(zip(rows[0], x)) for x in rows[1:]}
+ok([c[ip0][k] for k in HOST] == [
+    "a8-30.smtp-out.amazonses.com", "true", "Amazon SES", "transactional",
+    "16509", "Amazon.com, Inc.", "US"] and c[ip1]["ptr"] == HOSTILE and
+   c[ip2]["ptr_verified"] == "false" and c[ip2]["asn"] == "",
+   "export CSV: source fields", c[ip0], c[ip1])
+check = os.path.join(os.path.dirname(gen), "check-parse.py")
+if shared is not None and os.access(check, os.X_OK):
+    out = os.path.join(tmp, "export.jsonl")
+    with open(out, "wb") as f:
+        f.write(run([D, "export", "--db", url], env=ENV).stdout)
+    r = subprocess.run([check, os.path.join(shared, "corpus",
+                        "EXPECTED-aggregate.jsonl"), out],
+                       capture_output=True)
+    ok(r.returncode == 0, "check-parse.py accepts export with source fields",
+       r.stdout[-300:], r.stderr[-300:])
+    diag(r.stdout.decode().strip().split("\n")[-1])
 pg.stop()
 done()
