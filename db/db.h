@@ -341,6 +341,31 @@ const char *db_export_time_param(const char *s, char *buf, size_t len);
 /* Appends one RFC 4180 CSV field (quoted when needed).  The one path. */
 int	db_csv_field(struct buf *b, const char *s, bool first);
 
+/* sources.c: the source IPs of the reports db_export would export with f,
+ * by messages descending then address; fn is called once per IP with
+ * what is known of it (NULL: unknown) and what it sent.  The strings live
+ * until fn returns. */
+struct db_source {
+	const char		 *ip;
+	const char		 *ptr;		/* as stored: \DDD escapes */
+	bool			  ptr_verified;
+	const char		 *base_domain;
+	const char		 *service;
+	const char		 *service_type;
+	bool			  has_asn;
+	long long		  asn;
+	const char		 *as_org;
+	const char		 *country;
+	uint64_t		  messages;
+	uint64_t		  dmarc_pass;	/* dmarcd_record_pass() */
+	const char *const	 *domains;	/* header_from, sorted by byte */
+	size_t			  n_domains;
+};
+typedef int (*db_source_fn)(void *ctx, const struct db_source *s,
+    char *err, size_t errlen);
+int	db_sources(struct db *db, const struct db_export_filter *f,
+	    db_source_fn fn, void *ctx, char *err, size_t errlen);
+
 /* store.c: adds the queued reports (db->rollup_later, rollup_queue) to the
  * rollups until the queue is empty, a few thousand a transaction. */
 int	db_rollup_drain(struct db *db, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 /*
- * export.c - stored reports back out: JSON lines in exactly the `parse`
- * format (parser/agg_json.c builds them from the same structures) or CSV,
- * one row per record.  Rows stream in single-row mode, so memory holds one
+ * export.c - stored reports back out: JSON lines in the `parse` format
+ * (parser/agg_json.c builds them from the same structures) with, in each
+ * record, what the enricher knows of its source (source_host), or CSV, one
+ * row per record.  Rows stream in single-row mode, so memory holds one
  * record and one output chunk whatever the size of the export.
  *
  * May touch: db.c; parser/report.h: the report types and their one JSON
@@ -32,9 +33,12 @@
 	" c.spf, c.reason_type, c.reason_comment, c.header_from," \
 	" c.envelope_from, c.envelope_to, c.dkim_domain, c.dkim_selector," \
 	" c.dkim_result, c.dkim_human_result, c.spf_domain, c.spf_scope," \
-	" c.spf_result, c.spf_human_result" \
+	" c.spf_result, c.spf_human_result," \
+	" h.ptr, coalesce(h.ptr_verified, false), h.service, h.service_type," \
+	" h.asn, h.as_org, h.country" \
 	" FROM report r LEFT JOIN record c" \
 	" ON c.domain = r.domain AND c.report = r.id" \
+	" LEFT JOIN source_host h ON h.ip = c.source_ip" \
 	" WHERE ($1::text IS NULL OR r.domain = $1)" \
 	" AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \
 	" AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)" \
@@ -49,12 +53,26 @@ enum {
 	C_REASON_TYPE, C_REASON_COMMENT, C_HEADER_FROM, C_ENVELOPE_FROM,
 	C_ENVELOPE_TO, C_DKIM_DOMAIN, C_DKIM_SELECTOR, C_DKIM_RESULT,
 	C_DKIM_HUMAN, C_SPF_DOMAIN, C_SPF_SCOPE, C_SPF_RESULT, C_SPF_HUMAN,
+	C_PTR, C_PTR_VERIFIED, C_SERVICE, C_SERVICE_TYPE, C_ASN, C_AS_ORG,
+	C_COUNTRY,
+};
+
+/* What the enricher knows of a record's source (source_host), after the
+ * record's parse fields: JSON keys and CSV columns, in this order. */
+static const struct {
+	const char	*key;
+	int		 col;
+} host_cols[] = {
+	{ "ptr", C_PTR }, { "ptr_verified", C_PTR_VERIFIED },
+	{ "service", C_SERVICE }, { "service_type", C_SERVICE_TYPE },
+	{ "asn", C_ASN }, { "as_org", C_AS_ORG }, { "country", C_COUNTRY },
 };
 
 static const char csv_header[] = "org_name,org_email,extra_contact_info,"
     "report_id,begin,end,errors,generator,version,domain,adkim,aspf,p,sp,np,"
     "pct,fo,testing,discovery_method,source_ip,count,disposition,dkim,spf,"
-    "reasons,header_from,envelope_from,envelope_to,auth_dkim,auth_spf\r\n";
+    "reasons,header_from,envelope_from,envelope_to,auth_dkim,auth_spf,"
+    "ptr,ptr_verified,service,service_type,asn,as_org,country\r\n";
 
 static char *
 col(const PGresult *res, int c)
@@ -273,7 +291,7 @@ csv_row(struct buf *b, const struct agg_report *r,
 	rc |= db_csv_field(b, r->testing, false);
 	rc |= db_csv_field(b, r->discovery_method, false);
 	if (rec == NULL) {
-		rc |= buf_adds(b, ",,,,,,,,,,\r\n");
+		rc |= buf_adds(b, ",,,,,,,,,,,,,,,,,\r\n");
 		buf_free(&tmp);
 		return rc ? -1 : 0;
 	}
@@ -308,8 +326,42 @@ csv_row(struct buf *b, const struct agg_report *r,
 		csv_join(&tmp, parts, 3, i == 0);
 	}
 	rc |= db_csv_field(b, tmp.len ? tmp.data : NULL, false);
-	rc |= buf_adds(b, "\r\n");
 	buf_free(&tmp);
+	return rc ? -1 : 0;
+}
+
+/* The source fields of a record, appended to its JSON object (which
+ * agg_json_record closed: reopened here) or its CSV row. */
+static int
+host_fields(struct buf *b, const PGresult *res, enum db_export_format fmt)
+{
+	const char	*v;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (fmt == DB_EXPORT_JSON) {
+		if (b->len == 0 || b->data[b->len - 1] != '}')
+			return -1;
+		b->len--;
+	}
+	for (i = 0; i < nitems(host_cols); i++) {
+		v = col(res, host_cols[i].col);
+		if (fmt == DB_EXPORT_CSV) {
+			if (host_cols[i].col == C_PTR_VERIFIED)
+				v = *v == 't' ? "true" : "false";
+			rc |= db_csv_field(b, v, false);
+			continue;
+		}
+		rc |= json_key(b, host_cols[i].key, false);
+		if (host_cols[i].col == C_PTR_VERIFIED)
+			rc |= buf_adds(b, *v == 't' ? "true" : "false");
+		else if (host_cols[i].col == C_ASN && v != NULL)
+			rc |= buf_adds(b, v);	/* a bigint's digits */
+		else
+			rc |= json_str(b, v);
+	}
+	if (fmt == DB_EXPORT_JSON)
+		rc |= buf_addc(b, '}');
 	return rc ? -1 : 0;
 }
 
@@ -372,6 +424,9 @@ agg_export_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 			rc |= agg_json_record(&x->b, x->rec, x->first);
 		else
 			rc |= csv_row(&x->b, &x->r, x->rec);
+		rc |= host_fields(&x->b, res, x->fmt);
+		if (x->fmt == DB_EXPORT_CSV)
+			rc |= buf_adds(&x->b, "\r\n");
 		x->first = false;
 	} else if (x->fmt == DB_EXPORT_CSV)
 		rc |= csv_row(&x->b, &x->r, NULL);

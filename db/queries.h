@@ -604,6 +604,12 @@
 	" GROUP BY source_ip ORDER BY 3 DESC, source_ip LIMIT " \
 	Q_STR(SUMMARY_TOP)
 
+/* What the enricher knows of the listed sources (source_host).  $1 the
+ * addresses (inet[]).  Rows: address, service, ptr, ptr_verified. */
+#define Q_SUMMARY_HOSTS \
+	"SELECT host(ip), service, ptr, ptr_verified FROM source_host" \
+	" WHERE ip = ANY ($1::inet[])"
+
 /* Reporters of the period and of the one before.  $1 domain, $2 since,
  * $3 until, $4 prev_since.  Rows: reporter ('(unnamed)' when none),
  * reports of the period, reports of all reporters in the period. */

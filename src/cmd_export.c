@@ -37,7 +37,7 @@ digits(const char **p, int n)
  * zone (Z, +HH, +HH:MM): checked here so that a typo gets our message
  * rather than PostgreSQL's.  The range of each field is PostgreSQL's to
  * check. */
-static bool
+bool
 export_time_ok(const char *s)
 {
 	const char	*p = s;
@@ -93,9 +93,6 @@ export_bad(const char *opt, const char *v, const char *expected)
 	log_warnx("export: --%s: expected %s: %s", opt, expected, clean);
 	return EXIT_USAGE;
 }
-
-#define EXPORT_TIME	"unix seconds, YYYY-MM-DD or " \
-	"YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]"
 
 int
 cmd_export(int argc, char **argv)

@@ -38,6 +38,12 @@ static const struct command {
 	  "  --until T            reports whose period begins before T\n"
 	  "                       T: unix seconds, YYYY-MM-DD or\n"
 	  "                       YYYY-MM-DDTHH:MM:SS[Z|+HH:MM]\n" },
+	{ "sources", cmd_sources, "sources [--domain D] [--since T] "
+	    "[--until T] [--format json|text]",
+	  COMMON_OPTS
+	  "  --domain D           reports for this domain only\n"
+	  "  --since T, --until T the reports `export` takes with them\n"
+	  "  --format FORMAT      json (default: a line per IP) or text\n" },
 	{ "quarantine", cmd_quarantine, "quarantine list [-a] | show ID | "
 	    "retry ID|--all",
 	  COMMON_OPTS

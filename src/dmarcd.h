@@ -4,6 +4,8 @@
 #ifndef DMARCD_H
 #define DMARCD_H
 
+#include <stdbool.h>
+
 /* Exit statuses (sysexits.h values where one fits). */
 #define EXIT_OK		0
 #define EXIT_INPUT	1	/* parse, ingest: some input gave no report */
@@ -22,6 +24,13 @@ int	cmd_ingest(int argc, char **argv);
 int	cmd_export(int argc, char **argv);
 int	cmd_quarantine(int argc, char **argv);
 int	cmd_check_config(int argc, char **argv);
+/* Whether s is a --since/--until value (cmd_export.c; sources takes the
+ * same); EXPORT_TIME says what is expected. */
+bool	export_time_ok(const char *s);
+#define EXPORT_TIME	"unix seconds, YYYY-MM-DD or " \
+	"YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]"
+/* cmd_sources.c */
+int	cmd_sources(int argc, char **argv);
 /* cmd_lmtp.c */
 int	cmd_lmtp(int argc, char **argv);
 /* cmd_serve.c */

@@ -207,6 +207,74 @@ summary_policy(struct summary_q *q, struct summary_domain *d,
 	return 0;
 }
 
+/* "Amazon SES — a8-30.smtp-out.amazonses.com (203.0.113.7)": the service,
+ * then the PTR name ("?" when not forward-confirmed), then the address.
+ * The PTR is stored printable (\DDD escapes) and shown as stored; anything
+ * else in it, or in the service, is escaped. */
+static char *
+source_name(const char *ip, const char *service, const char *ptr,
+    bool verified)
+{
+	char		 svc[256], host[4 * 253 + 8], name[1400];
+	const char	*p = NULL;
+
+	if (ptr != NULL)
+		for (p = ptr; *p != '\0'; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				break;
+	if (ptr != NULL && *p == '\0')
+		snprintf(host, sizeof(host), "%s%s", ptr, verified ? "" : "?");
+	else if (ptr != NULL)
+		str_escape(host, sizeof(host), ptr, strlen(ptr));
+	else
+		host[0] = '\0';
+	if (service != NULL)
+		str_escape(svc, sizeof(svc), service, strlen(service));
+	else
+		svc[0] = '\0';
+	if (*svc == '\0' && *host == '\0')
+		return NULL;
+	snprintf(name, sizeof(name), "%s%s%s (%s)", svc, *svc && *host ?
+	    " \xe2\x80\x94 " : "", host, ip);
+	return xstrdup(name);
+}
+
+/* Names the listed sources from source_host (src->name). */
+static int
+summary_hosts(struct summary_q *q, struct summary_source *srcs, size_t n)
+{
+	struct buf	 ips;
+	PGresult	*res;
+	const char	*p[1];
+	int		 rc, i;
+	size_t		 j;
+
+	if (n == 0)
+		return 0;
+	buf_init(&ips, 64 * SUMMARY_TOP);
+	if (db_array_field(&ips, (const char *const *)&srcs[0].ip,
+	    sizeof(srcs[0]), n, false) == -1) {
+		buf_free(&ips);
+		snprintf(q->err, q->errlen, "summary: address list too long");
+		return DB_EPERM;
+	}
+	p[0] = ips.data;
+	rc = summary_query(q, "summary source names", Q_SUMMARY_HOSTS, 1, p,
+	    &res);
+	buf_free(&ips);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < PQntuples(res); i++)
+		for (j = 0; j < n; j++)
+			if (srcs[j].name == NULL &&
+			    strcmp(srcs[j].ip, PQgetvalue(res, i, 0)) == 0)
+				srcs[j].name = source_name(srcs[j].ip,
+				    col_str(res, i, 1), col_str(res, i, 2),
+				    *PQgetvalue(res, i, 3) == 't');
+	PQclear(res);
+	return 0;
+}
+
 /* The failing sources and, from record, why they failed. */
 static int
 summary_failing(struct summary_q *q, struct summary_domain *d,
@@ -256,7 +324,7 @@ summary_failing(struct summary_q *q, struct summary_domain *d,
 				src->reasons = xstrdup(PQgetvalue(res, i, 2));
 		}
 	PQclear(res);
-	return 0;
+	return summary_hosts(q, d->failing, d->n_failing);
 }
 
 static int
@@ -281,7 +349,7 @@ summary_new_sources(struct summary_q *q, struct summary_domain *d,
 		d->fresh_total = col_u64(res, i, 4);
 	}
 	PQclear(res);
-	return 0;
+	return summary_hosts(q, d->fresh, d->n_fresh);
 }
 
 static int
@@ -521,6 +589,7 @@ static void
 summary_source_free(struct summary_source *src)
 {
 	free(src->ip);
+	free(src->name);
 	free(src->header_from);
 	free(src->reasons);
 }

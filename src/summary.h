@@ -46,6 +46,8 @@ struct summary_counts {
 
 struct summary_source {
 	char		*ip;
+	char		*name;		/* "Service — ptr (ip)", escaped, or
+					 * NULL: only the address is known */
 	char		*header_from;
 	uint64_t	 messages;	/* failing (top) or all (new) */
 	uint64_t	 pass;		/* new sources: of which DMARC pass */

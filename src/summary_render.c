@@ -18,6 +18,8 @@
 #define TEXT_WIDTH	78	/* wrap prose here */
 #define CLEAN_MAX	256	/* bytes of one cleaned value */
 #define IP_COL		39	/* an IPv6 address in full */
+/* a source as named by summary.c (escaped already), else its address */
+#define SRC_NAME(src)	((src)->name != NULL ? (src)->name : (src)->ip)
 #define SUBJECT_DOMAINS	3	/* named in the Subject, then "and N more" */
 
 /* Every append here is small (CLEAN_MAX, a paragraph) and fails whole at
@@ -256,7 +258,7 @@ text_domain(const struct summary *s, const struct summary_domain *d,
 		for (i = 0; i < d->n_failing; i++) {
 			src = &d->failing[i];
 			buf_printf(out, "  %-*s %9" PRIu64 "  %s\n", IP_COL,
-			    src->ip, src->messages, clean(x, 64,
+			    SRC_NAME(src), src->messages, clean(x, 64,
 			    src->header_from));
 			if (src->reasons != NULL)
 				text_wrap(out, clean(y, sizeof(y),
@@ -273,7 +275,7 @@ text_domain(const struct summary *s, const struct summary_domain *d,
 		for (i = 0; i < d->n_fresh; i++) {
 			src = &d->fresh[i];
 			buf_printf(out, "  %-*s %9" PRIu64 " %6" PRIu64
-			    "  %s\n", IP_COL, src->ip, src->messages,
+			    "  %s\n", IP_COL, SRC_NAME(src), src->messages,
 			    src->pass, clean(x, 64, src->header_from));
 		}
 	}
@@ -474,7 +476,7 @@ html_domain(const struct summary *s, const struct summary_domain *d,
 			src = &d->failing[i];
 			snprintf(a, sizeof(a), "%" PRIu64, src->messages);
 			buf_adds(out, "<tr>");
-			html_cell(out, H_TD, src->ip);
+			html_cell(out, H_TD, SRC_NAME(src));
 			html_cell(out, H_TDR, a);
 			html_cell(out, H_TD, src->header_from);
 			html_cell(out, H_TD, src->reasons ? src->reasons : "");
@@ -491,7 +493,7 @@ html_domain(const struct summary *s, const struct summary_domain *d,
 		for (i = 0; i < d->n_fresh; i++) {
 			src = &d->fresh[i];
 			buf_adds(out, "<tr>");
-			html_cell(out, H_TD, src->ip);
+			html_cell(out, H_TD, SRC_NAME(src));
 			snprintf(a, sizeof(a), "%" PRIu64, src->messages);
 			html_cell(out, H_TDR, a);
 			snprintf(a, sizeof(a), "%" PRIu64, src->pass);

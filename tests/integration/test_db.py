@@ -191,6 +191,17 @@ ok(r.returncode == 0 and len(exported) == 3, "export gives 3 reports",
    r.stderr)
 ok(all(e.get("source", "").startswith(inp) for e in exported),
    "export's source is where it came from")
+HOST = ["ptr", "ptr_verified", "service", "service_type", "asn", "as_org",
+        "country"]
+recs = [x for e in exported for x in e["records"]]
+ok(recs and all(list(x.keys())[-7:] == HOST and x["ptr_verified"] is False
+                and all(x[k] is None for k in HOST if k != "ptr_verified")
+                for x in recs),
+   "export: each record ends with the source fields, unknown before "
+   "enrichment", recs[:1])
+for x in recs:
+    for k in HOST:
+        x.pop(k, None)
 key = lambda o: (o["policy"]["domain"], o["report_id"])  # noqa: E731
 same = sorted(strip_source(exported), key=key) == sorted(parsed, key=key)
 ok(same, "export equals parse field for field (hostile strings, IPv6,"

@@ -362,6 +362,34 @@ ok("Next step: p=quarantine" in sec and "p=none" in sec,
 ok("198.51.100.9" in (domain_section(text, "failing.example") or ""),
    "the failing source is listed")
 
+# --- sources named from source_host (as the enricher writes it) -------------
+cluster.psql("verdicts", "UPDATE source_host SET state = 'ok', ptr ="
+             " 'a8-30.smtp-out.amazonses.com', ptr_verified = true,"
+             " service = 'Amazon SES', service_type = 'transactional'"
+             " WHERE ip = '198.51.100.9'")
+cluster.psql("verdicts", "UPDATE source_host SET state = 'ok', ptr ="
+             " '<script>x</script>.\\195\\169.example', ptr_verified ="
+             " false WHERE ip = '192.0.2.1'")
+r = summary(vurl, "--since", "2030-12-25", "--until", "2031-01-01",
+            "--format", "text")
+text = r.stdout.decode()
+ok("Amazon SES \u2014 a8-30.smtp-out.amazonses.com (198.51.100.9)" in
+   (domain_section(text, "failing.example") or ""),
+   "text: the failing source named: service, PTR, address",
+   domain_section(text, "failing.example"))
+ok("<script>x</script>.\\195\\169.example? (192.0.2.1)" in
+   (domain_section(text, "new.example") or ""),
+   "text: a new source named by its unverified PTR, as stored, marked ?",
+   domain_section(text, "new.example"))
+r = summary(vurl, "--since", "2030-12-25", "--until", "2031-01-01",
+            "--format", "html")
+h = r.stdout.decode()
+safe, why, htext = html_safe(h)
+ok(safe and "<script>" not in h and
+   "&lt;script&gt;x&lt;/script&gt;.\\195\\169.example? (192.0.2.1)" in h
+   and "Amazon SES \u2014 a8-30.smtp-out.amazonses.com (198.51.100.9)" in h,
+   "html: sources named, the PTR escaped", why)
+
 # --- one report day for the summary and the dashboard -----------------------
 # A report belongs to the UTC day of the middle of its period
 # (dmarcd_report_day); one that straddles midnight must count on that day
