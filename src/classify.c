@@ -11,12 +11,15 @@
 
 #include "classify.h"
 #include "dmarcd.h"
+#include "geoip.h"
 #include "orgdomain.h"
+#include "services.h"
 
 #define CLASSIFY_BATCH_MAX	10000
 
 struct classifier {
-	bool	 unused;	/* the catalogue and MMDB files come here */
+	struct catalogue	*cat;
+	struct geoip		*geo;
 };
 
 struct host {
@@ -29,16 +32,43 @@ struct host {
 int
 classifier_open(const struct conf *c, struct classifier **cl_r, FILE *errs)
 {
-	(void)c;
-	(void)errs;
-	if ((*cl_r = calloc(1, sizeof(**cl_r))) == NULL)
+	struct classifier	*cl;
+	const char		*paths[GEOIP_FILES_MAX];
+	char			*copy;
+	int			 n, rc = 0;
+
+	*cl_r = NULL;
+	if ((cl = calloc(1, sizeof(*cl))) == NULL)
 		fatalx("out of memory");
+	cl->cat = catalogue_new();
+	if (catalogue_builtin(cl->cat, errs) == -1)
+		fatalx("the built-in service catalogue does not parse");
+	if (c->services_file != NULL && *c->services_file != '\0' &&
+	    catalogue_load(cl->cat, c->services_file, errs) == -1)
+		rc = -1;
+	if ((n = conf_list(c->geoip_db, paths, GEOIP_FILES_MAX, &copy)) ==
+	    -1) {
+		fprintf(errs, "geoip_db: more than %d files\n",
+		    GEOIP_FILES_MAX);
+		rc = -1;
+	} else if (n > 0 && geoip_open(paths, n, &cl->geo, errs) == -1)
+		rc = -1;
+	free(copy);
+	if (rc == -1) {
+		classifier_free(cl);
+		return -1;
+	}
+	*cl_r = cl;
 	return 0;
 }
 
 void
 classifier_free(struct classifier *cl)
 {
+	if (cl == NULL)
+		return;
+	catalogue_free(cl->cat);
+	geoip_free(cl->geo);
 	free(cl);
 }
 

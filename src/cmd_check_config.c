@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib.h"
+#include "classify.h"
 #include "conf.h"
 #include "dmarcd.h"
 #include "httpd.h"
@@ -15,6 +16,7 @@ cmd_check_config(int argc, char **argv)
 {
 	struct cmd_env		 env;
 	struct httpd_config	 hc;
+	struct classifier	*cl;
 	const char		*name;
 	char			 err[512];
 	bool			 verbose = false;
@@ -45,6 +47,12 @@ cmd_check_config(int argc, char **argv)
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}
+	/* the catalogue and MMDB files the enricher would load */
+	if (classifier_open(&env.conf, &cl, stderr) == -1) {
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
+	classifier_free(cl);
 	if (verbose)
 		conf_print(&env.conf, stdout);
 	printf("%s: OK\n", env.conf.file ? env.conf.file :
