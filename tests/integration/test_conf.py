@@ -294,6 +294,18 @@ res = run([exe, "lmtp", "-f", empty, "--foreground", "--listen",
 ok(res.rc == 64 and b"--socket-mode" in res.err and b"octal" in res.err,
    "--socket-mode 0999: refused as the file would, naming the option",
    res.rc, res.err[-300:])
+# a choice setting takes only its words, in the file and as an option
+for v, want in (("on", 0), ("off", 0), ("local", 0), ("maybe", 78),
+                ("On", 78)):
+    res = run([exe, "check-config", "-f", conf("enrich = %s\n" % v)])
+    ok(res.rc == want and (want == 0 or b"enrich: expected on|off|local"
+                           in res.err),
+       "enrich = %s: %s" % (v, "taken" if want == 0 else "refused"),
+       res.rc, res.err[-200:])
+res = run([exe, "lmtp", "-f", empty, "--foreground", "--listen",
+           "nowhere:at:all", "--enrich", "maybe"], timeout=20)
+ok(res.rc == 64 and b"--enrich" in res.err,
+   "--enrich maybe: refused, naming the option", res.rc, res.err[-300:])
 
 # a list option repeats up to its list's room (64 recipients), as before
 for n, want in ((64, 78), (65, 64)):
