@@ -30,8 +30,8 @@ buf_grow(struct buf *b, size_t need)
 	nsize = b->size ? b->size : 256;
 	while (nsize < need + 1)
 		nsize = nsize > SIZE_MAX / 2 ? need + 1 : nsize * 2;
-	if (nsize > b->cap + 1)
-		nsize = b->cap + 1;
+	if (b->cap < SIZE_MAX && nsize > b->cap + 1)
+		nsize = b->cap + 1;	/* SIZE_MAX: cap + 1 would wrap */
 	if ((p = realloc(b->data, nsize)) == NULL)
 		return -1;
 	b->data = p;

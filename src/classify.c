@@ -14,6 +14,8 @@
 #include "orgdomain.h"
 
 #define CLASSIFY_BATCH_MAX	10000
+/* a batch's array parameters: an address or a name, escaped, per row */
+#define CLASSIFY_ARRAY_CAP	(CLASSIFY_BATCH_MAX * 1100)
 
 struct classifier {
 	bool	 unused;	/* the catalogue and MMDB files come here */
@@ -64,8 +66,8 @@ store(struct db *db, struct host *hosts, size_t n, char *err, size_t errlen)
 		fatalx("out of memory");
 	for (i = 0; i < n; i++)
 		bp[i] = hosts[i].base[0] ? hosts[i].base : NULL;
-	buf_init(&ips, SIZE_MAX);
-	buf_init(&bases, SIZE_MAX);
+	buf_init(&ips, CLASSIFY_ARRAY_CAP);
+	buf_init(&bases, CLASSIFY_ARRAY_CAP);
 	if (db_array_field(&ips, (const char *const *)&hosts[0].ip,
 	    sizeof(*hosts), n, false) == -1 || db_array_field(&bases, bp,
 	    sizeof(*bp), n, false) == -1 || buf_addc(&ips, '\0') == -1 ||
