@@ -69,6 +69,7 @@ struct resolver {
 	size_t		 inflight, done;
 	uint64_t	 queries;
 	uint16_t	 next_id;
+	const atomic_bool *stop;
 };
 
 static pthread_once_t	lib_once = PTHREAD_ONCE_INIT;
@@ -157,6 +158,7 @@ resolver_new(const struct resolver_config *cfg, struct resolver **r_r,
 	    r->max_inflight;
 	r->tokens = r->burst;
 	r->next_id = (uint16_t)arc4random();
+	r->stop = cfg->stop;
 	clock_gettime(CLOCK_MONOTONIC, &r->refilled);
 
 	memset(&o, 0, sizeof(o));
@@ -528,7 +530,6 @@ tokens_refill(struct resolver *r, const struct timespec *now)
 	r->tokens += ts_diff(now, &r->refilled) * r->max_rate;
 	if (r->tokens > r->burst)
 		r->tokens = r->burst;
-	r->next_id = (uint16_t)arc4random();
 	r->refilled = *now;
 }
 
@@ -591,7 +592,8 @@ wait_ms(struct resolver *r, bool waiting)
 
 uint64_t
 resolver_run(struct resolver *r, const char *const *ips, size_t n,
-    struct resolver_result *res, void (*progress)(void *, size_t), void *arg)
+    struct resolver_result *res, void (*progress)(void *, size_t), void *arg,
+    bool *stopped_r)
 {
 	struct lookup	*ls;
 	struct pollfd	 fds[SOCKS_MAX];
@@ -599,6 +601,8 @@ resolver_run(struct resolver *r, const char *const *ips, size_t n,
 	size_t		 next = 0, i;
 	int		 nfds, k;
 
+	if (stopped_r != NULL)
+		*stopped_r = false;
 	if (n == 0)
 		return 0;
 	if ((ls = calloc(n, sizeof(*ls))) == NULL ||
@@ -620,6 +624,11 @@ resolver_run(struct resolver *r, const char *const *ips, size_t n,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	last_start = told = now;
 	while (r->done < n) {
+		if (r->stop != NULL && atomic_load(r->stop)) {
+			if (stopped_r != NULL)
+				*stopped_r = true;
+			break;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		tokens_refill(r, &now);
 		/* names already found first: they end lookups */
@@ -672,10 +681,10 @@ resolver_run(struct resolver *r, const char *const *ips, size_t n,
 			told = now;
 		}
 	}
-	if (r->done < n) {	/* poll failed: what is left is an error */
-		ares_cancel(r->ch);
+	if (r->done < n) {	/* stopped, or poll failed */
+		ares_cancel(r->ch);	/* PTRs in flight end as timeouts */
 		for (i = 0; i < n; i++)
-			if (ls[i].phase != PH_DONE && ls[i].phase != PH_FWD)
+			if (ls[i].phase == PH_IDLE)
 				ls[i].res->state = RESOLVER_ERROR;
 	}
 	free(r->fwd);

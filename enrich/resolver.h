@@ -8,6 +8,7 @@
 #ifndef DMARCD_RESOLVER_H
 #define DMARCD_RESOLVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,9 @@ struct resolver_config {
 	unsigned	 max_inflight;	/* lookups at once */
 	unsigned	 timeout;	/* seconds, a whole lookup */
 	unsigned	 max_rate;	/* queries a second */
+	/* if not NULL: when it turns true, a run ends at once, its
+	 * unfinished lookups as RESOLVER_TIMEOUT (see resolver_run) */
+	const atomic_bool *stop;
 };
 
 struct resolver;
@@ -56,11 +60,13 @@ void	resolver_free(struct resolver **r);
  * Looks up ips[0..n) (addresses as text, IPv4 or IPv6) into res[0..n).
  * Every lookup ends with a state: an address that is not one is ERROR.
  * progress, if not NULL, is called now and then with the number done.
- * Returns the number of DNS queries sent.
+ * Returns the number of DNS queries sent; *stopped_r (may be NULL) says
+ * whether the config's stop ended the run (its results are then not
+ * answers: the caller drops them).
  */
 uint64_t resolver_run(struct resolver *r, const char *const *ips, size_t n,
 	    struct resolver_result *res,
-	    void (*progress)(void *, size_t), void *arg);
+	    void (*progress)(void *, size_t), void *arg, bool *stopped_r);
 
 const char *resolver_state_name(enum resolver_state s);
 

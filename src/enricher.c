@@ -97,6 +97,7 @@ enricher_new(const struct conf *c, const char *servers, bool refresh,
 			return -1;
 		}
 		rc.servers = csv;
+		rc.stop = &e->stop;
 		rc.max_inflight = c->dns_max_inflight;
 		rc.timeout = c->dns_timeout;
 		rc.max_rate = c->dns_max_rate;
@@ -258,6 +259,7 @@ batch(struct enricher *e, struct db *db, char *last, size_t lastlen,
 	struct timespec		 t0, t1;
 	const char		*params[2];
 	char			 lim[16], **ips = NULL, logname[LOG_NAME_MAX];
+	bool			 stopped;
 	PGresult		*res;
 	size_t			 i, n;
 	int			 rc = 0;
@@ -291,10 +293,16 @@ batch(struct enricher *e, struct db *db, char *last, size_t lastlen,
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	e->st->queries += resolver_run(e->res, (const char *const *)ips, n,
-	    rr, e->progress ? dns_progress : NULL, e);
+	    rr, e->progress ? dns_progress : NULL, e, &stopped);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	e->st->dns_seconds += (t1.tv_sec - t0.tv_sec) +
 	    (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (stopped) {		/* not answers: the rows stay as they were */
+		free(rr);
+		free(ips);
+		PQclear(res);
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		e->st->state[rr[i].state]++;
 		if (rr[i].verified)
