@@ -15,7 +15,6 @@ import shutil
 import signal
 import statistics
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,15 +23,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pglib  # noqa: E402
+import nsdlib  # noqa: E402
 from dbfix import report_xml, eml, gz  # noqa: E402
 from testlib import ok, diag, skip_all, done, dmarcd  # noqa: E402
 
 DMARCD = dmarcd()
-NSD = "/usr/sbin/nsd"
 
 if pglib.find_bindir() is None:
     skip_all("PostgreSQL is not installed")
-if not os.access(NSD, os.X_OK):
+if not nsdlib.available():
     skip_all("nsd is not installed")
 
 TMP = tempfile.mkdtemp(prefix="dmarcd-enrich-")
@@ -78,14 +77,10 @@ def run(args, timeout=60):
 
 # --- nsd -------------------------------------------------------------------
 def start_nsd():
-    d = os.path.join(TMP, "nsd")
-    os.mkdir(d)
-    port = free_port()
-    rev4 = ["$TTL 7200", "@ SOA ns.test. h.test. 1 3600 600 86400 300",
-            "@ NS ns.test."]
-    rev6 = list(rev4)
-    fwd = ["$TTL 7200", "@ SOA ns.test. h.test. 1 3600 600 86400 300",
-           "@ NS ns", "ns A 127.0.0.1"]
+    soa = ["$TTL 7200", "@ SOA ns.test. h.test. 1 3600 600 86400 300",
+           "@ NS ns.test."]
+    rev4, rev6 = list(soa), list(soa)
+    fwd = soa + ["ns A 127.0.0.1"]
     for ip, (name, addr) in HOSTS.items():
         if name is not None:
             if ":" in ip:
@@ -96,71 +91,10 @@ def start_nsd():
         if addr is not None:
             fwd.append("%s %s %s" % (name, "AAAA" if ":" in addr else "A",
                                      addr))
-    for fn, lines in (("rev4.zone", rev4), ("rev6.zone", rev6),
-                      ("fwd.zone", fwd)):
-        with open(os.path.join(d, fn), "w") as f:
-            f.write("\n".join(lines) + "\n")
-    conf = os.path.join(d, "nsd.conf")
-    with open(conf, "w") as f:
-        f.write("""server:
-  ip-address: 127.0.0.1@%d
-  username: ""
-  chroot: ""
-  zonesdir: "%s"
-  pidfile: "%s/nsd.pid"
-  database: ""
-  zonelistfile: "%s/zone.list"
-  xfrdfile: "%s/xfrd.state"
-  xfrdir: "%s"
-  logfile: "%s/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: "2.0.192.in-addr.arpa"
-  zonefile: "rev4.zone"
-zone:
-  name: "8.b.d.0.1.0.0.2.ip6.arpa"
-  zonefile: "rev6.zone"
-zone:
-  name: "test"
-  zonefile: "fwd.zone"
-""" % (port, d, d, d, d, d, d))
-    for fn in os.listdir(d):
-        pglib.chown_unprivileged(os.path.join(d, fn))
-    pglib.chown_unprivileged(d)
-    proc = subprocess.Popen(pglib.as_user_prefix() + [NSD, "-d", "-c", conf],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    # ready when it answers
-    q = dns_query("ok.test", 1)
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.1)
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            s.recvfrom(512)
-            s.close()
-            return proc, port
-        except OSError:
-            s.close()
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    out = proc.stdout.read().decode(errors="replace")
-    try:
-        out += open(os.path.join(d, "nsd.log")).read()
-    except OSError:
-        pass
-    raise RuntimeError("nsd did not start: " + out)
-
-
-def dns_query(name, qtype):
-    q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\0" + struct.pack(">HH", qtype, 1)
+    n = nsdlib.Nsd(os.path.join(TMP, "nsd"), {
+        "2.0.192.in-addr.arpa": rev4, "8.b.d.0.1.0.0.2.ip6.arpa": rev6,
+        "test": fwd}, "ok.test")
+    return n, n.port
 
 
 class FakeDNS(threading.Thread):
@@ -447,7 +381,6 @@ r = run([DMARCD, "enrich", "--help"])
 ok(r.returncode == 0 and b"--dns-server" in r.stdout and
    b"--refresh" in r.stdout, "enrich --help lists the options")
 
-nsd.terminate()
-nsd.wait()
+nsd.stop()
 shutil.rmtree(TMP, ignore_errors=True)
 done()
