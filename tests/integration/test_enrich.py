@@ -168,6 +168,7 @@ r = run([DMARCD, "enrich", "-v", "--db", url, "--dns-server", SERVER])
 err = r.stderr
 ok(r.returncode == 0, "enrich exits 0", err.decode(errors="replace"))
 got = rows(cluster, "enrich")
+got_first = got
 diag(repr(got))
 
 expect = {
@@ -223,6 +224,20 @@ ok(r.returncode == 0 and g["ptr"] == "ok.test" and g["verified"] and
        "enrich: 1 looked up"), "--refresh looks an expired answer up again",
    r.stderr.decode(), g)
 
+# the rate cap: 7 addresses, 13 queries (7 PTR, and a forward query for
+# each of the 6 names), 5 a second with a burst of 5: the 8 after
+# the burst take at least 1.6 s
+cluster.psql("enrich", "UPDATE source_host SET expires = now() - interval"
+             " '1 second'")
+r = run([DMARCD, "enrich", "--refresh", "--db", url, "--dns-server", SERVER,
+         "--max-rate", "5"])
+last = r.stderr.decode().strip().splitlines()[-1]
+diag("--max-rate 5: %.2f s, %s" % (r.elapsed, last))
+ok(r.returncode == 0 and "13 queries" in last and r.elapsed >= 1.5,
+   "--max-rate 5 holds the queries to 5 a second", r.elapsed, last)
+ok(rows(cluster, "enrich") == got_first,
+   "the same answers at a low rate", rows(cluster, "enrich"))
+
 # --- a black-holed server: timeout ------------------------------------------
 hole = FakeDNS(servfail=False)
 url2 = cluster.createdb("hole")
@@ -243,6 +258,16 @@ ok(hole.queries > 0, "the black hole was asked")
 ok(r.elapsed < 1.0 + base + 0.5, "the lookups end within --timeout 1",
    r.elapsed)
 ok(all(v["ttl"] == 3600 for v in got.values()), "timeouts kept dns_error_ttl")
+
+# in flight: 5 lookups of 0.5 s each (the PTR's half of --timeout 1), 2 at
+# a time, take 3 rounds; all at once, one
+cluster.psql("hole", "UPDATE source_host SET state = 'pending', ptr = NULL,"
+             " expires = NULL")
+r = run([DMARCD, "enrich", "--db", url2, "--timeout", "1", "--max-inflight",
+         "2", "--dns-server", "127.0.0.1:%d" % hole.port])
+diag("black hole, 2 in flight: %.2f s" % r.elapsed)
+ok(r.returncode == 0 and r.elapsed >= 1.4 and r.elapsed < 1.5 + base + 1.0,
+   "--max-inflight 2: the lookups wait their turn", r.elapsed)
 
 # --- SERVFAIL ---------------------------------------------------------------
 sf = FakeDNS(servfail=True)
