@@ -69,6 +69,11 @@ static const struct command {
 	  "  -v                   more logging (repeatable)\n"
 	  "  --foreground         stay in the foreground, log to stderr\n"
 	  "  --syslog             log to syslog\n" },
+	{ "enrich", cmd_enrich, "enrich [--refresh] [--dns-server ADDR[:PORT]]   "
+	    "look up and classify source IPs",
+	  COMMON_OPTS
+	  "  -v                   log each address (-vv: more)\n"
+	  "  --refresh            also look up answers that expired\n" },
 	{ "summary", cmd_summary, "summary [--period Nd | --since D --until D] "
 	    "[--domain D] [--to ADDR] [--send]",
 	  COMMON_OPTS

@@ -42,5 +42,7 @@ int	cmd_serve(int argc, char **argv);
 void	serve_config(struct httpd_config *hc, const struct conf *c);
 /* cmd_summary.c */
 int	cmd_summary(int argc, char **argv);
+/* cmd_enrich.c */
+int	cmd_enrich(int argc, char **argv);
 
 #endif

@@ -139,6 +139,12 @@ struct daemon {
 	struct rollup_folder	 folder;
 	unsigned		 fold_gen;	/* folder.db's runconf */
 	bool			 watching;
+	/* the background enricher (lmtp_enrich.c); enricher under mu */
+	struct enricher		*enricher;
+	int			 enrich_stopfd;
+	pthread_t		 enrich_thread;
+	unsigned		 enrich_gen;
+	bool			 enrich_quit, enriching;
 };
 
 /* lmtp_pool.c: the counted configuration, the delivery threads, and
@@ -166,6 +172,11 @@ int	listen_on(struct daemon *d, const char *spec, struct listener *l,
 	    const struct passwd *pw);
 void	stop_listening(struct daemon *d);
 void	drop_privileges(const struct passwd *pw);
+
+/* lmtp_enrich.c: the background enricher's thread */
+void	enrich_thread_start(struct daemon *d);
+/* Ends the pass in progress and waits for the thread. */
+void	enrich_thread_stop(struct daemon *d);
 
 /* lmtp_watch.c: the Maildir watcher's thread */
 void	*watch_main(void *arg);

@@ -196,6 +196,7 @@ daemon_start_threads(struct daemon *d)
 			fatalx("pthread_create: %s", strerror(r));
 		d->watching = true;
 	}
+	enrich_thread_start(d);
 }
 
 void
@@ -204,6 +205,7 @@ daemon_stop_threads(struct daemon *d)
 	uint64_t	one = 1;
 	unsigned	i;
 
+	enrich_thread_stop(d);	/* first: it ends at once */
 	pthread_mutex_lock(&d->mu);
 	d->workers_stop = true;
 	pthread_cond_broadcast(&d->cv);
