@@ -15,6 +15,7 @@
 #include <maxminddb.h>
 
 #include "geoip.h"
+#include "lib.h"
 
 struct geoip {
 	MMDB_s	dbs[GEOIP_FILES_MAX];
@@ -77,7 +78,8 @@ get_string(MMDB_entry_s *e, char *out, size_t outlen, ...)
 {
 	MMDB_entry_data_s	 d;
 	va_list			 ap;
-	size_t			 i, o = 0;
+	const unsigned char	*p;
+	size_t			 i, n = 0, o = 0;
 	int			 rc;
 
 	va_start(ap, outlen);
@@ -86,16 +88,18 @@ get_string(MMDB_entry_s *e, char *out, size_t outlen, ...)
 	if (rc != MMDB_SUCCESS || !d.has_data ||
 	    d.type != MMDB_DATA_TYPE_UTF8_STRING)
 		return false;
-	for (i = 0; i < d.data_size && o + 1 < outlen; i++)
-		if ((unsigned char)d.utf8_string[i] >= 0x20 &&
-		    d.utf8_string[i] != 0x7f)
-			out[o++] = d.utf8_string[i];
-	/* a cut may split a UTF-8 sequence: drop its start bytes */
-	if (o + 1 >= outlen)
-		while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
-			o--;
-	if (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
-		o--;
+	/* whole valid UTF-8 sequences that fit; an invalid byte is left
+	 * out (the database's text must be UTF-8) */
+	for (i = 0; i < d.data_size; i += n ? n : 1) {
+		p = (const unsigned char *)d.utf8_string + i;
+		if ((n = utf8_len(p, d.data_size - i)) == 0 ||
+		    (n == 1 && (*p < 0x20 || *p == 0x7f)))
+			continue;
+		if (o + n >= outlen)
+			break;
+		memcpy(out + o, p, n);
+		o += n;
+	}
 	out[o] = '\0';
 	return o > 0;
 }

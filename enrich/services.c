@@ -568,3 +568,24 @@ catalogue_match(struct catalogue *cat, enum svc_kind kind, const char *name)
 			return &cat->svcs[d->svc];
 	return NULL;
 }
+
+void
+catalogue_describe(struct catalogue *cat, FILE *f)
+{
+	const struct dom	*d;
+	size_t			 i;
+
+	if (!cat->sorted) {
+		qsort(cat->doms, cat->ndoms, sizeof(*cat->doms), dom_cmp);
+		cat->sorted = true;
+	}
+	/* what a lookup can answer: the first of each (kind, name) wins */
+	for (i = 0; i < cat->ndoms; i++) {
+		d = &cat->doms[i];
+		if (i > 0 && d->kind == d[-1].kind &&
+		    strcmp(d->name, d[-1].name) == 0)
+			continue;
+		fprintf(f, "%s %s %s|%s\n", kind_words[d->kind], d->name,
+		    cat->svcs[d->svc].name, cat->svcs[d->svc].type);
+	}
+}

@@ -67,4 +67,9 @@ size_t	catalogue_count(const struct catalogue *cat);
 const struct service *catalogue_match(struct catalogue *cat,
 	    enum svc_kind kind, const char *name);
 
+/* Writes to f what catalogue_match can answer, one line per domain and
+ * kind, in a fixed order: two catalogues that match alike write the same
+ * text (what the classifier's fingerprint is made of). */
+void	catalogue_describe(struct catalogue *cat, FILE *f);
+
 #endif

@@ -24,6 +24,15 @@ int	classifier_open(const struct conf *c, struct classifier **cl_r,
 void	classifier_free(struct classifier *cl);
 
 /*
+ * Compares what cl classifies with (its catalogue, MMDB files and rules,
+ * hashed) with what the database's sources were classified with; when
+ * they differ, every source is to be classified again.  *n_r: how many.
+ * Returns 0, or -1 with err.
+ */
+int	classifier_sync(struct db *db, struct classifier *cl, uint64_t *n_r,
+	    char *err, size_t errlen);
+
+/*
  * Classifies up to max rows of source_host with classified NULL, in
  * address order; rows still pending their DNS lookup wait, unless local
  * (enrich = local: no lookup will come).  *n_r is the number done: fewer

@@ -142,6 +142,10 @@ cmd_enrich(int argc, char **argv)
 		cmd_env_free(&env);
 		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
+	if (st.reclassified > 0)
+		fprintf(stderr, "enrich: the service catalogue or the geoip_db"
+		    " files changed: %llu sources classified again\n",
+		    (unsigned long long)st.reclassified);
 	fprintf(stderr, "enrich: %llu looked up (",
 	    (unsigned long long)st.looked_up);
 	for (i = 0; i < ENRICH_STATES; i++)

@@ -347,6 +347,11 @@ enricher_pass(struct enricher *e, struct db *db,
 		if (n < ENRICH_BATCH)
 			break;
 	}
+	if (!atomic_load(&e->stop)) {
+		if (classifier_sync(db, e->cl, &k, err, errlen) == -1)
+			return DB_ETEMP;
+		st->reclassified += k;
+	}
 	do {
 		if (atomic_load(&e->stop))
 			break;

@@ -25,6 +25,7 @@ struct enrich_stats {
 	uint64_t	 verified;
 	uint64_t	 queries;
 	uint64_t	 classified;
+	uint64_t	 reclassified;	/* reset by a changed catalogue */
 	double		 dns_seconds;
 };
 

@@ -66,13 +66,20 @@ enrich_round(struct daemon *d, struct runconf **cur_rc, struct enricher **e,
 		    sizeof(err))) != 0) {
 			log_warnx("%s", err);
 			db_close(db);
-		} else if (st.looked_up > 0 || st.classified > 0)
-			log_info("enrich: %llu looked up (%llu ok, %llu "
-			    "verified), %llu classified",
-			    (unsigned long long)st.looked_up,
-			    (unsigned long long)st.state[RESOLVER_OK],
-			    (unsigned long long)st.verified,
-			    (unsigned long long)st.classified);
+		} else {
+			if (st.reclassified > 0)
+				log_info("enrich: the service catalogue or the"
+				    " geoip_db files changed: %llu sources to"
+				    " classify again",
+				    (unsigned long long)st.reclassified);
+			if (st.looked_up > 0 || st.classified > 0)
+				log_info("enrich: %llu looked up (%llu ok, %llu "
+				    "verified), %llu classified",
+				    (unsigned long long)st.looked_up,
+				    (unsigned long long)st.state[RESOLVER_OK],
+				    (unsigned long long)st.verified,
+				    (unsigned long long)st.classified);
+		}
 	}
 	runconf_put(d, rc);
 }
