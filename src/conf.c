@@ -35,8 +35,9 @@ enum conf_type {
 };
 
 /*
- * One setting.  cmd is the command that uses it (it prefixes the help);
- * option, when set, is the long option of that command that sets it too
+ * One setting.  cmd names the commands that use it, separated by spaces
+ * (it prefixes the help);
+ * option, when set, is the long option of those commands that sets it too
  * (arg names its value in --help).  The default is def for numbers, sdef
  * for strings; a string without sdef has a default computed where it is
  * used, which help describes.
@@ -180,7 +181,7 @@ static const struct conf_entry conf_table[] = {
 	  "failure reports: 1 replaces the local parts of addresses", false },
 	/* enrichment (enrich/): by `dmarcd enrich` and lmtp's background
 	 * enricher, never on the delivery path */
-	{ "enrich", C(enrich, "on"), "lmtp", "enrich", "on|off|local",
+	{ "enrich", C(enrich, "on"), "lmtp enrich", "enrich", "on|off|local",
 	  "source enrichment: on (DNS, catalogue, GeoIP), local (no DNS) or "
 	  "off (none at all)", false },
 	{ "enrich_interval", N(enrich_interval, 10, 1, 86400), NOOPT("lmtp"),
@@ -522,6 +523,23 @@ conf_print(const struct conf *c, FILE *out)
 	}
 }
 
+/* Whether cmd is one of the entry's commands (words of e->cmd). */
+static bool
+for_cmd(const struct conf_entry *e, const char *cmd)
+{
+	const char	*p = e->cmd;
+	size_t		 len = strlen(cmd);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, cmd, len) == 0 && (p[len] == ' ' ||
+		    p[len] == '\0'))
+			return true;
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	}
+	return false;
+}
+
 void
 conf_help(const char *cmd, FILE *out)
 {
@@ -534,7 +552,7 @@ conf_help(const char *cmd, FILE *out)
 	buf_init(&b, 1 << 16);
 	for (i = 0; i < nitems(conf_table); i++) {
 		e = &conf_table[i];
-		if (e->option == NULL || strcmp(e->cmd, cmd) != 0)
+		if (e->option == NULL || !for_cmd(e, cmd))
 			continue;
 		/* the option and its help, then its setting and default as
 		 * check-config -v prints it */
@@ -622,7 +640,7 @@ conf_longopts(const char *cmd, const struct option *own, struct option *opts,
 	}
 	for (i = 0; i < nitems(conf_table); i++) {
 		if (conf_table[i].option == NULL ||
-		    strcmp(conf_table[i].cmd, cmd) != 0)
+		    !for_cmd(&conf_table[i], cmd))
 			continue;
 		if (n + 1 >= max)
 			fatalx("conf_longopts: %s: room for %zu", cmd, max);
