@@ -9,7 +9,8 @@ passing SPF domains of its records before their passing DKIM domains,
 most messages winning, failures ignored.  A services_file then overrides
 one built-in service and adds one, and a changed geoip_db: both reach the
 sources already classified.  New records of an address no service was
-found for classify it again.  `dmarcd sources` and `dmarcd export` carry
+found for classify it again; offline (--enrich local) the records alone
+name it.  `dmarcd sources` and `dmarcd export` carry
 what was found.
 """
 import json
@@ -285,6 +286,26 @@ err = enrich(url)
 got = hosts("classify")
 ok(got["192.0.2.19"]["service"] == "Mailchimp",
    "its new passing signature names it", got["192.0.2.19"])
+
+# --- offline: --enrich local names sources from their records alone --------
+url2 = cluster.createdb("local")
+r = run([DMARCD, "ingest", "-q", "--db", url2, report("l-1", {
+    "192.0.2.14": RECORDS["192.0.2.14"], "192.0.2.10": RECORDS["192.0.2.10"]
+})])
+ok(r.returncode == 0, "a report ingested (local)", r.stderr.decode())
+r = run([DMARCD, "enrich", "--db", url2, "--enrich", "off"])
+ok(r.returncode == 0 and all(not v["classified"] for v in
+                             hosts("local").values()),
+   "--enrich off: nothing classified", r.stderr.decode())
+r = run([DMARCD, "enrich", "--db", url2, "--enrich", "local",
+         "--dns-server", SERVER])
+got = hosts("local")
+ok(r.returncode == 0 and got["192.0.2.14"]["service"] == "Amazon SES" and
+   got["192.0.2.10"]["service"] is None and
+   cluster.psql("local", "SELECT string_agg(DISTINCT state, ',') FROM"
+                " source_host").strip() == "pending",
+   "--enrich local: the records' services, no DNS (no PTR, still pending)",
+   got, r.stderr.decode())
 
 nsd.stop()
 shutil.rmtree(TMP, ignore_errors=True)
