@@ -10,8 +10,7 @@ most messages winning, failures ignored.  A services_file then overrides
 one built-in service and adds one, and a changed geoip_db: both reach the
 sources already classified.  New records of an address no service was
 found for classify it again; offline (--enrich local) the records alone
-name it.  `dmarcd sources` and `dmarcd export` carry
-what was found.
+name it.  `dmarcd sources` and `dmarcd export` carry what was found.
 """
 import json
 import os
