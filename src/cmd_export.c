@@ -83,15 +83,37 @@ export_time_ok(const char *s)
 	return *p == '\0';
 }
 
-/* A bad option value: our message, naming the option; the usage status. */
-static int
-export_bad(const char *opt, const char *v, const char *expected)
+int
+cmd_bad_value(const char *cmd, const char *opt, const char *v,
+    const char *expected)
 {
 	char	clean[128];
 
 	str_escape(clean, sizeof(clean), v, strlen(v));
-	log_warnx("export: --%s: expected %s: %s", opt, expected, clean);
+	log_warnx("%s: --%s: expected %s: %s", cmd, opt, expected, clean);
 	return EXIT_USAGE;
+}
+
+int
+export_filter_opt(const char *cmd, struct db_export_filter *f, int ch,
+    const char *arg)
+{
+	switch (ch) {
+	case 'd':
+		f->domain = arg;
+		return 0;
+	case 's':
+		if (!export_time_ok(arg))
+			return cmd_bad_value(cmd, "since", arg, EXPORT_TIME);
+		f->since = arg;
+		return 0;
+	case 'u':
+		if (!export_time_ok(arg))
+			return cmd_bad_value(cmd, "until", arg, EXPORT_TIME);
+		f->until = arg;
+		return 0;
+	}
+	return -1;
 }
 
 int
@@ -124,23 +146,15 @@ cmd_export(int argc, char **argv)
 			else if (strcmp(optarg, "csv") == 0)
 				fmt = DB_EXPORT_CSV;
 			else
-				return export_bad("format", optarg,
-				    "json or csv");
+				return cmd_bad_value("export", "format",
+				    optarg, "json or csv");
 			break;
 		case 'd':
-			filter.domain = optarg;
-			break;
 		case 's':
-			if (!export_time_ok(optarg))
-				return export_bad("since", optarg,
-				    EXPORT_TIME);
-			filter.since = optarg;
-			break;
 		case 'u':
-			if (!export_time_ok(optarg))
-				return export_bad("until", optarg,
-				    EXPORT_TIME);
-			filter.until = optarg;
+			if ((rc = export_filter_opt("export", &filter, ch,
+			    optarg)) != 0)
+				return rc;
 			break;
 		case 't':
 			agg = strcmp(optarg, "aggregate") == 0 ||
@@ -150,8 +164,9 @@ cmd_export(int argc, char **argv)
 			tls = strcmp(optarg, "tlsrpt") == 0 ||
 			    strcmp(optarg, "all") == 0;
 			if (!agg && !arf && !tls)
-				return export_bad("type", optarg, "aggregate, "
-				    "forensic, tlsrpt or all");
+				return cmd_bad_value("export", "type",
+				    optarg, "aggregate, forensic, tlsrpt or "
+				    "all");
 			break;
 		default:
 			if (cmd_common_opt(&env, ch, optarg) == -1) {

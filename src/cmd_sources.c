@@ -50,17 +50,6 @@ sources_usage(void)
 	    "[--domain D] [--since T] [--until T] [--format json|text]\n");
 }
 
-/* A bad option value: our message, naming the option; the usage status. */
-static int
-sources_bad(const char *opt, const char *v, const char *expected)
-{
-	char	clean[128];
-
-	str_escape(clean, sizeof(clean), v, strlen(v));
-	log_warnx("sources: --%s: expected %s: %s", opt, expected, clean);
-	return EXIT_USAGE;
-}
-
 static int
 json_row(struct buf *b, const struct db_source *s)
 {
@@ -299,23 +288,15 @@ cmd_sources(int argc, char **argv)
 			else if (strcmp(optarg, "text") == 0)
 				o.json = false;
 			else
-				return sources_bad("format",
+				return cmd_bad_value("sources", "format",
 				    optarg, "json or text");
 			break;
 		case 'd':
-			filter.domain = optarg;
-			break;
 		case 's':
-			if (!export_time_ok(optarg))
-				return sources_bad("since", optarg,
-				    EXPORT_TIME);
-			filter.since = optarg;
-			break;
 		case 'u':
-			if (!export_time_ok(optarg))
-				return sources_bad("until", optarg,
-				    EXPORT_TIME);
-			filter.until = optarg;
+			if ((rc = export_filter_opt("sources", &filter, ch,
+			    optarg)) != 0)
+				return rc;
 			break;
 		default:
 			if (cmd_common_opt(&env, ch, optarg) == -1) {

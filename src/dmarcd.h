@@ -29,6 +29,16 @@ int	cmd_check_config(int argc, char **argv);
 bool	export_time_ok(const char *s);
 #define EXPORT_TIME	"unix seconds, YYYY-MM-DD or " \
 	"YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]"
+/* A bad value of cmd's --opt: a message naming both; EXIT_USAGE. */
+int	cmd_bad_value(const char *cmd, const char *opt, const char *v,
+	    const char *expected);
+/* The period options export and sources share, as getopt_long returns
+ * them ('d' --domain, 's' --since, 'u' --until), into f: 0 when ch was
+ * one, EXIT_USAGE after a message when its value is bad, -1 when ch is
+ * another option. */
+struct db_export_filter;
+int	export_filter_opt(const char *cmd, struct db_export_filter *f,
+	    int ch, const char *arg);
 /* cmd_sources.c */
 int	cmd_sources(int argc, char **argv);
 /* cmd_lmtp.c */
