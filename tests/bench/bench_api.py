@@ -129,11 +129,11 @@ UPDATE source_host SET state = 'ok', ptr = 'h' || replace(host(ip), '.', '-')
         'hosting'])[1 + ((hashtext(host(ip)) >> 8) & 255) % 200 % 7] END,
     asn = 64512 + (hashtext(host(ip)) & 1023), as_org = 'AS-ORG-' ||
         (hashtext(host(ip)) & 1023), country = (ARRAY['US', 'DE', 'FR',
-        'RU', 'JP'])[1 + (hashtext(host(ip)) & 4)], looked_up = now(),
+        'RU', 'JP'])[1 + abs(hashtext(host(ip)) % 5)], looked_up = now(),
     expires = now() + interval '1 day', classified = now()
 WHERE classified IS NULL OR state = 'pending';
-VACUUM ANALYZE source_host;
 """)
+pg.psql("dmarcd", "VACUUM ANALYZE source_host")
 print("# source_host: %s rows, %s with a service (%.1fs)" % tuple(
     pg.psql("dmarcd", "SELECT count(*), count(service) FROM source_host")
     .strip().split("|") + [time.time() - t]))
