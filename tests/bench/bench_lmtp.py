@@ -4,7 +4,14 @@ messages/s and delivery latency (final dot -> 250) with 1, 8 and 32
 concurrent LMTP clients over loopback TCP, reports of ~50 records each, then
 the rows counted.  Prints figures; never passes or fails.
 
+Twice, in the same run: with enrich = off (the baseline), then with the
+background enricher on and its DNS server black-holed (a UDP socket that
+never answers, so every lookup waits its whole dns_timeout while the
+deliveries go on): the ratio of the two latencies is what the enricher
+costs a delivery.  --dns off or hole runs one of them.
+
 usage: bench_lmtp.py DMARCD [--workers N] [--messages N] [--shared DIR]
+                            [--dns off|hole|both]
 A throwaway PostgreSQL cluster (tests/integration/pglib.py) is made and removed.
 """
 import argparse
@@ -15,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -71,6 +79,23 @@ async def run(port, bodies, conc):
     return time.perf_counter() - t0, sorted(lat), errors
 
 
+def black_hole():
+    """A UDP port that takes DNS queries and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    seen = [0]
+
+    def drain():
+        while True:
+            try:
+                sock.recvfrom(4096)
+            except OSError:
+                return
+            seen[0] += 1
+    threading.Thread(target=drain, daemon=True).start()
+    return sock, seen
+
+
 def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else 0
 
@@ -84,6 +109,7 @@ def main():
     ap.add_argument("--shared", default=os.environ.get(
         "DMARCD_SHARED", os.path.join(os.path.dirname(__file__),
                                       "../../../shared")))
+    ap.add_argument("--dns", choices=("off", "hole", "both"), default="both")
     a = ap.parse_args()
     levels = (1, 8, 32)
     gen = os.path.join(a.shared, "tools", "gen-reports")
@@ -98,42 +124,81 @@ def main():
     bodies = [stuff(open(os.path.join(d, f), "rb").read())
               for f in sorted(os.listdir(d))]
     cl = pglib.Cluster()
-    url = cl.createdb("dmarcd")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    argv = [a.dmarcd, "lmtp", "--foreground", "--db", url, "--listen",
-            "127.0.0.1:%d" % port, "--workers", str(a.workers)]
-    if os.geteuid() == 0:
-        argv += ["--user", pglib.UNPRIVILEGED]
-    log = open(os.path.join(tmp, "dmarcd.log"), "w")
-    p = subprocess.Popen(argv, stderr=log)
-    time.sleep(1.0)
+    hole, seen = black_hole()
+    modes = ("off", "hole") if a.dns == "both" else (a.dns,)
+    p50 = {}
     print("dmarcd lmtp, %d delivery threads; %d messages per level, one "
           "report of 50 records each (%.1f KB avg)" % (
               a.workers, a.messages,
               sum(map(len, bodies)) / len(bodies) / 1024))
+    try:
+        for mode in modes:
+            p50[mode] = level_runs(a, cl, tmp, bodies, levels, total, mode,
+                                   hole.getsockname()[1], seen)
+        if len(modes) == 2:
+            print("enricher on, DNS black-holed / enrich off, p50 latency: "
+                  + ", ".join("%d clients %.2f" % (c, p50["hole"][i] /
+                                                  p50["off"][i])
+                              for i, c in enumerate(levels)
+                              if p50["off"][i] > 0))
+    finally:
+        hole.close()
+        cl.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def level_runs(a, cl, tmp, bodies, levels, total, mode, hole_port, seen):
+    db = "dmarcd_" + mode
+    url = cl.createdb(db)
+    conf = os.path.join(tmp, "dmarcd-%s.conf" % mode)
+    with open(conf, "w") as f:
+        if mode == "off":
+            f.write("enrich = off\n")
+        else:
+            f.write("enrich = on\nenrich_interval = 1\ndns_timeout = 5\n"
+                    "dns_servers = 127.0.0.1:%d\n" % hole_port)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    argv = [a.dmarcd, "lmtp", "--foreground", "-f", conf, "--db", url,
+            "--listen", "127.0.0.1:%d" % port, "--workers", str(a.workers)]
+    if os.geteuid() == 0:
+        argv += ["--user", pglib.UNPRIVILEGED]
+    log = open(os.path.join(tmp, "dmarcd-%s.log" % mode), "w")
+    p = subprocess.Popen(argv, stderr=log)
+    time.sleep(1.0)
+    seen[0] = 0
+    print("enrich %s:" % ("off" if mode == "off" else
+                          "on, DNS black-holed (dns_timeout 5)"))
     print("%8s %10s %9s %9s %9s %7s" % ("clients", "msg/s", "p50 ms",
                                         "p99 ms", "max ms", "errors"))
+    p50 = []
     try:
         for i, conc in enumerate(levels):
             part = bodies[i * a.messages:(i + 1) * a.messages]
             secs, lat, errors = asyncio.run(run(port, part, conc))
+            p50.append(pct(lat, 0.5))
             print("%8d %10.0f %9.1f %9.1f %9.1f %7d" % (
                 conc, len(part) / secs, pct(lat, 0.5), pct(lat, 0.99),
                 lat[-1] * 1000 if lat else 0, len(errors)))
             for e in errors[:3]:
                 print("   ", e)
-        n = int(cl.psql("dmarcd", "SELECT count(*) FROM report"))
-        r = int(cl.psql("dmarcd", "SELECT count(*) FROM record"))
+        n = int(cl.psql(db, "SELECT count(*) FROM report"))
+        r = int(cl.psql(db, "SELECT count(*) FROM record"))
         print("stored: %d reports of %d sent, %d records (expected %d)" % (
             n, total, r, total * 50))
+        if mode != "off":
+            print("enricher meanwhile: %d DNS queries to the black hole; "
+                  "source_host: %s" % (seen[0], cl.psql(
+                      db, "SELECT string_agg(state || ' ' || n, ', ') FROM"
+                      " (SELECT state, count(*) n FROM source_host GROUP BY"
+                      " 1 ORDER BY 1) s").strip()))
     finally:
         p.terminate()
         p.wait(30)
-        cl.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
+        log.close()
+    return p50
 
 
 if __name__ == "__main__":
