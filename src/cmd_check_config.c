@@ -7,6 +7,7 @@
 
 #include "lib.h"
 #include "classify.h"
+#include "enricher.h"
 #include "conf.h"
 #include "dmarcd.h"
 #include "httpd.h"
@@ -17,6 +18,7 @@ cmd_check_config(int argc, char **argv)
 	struct cmd_env		 env;
 	struct httpd_config	 hc;
 	struct classifier	*cl;
+	struct enricher		*en;
 	const char		*name;
 	char			 err[512];
 	bool			 verbose = false;
@@ -47,12 +49,22 @@ cmd_check_config(int argc, char **argv)
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}
-	/* the catalogue and MMDB files the enricher would load */
-	if (classifier_open(&env.conf, &cl, stderr) == -1) {
-		cmd_env_free(&env);
-		return EXIT_CONFIG;
+	/* the catalogue and MMDB files the enricher would load, and its DNS
+	 * servers (enricher_new: unless enrich = off, so those are checked
+	 * on their own) */
+	if (strcmp(env.conf.enrich, "off") == 0) {
+		if (classifier_open(&env.conf, &cl, stderr) == -1) {
+			cmd_env_free(&env);
+			return EXIT_CONFIG;
+		}
+		classifier_free(cl);
+	} else {
+		if (enricher_new(&env.conf, NULL, false, &en, stderr) == -1) {
+			cmd_env_free(&env);
+			return EXIT_CONFIG;
+		}
+		enricher_free(&en);
 	}
-	classifier_free(cl);
 	if (verbose)
 		conf_print(&env.conf, stdout);
 	printf("%s: OK\n", env.conf.file ? env.conf.file :

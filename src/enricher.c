@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,10 +45,56 @@ struct row {
 	char		 ttl[24];
 };
 
+/* Whether s is ADDR, ADDR:PORT (IPv4), an IPv6 ADDR or [ADDR]:PORT. */
+static bool
+server_ok(const char *s)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	unsigned char	 a[16];
+	const char	*end, *port = NULL;
+	size_t		 len;
+	long		 v;
+	int		 af = AF_INET;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL ||
+		    (end[1] != '\0' && end[1] != ':'))
+			return false;
+		if (end[1] == ':')
+			port = end + 2;
+		s++;
+		len = end - s;
+		af = AF_INET6;
+	} else if ((end = strchr(s, ':')) != NULL &&
+	    strchr(end + 1, ':') != NULL) {
+		len = strlen(s);
+		af = AF_INET6;
+	} else {
+		len = end != NULL ? (size_t)(end - s) : strlen(s);
+		if (end != NULL)
+			port = end + 1;
+	}
+	if (len == 0 || len >= sizeof(host))
+		return false;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(af, host, a) != 1)
+		return false;
+	if (port == NULL)
+		return true;
+	for (end = port; isdigit((unsigned char)*end); end++)
+		;
+	if (end == port || *end != '\0' || end - port > 5)
+		return false;
+	v = strtol(port, NULL, 10);
+	return v >= 1 && v <= 65535;
+}
+
 /* The servers' list (commas or white space) as c-ares takes it, commas
- * only, into out; -1 when too long. */
+ * only, into out; -1 when too long, -2 (written to errs) for an item that
+ * is not an address. */
 static int
-servers_csv(const char *list, char *out, size_t outlen)
+servers_csv(const char *list, char *out, size_t outlen, FILE *errs)
 {
 	const char	*items[ENRICH_SERVERS_MAX];
 	char		*copy = NULL;
@@ -59,9 +107,20 @@ servers_csv(const char *list, char *out, size_t outlen)
 	if ((n = conf_list(list, items, ENRICH_SERVERS_MAX, &copy)) == -1)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++) {
-		int l = snprintf(out + o, outlen - o, "%s%s", i ? "," : "",
-		    items[i]);
+		int l;
 
+		if (!server_ok(items[i])) {
+			char	clean[128];
+
+			str_escape(clean, sizeof(clean), items[i],
+			    strlen(items[i]));
+			fprintf(errs, "dns_servers: expected ADDR, ADDR:PORT or "
+			    "[IPV6]:PORT: %s\n", clean);
+			rc = -2;
+			break;
+		}
+		l = snprintf(out + o, outlen - o, "%s%s", i ? "," : "",
+		    items[i]);
 		if (l < 0 || (size_t)l >= outlen - o)
 			rc = -1;
 		else
@@ -78,6 +137,7 @@ enricher_new(const struct conf *c, const char *servers, bool refresh,
 	struct resolver_config	 rc;
 	struct enricher		*e;
 	char			 err[512], csv[2048];
+	int			 k;
 
 	*e_r = NULL;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -89,10 +149,11 @@ enricher_new(const struct conf *c, const char *servers, bool refresh,
 	atomic_init(&e->stop, false);
 	if (e->dns) {
 		memset(&rc, 0, sizeof(rc));
-		if (servers_csv(servers ? servers : c->dns_servers, csv,
-		    sizeof(csv)) == -1) {
-			fprintf(errs, "dns_servers: more than %d or too long\n",
-			    ENRICH_SERVERS_MAX);
+		if ((k = servers_csv(servers ? servers : c->dns_servers, csv,
+		    sizeof(csv), errs)) != 0) {
+			if (k == -1)
+				fprintf(errs, "dns_servers: more than %d or too "
+				    "long\n", ENRICH_SERVERS_MAX);
 			free(e);
 			return -1;
 		}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""test_services_conf.py - `dmarcd check-config` over the enricher's files:
+"""test_services_conf.py - `dmarcd check-config` over the enricher's files
+(and its dns_servers):
 a services_file (errors as file:line, all at once, exit 78; a good one
 accepted) and geoip_db (each MMDB opened: a missing or broken file is
 exit 78, a real one built here is accepted)."""
@@ -85,4 +86,17 @@ res = check("services_file = %s\ngeoip_db = %s\n" % (bad, junk))
 ok(res.rc == 78 and junk.encode() in res.err and
    ("%s:2:" % bad).encode() in res.err,
    "both files' errors at once", res.err)
+
+# dns_servers: each an address, with a port in range
+res = check("dns_servers = 127.0.0.1:5353, [::1]:53, ::1, 192.0.2.53\n")
+ok(res.rc == 0, "dns_servers: IPv4, IPv4:port, [IPv6]:port, IPv6", res.err)
+for bad_server in ("resolver.example", "192.0.2.1:65536", "192.0.2.1:",
+                   "[::1", "[::1]x", "192.0.2.1:x53"):
+    res = check("dns_servers = 127.0.0.1, %s\n" % bad_server)
+    ok(res.rc == 78 and ("dns_servers: expected ADDR, ADDR:PORT or"
+                         " [IPV6]:PORT: %s\n" % bad_server).encode()
+       in res.err, "dns_servers %s: exit 78, named" % bad_server, res.rc,
+       res.err)
+res = check("enrich = off\ndns_servers = resolver.example\n")
+ok(res.rc == 0, "enrich = off: dns_servers not used, not checked", res.err)
 done()
