@@ -366,6 +366,37 @@ typedef int (*db_source_fn)(void *ctx, const struct db_source *s,
 int	db_sources(struct db *db, const struct db_export_filter *f,
 	    db_source_fn fn, void *ctx, char *err, size_t errlen);
 
+/* simulate.c: for the policy simulator, over the reports db_export would
+ * export with f: pfn once per domain with its latest published policy
+ * (NULL: not published; pct -1), then fn once per group of records alike
+ * in everything a DMARC result and a class depend on, by domain then
+ * source address.  The strings live until the callback returns. */
+struct db_sim_policy {
+	const char	*domain;
+	const char	*p, *sp, *np, *adkim, *aspf, *testing;
+	int		 pct;
+};
+struct db_sim_row {
+	const char		*domain, *header_from, *ip;
+	const char *const	*dkim_domain, *const *dkim_result;
+	size_t			 ndkim;
+	const char *const	*spf_domain, *const *spf_scope,
+				*const *spf_result;	/* scope may be NULL */
+	size_t			 nspf;
+	const char *const	*reason_type;
+	size_t			 nreason;
+	const char		*service, *service_type, *ptr;
+	bool			 ptr_verified;
+	uint64_t		 count;
+};
+typedef int (*db_sim_policy_fn)(void *ctx, const struct db_sim_policy *p,
+    char *err, size_t errlen);
+typedef int (*db_sim_row_fn)(void *ctx, const struct db_sim_row *r,
+    char *err, size_t errlen);
+int	db_simulate(struct db *db, const struct db_export_filter *f,
+	    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, char *err,
+	    size_t errlen);
+
 /* store.c: adds the queued reports (db->rollup_later, rollup_queue) to the
  * rollups until the queue is empty, a few thousand a transaction. */
 int	db_rollup_drain(struct db *db, char *err, size_t errlen);

@@ -44,6 +44,20 @@ static const struct command {
 	  "  --domain D           reports for this domain only\n"
 	  "  --since T, --until T the reports `export` takes with them\n"
 	  "  --format FORMAT      json (default: a line per IP) or text\n" },
+	{ "simulate", cmd_simulate, "simulate [--domain D] [--since T] "
+	    "[--until T | --period Nd] [--p P] [--sp P] [--np P] [--pct N] "
+	    "[--adkim r|s] [--aspf r|s] [--testing y|n] [--top N] "
+	    "[--format json|text]",
+	  COMMON_OPTS
+	  "  --domain D           reports for this domain only\n"
+	  "  --since T, --until T the reports `export` takes with them\n"
+	  "  --period Nd          the reports of the last N days\n"
+	  "  --p, --sp, --np P    none, quarantine or reject\n"
+	  "  --pct N              0 to 100, --testing y|n (DMARCbis t=)\n"
+	  "  --adkim, --aspf M    r (relaxed) or s (strict)\n"
+	  "                       not given: the domain's latest published\n"
+	  "  --top N              sources that would lose mail listed (20)\n"
+	  "  --format FORMAT      json (default: a line per domain) or text\n" },
 	{ "quarantine", cmd_quarantine, "quarantine list [-a] | show ID | "
 	    "retry ID|--all",
 	  COMMON_OPTS

@@ -41,6 +41,8 @@ int	export_filter_opt(const char *cmd, struct db_export_filter *f,
 	    int ch, const char *arg);
 /* cmd_sources.c */
 int	cmd_sources(int argc, char **argv);
+/* cmd_simulate.c */
+int	cmd_simulate(int argc, char **argv);
 /* cmd_lmtp.c */
 int	cmd_lmtp(int argc, char **argv);
 /* cmd_serve.c */
