@@ -4,7 +4,8 @@
  * its authentication results under the policy's alignment modes
  * (policy/simulate.c), the messages it would quarantine and reject, and
  * the sources that would lose mail, with why.  A policy value not given
- * is the domain's latest published one.
+ * is the domain's latest published one.  The work is src/simulation.c;
+ * this file reads options and prints.
  */
 #include "config.h"
 
@@ -18,46 +19,15 @@
 #include "conf.h"
 #include "db.h"
 #include "dmarcd.h"
-#include "simulate.h"
+#include "simulation.h"
 
 #define SIM_LINE_CAP	(1024 * 1024)	/* one domain's JSON line */
 #define SIM_TOP_MAX	1000		/* --top */
-#define SIM_DOMAINS_MAX	1000000
 
-/* What the command line sets; the rest comes from the published policy. */
-struct sim_opts {
-	const char	*p, *sp, *np, *adkim, *aspf, *testing;
-	int		 pct;		/* -1: not given */
+/* How the command prints. */
+struct out_opts {
 	unsigned	 top;
 	bool		 json;
-};
-
-struct sim_source {
-	char		*ip, *service;
-	const char	*why;
-	uint64_t	 messages, would_fail, why_msgs;
-	uint64_t	 fail[SIM_NDISP];
-};
-
-struct sim_domain {
-	char			*name;
-	char			*pub[6];	/* p sp np adkim aspf testing */
-	int			 pub_pct;
-	struct sim_policy	 pol;
-	uint64_t		 messages, pass, pass_strict_dkim,
-				 pass_strict_spf;
-	uint64_t		 fail[SIM_NDISP];
-	struct sim_source	*src;
-	size_t			 nsrc, srccap;
-};
-
-struct sim_run {
-	struct sim_opts		*o;
-	struct sim_domain	*dom;
-	size_t			 ndom, domcap;
-	struct sim_domain	*cur;	/* the rows' domain */
-	struct sim_source	 s;	/* the rows' source, being folded */
-	bool			 in_source;
 };
 
 static void
@@ -71,189 +41,6 @@ simulate_usage(void)
 	    "[--format json|text]\n");
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char	*c;
-
-	if (s == NULL)
-		return NULL;
-	if ((c = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return c;
-}
-
-/* The policy a domain is simulated under: the options over what it
- * published; sp defaults to p, np to sp (RFC 7489 6.3, DMARCbis). */
-static void
-resolve(const struct sim_opts *o, struct sim_domain *d)
-{
-	const char	*v;
-
-	d->pol.p = SIM_NONE;
-	v = o->p ? o->p : d->pub[0];
-	(void)sim_disp_parse(v, &d->pol.p);
-	d->pol.sp = d->pol.p;
-	v = o->sp ? o->sp : d->pub[1];
-	(void)sim_disp_parse(v, &d->pol.sp);
-	d->pol.np = d->pol.sp;
-	v = o->np ? o->np : d->pub[2];
-	(void)sim_disp_parse(v, &d->pol.np);
-	d->pol.pct = o->pct >= 0 ? (unsigned)o->pct : d->pub_pct >= 0 &&
-	    d->pub_pct <= 100 ? (unsigned)d->pub_pct : 100;
-	v = o->adkim ? o->adkim : d->pub[3];
-	d->pol.adkim_strict = v != NULL && strcasecmp(v, "s") == 0;
-	v = o->aspf ? o->aspf : d->pub[4];
-	d->pol.aspf_strict = v != NULL && strcasecmp(v, "s") == 0;
-	v = o->testing ? o->testing : d->pub[5];
-	d->pol.testing = v != NULL && strcasecmp(v, "y") == 0;
-}
-
-static int
-on_policy(void *ctx, const struct db_sim_policy *p, char *err, size_t errlen)
-{
-	struct sim_run		*x = ctx;
-	struct sim_domain	*d;
-
-	if (x->ndom == SIM_DOMAINS_MAX) {
-		snprintf(err, errlen, "simulate: more than %d domains",
-		    SIM_DOMAINS_MAX);
-		return DB_EPERM;
-	}
-	if (x->ndom == x->domcap) {
-		x->domcap = x->domcap ? x->domcap * 2 : 16;
-		if ((x->dom = reallocarray(x->dom, x->domcap,
-		    sizeof(*x->dom))) == NULL)
-			fatalx("out of memory");
-	}
-	d = &x->dom[x->ndom++];
-	memset(d, 0, sizeof(*d));
-	d->name = xstrdup(p->domain);
-	d->pub[0] = xstrdup(p->p);
-	d->pub[1] = xstrdup(p->sp);
-	d->pub[2] = xstrdup(p->np);
-	d->pub[3] = xstrdup(p->adkim);
-	d->pub[4] = xstrdup(p->aspf);
-	d->pub[5] = xstrdup(p->testing);
-	d->pub_pct = p->pct;
-	resolve(x->o, d);
-	return 0;
-}
-
-/* The folded source goes to its domain's list if it would lose mail. */
-static void
-source_done(struct sim_run *x)
-{
-	struct sim_domain	*d = x->cur;
-	uint64_t		 q, r;
-
-	if (!x->in_source)
-		return;
-	x->in_source = false;
-	sim_apply(x->s.fail, &d->pol, &q, &r);
-	x->s.would_fail = q + r;
-	if (x->s.would_fail == 0) {
-		free(x->s.ip);
-		free(x->s.service);
-		return;
-	}
-	if (d->nsrc == d->srccap) {
-		d->srccap = d->srccap ? d->srccap * 2 : 16;
-		if ((d->src = reallocarray(d->src, d->srccap,
-		    sizeof(*d->src))) == NULL)
-			fatalx("out of memory");
-	}
-	d->src[d->nsrc++] = x->s;
-}
-
-static struct sim_domain *
-find_domain(struct sim_run *x, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < x->ndom; i++)
-		if (strcmp(x->dom[i].name, name) == 0)
-			return &x->dom[i];
-	return NULL;
-}
-
-static int
-on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
-{
-	struct sim_run		*x = ctx;
-	struct sim_domain	*d;
-	struct sim_auth		 a;
-	struct sim_verdict	 v;
-	bool			 forwarded = false;
-	size_t			 i;
-
-	if (x->cur == NULL || strcmp(x->cur->name, r->domain) != 0) {
-		if (x->cur != NULL)
-			source_done(x);
-		if ((x->cur = find_domain(x, r->domain)) == NULL) {
-			snprintf(err, errlen, "simulate: records of a domain "
-			    "without a report");
-			return DB_EPERM;
-		}
-	}
-	d = x->cur;
-	if (x->in_source && strcmp(x->s.ip, r->ip) != 0)
-		source_done(x);
-	if (!x->in_source) {
-		memset(&x->s, 0, sizeof(x->s));
-		x->s.ip = xstrdup(r->ip);
-		x->s.service = xstrdup(r->service);
-		x->in_source = true;
-	}
-	memset(&a, 0, sizeof(a));
-	a.domain = r->domain;
-	a.header_from = r->header_from;
-	a.dkim_domain = r->dkim_domain;
-	a.dkim_result = r->dkim_result;
-	a.ndkim = r->ndkim;
-	a.spf_domain = r->spf_domain;
-	a.spf_scope = r->spf_scope;
-	a.spf_result = r->spf_result;
-	a.nspf = r->nspf;
-	sim_evaluate(&a, &v);
-	d->messages += r->count;
-	x->s.messages += r->count;
-	if (sim_pass(&v, true, d->pol.aspf_strict))
-		d->pass_strict_dkim += r->count;
-	if (sim_pass(&v, d->pol.adkim_strict, true))
-		d->pass_strict_spf += r->count;
-	if (sim_pass(&v, d->pol.adkim_strict, d->pol.aspf_strict)) {
-		d->pass += r->count;
-		return 0;
-	}
-	d->fail[sim_requested(&v, &d->pol)] += r->count;
-	x->s.fail[sim_requested(&v, &d->pol)] += r->count;
-	for (i = 0; i < r->nreason; i++)
-		if (strcmp(r->reason_type[i], "forwarded") == 0 ||
-		    strcmp(r->reason_type[i], "mailing_list") == 0 ||
-		    strcmp(r->reason_type[i], "trusted_forwarder") == 0)
-			forwarded = true;
-	if (r->service_type != NULL && strcmp(r->service_type,
-	    "forwarder") == 0)
-		forwarded = true;
-	if (r->count > x->s.why_msgs) {
-		x->s.why = sim_why(&v, &d->pol, forwarded);
-		x->s.why_msgs = r->count;
-	}
-	(void)errlen;
-	return 0;
-}
-
-static int
-source_cmp(const void *a, const void *b)
-{
-	const struct sim_source	*x = a, *y = b;
-
-	if (x->would_fail != y->would_fail)
-		return x->would_fail > y->would_fail ? -1 : 1;
-	return strcmp(x->ip, y->ip);
-}
-
 static const char *
 mode(bool strict)
 {
@@ -261,13 +48,12 @@ mode(bool strict)
 }
 
 static int
-json_domain(struct buf *b, const struct sim_run *x, struct sim_domain *d)
+json_domain(struct buf *b, const struct out_opts *oo,
+    const struct sim_domain *d)
 {
-	uint64_t	q, r;
-	size_t		i, n;
-	int		rc = 0;
+	size_t	i, n;
+	int	rc = 0;
 
-	sim_apply(d->fail, &d->pol, &q, &r);
 	rc |= json_key(b, "domain", true);
 	rc |= json_str(b, d->name);
 	rc |= json_key(b, "policy", false);
@@ -313,12 +99,12 @@ json_domain(struct buf *b, const struct sim_run *x, struct sim_domain *d)
 	rc |= json_key(b, "pass_strict_spf", false);
 	rc |= json_uint(b, d->pass_strict_spf);
 	rc |= json_key(b, "would_quarantine", false);
-	rc |= json_uint(b, q);
+	rc |= json_uint(b, d->would_quarantine);
 	rc |= json_key(b, "would_reject", false);
-	rc |= json_uint(b, r);
+	rc |= json_uint(b, d->would_reject);
 	rc |= json_key(b, "sources", false);
 	rc |= buf_addc(b, '[');
-	n = d->nsrc < x->o->top ? d->nsrc : x->o->top;
+	n = d->nsrc < oo->top ? d->nsrc : oo->top;
 	for (i = 0; i < n; i++) {
 		const struct sim_source	*s = &d->src[i];
 
@@ -340,13 +126,11 @@ json_domain(struct buf *b, const struct sim_run *x, struct sim_domain *d)
 }
 
 static void
-text_domain(FILE *f, const struct sim_run *x, const struct sim_domain *d)
+text_domain(FILE *f, const struct out_opts *oo, const struct sim_domain *d)
 {
-	char		 esc[4 * 256 + 4];
-	uint64_t	 q, r;
-	size_t		 i, n;
+	char	esc[4 * 256 + 4];
+	size_t	i, n;
 
-	sim_apply(d->fail, &d->pol, &q, &r);
 	str_escape(esc, sizeof(esc), d->name, strlen(d->name));
 	fprintf(f, "%s: p=%s sp=%s pct=%u adkim=%s aspf=%s%s (published "
 	    "p=%s)\n", esc, sim_disp_name(d->pol.p), sim_disp_name(d->pol.sp),
@@ -355,8 +139,9 @@ text_domain(FILE *f, const struct sim_run *x, const struct sim_domain *d)
 	fprintf(f, "  %llu messages, %llu pass (%.1f%%); would quarantine "
 	    "%llu, would reject %llu\n", (unsigned long long)d->messages,
 	    (unsigned long long)d->pass, d->messages ? 100.0 * d->pass /
-	    d->messages : 0.0, (unsigned long long)q, (unsigned long long)r);
-	n = d->nsrc < x->o->top ? d->nsrc : x->o->top;
+	    d->messages : 0.0, (unsigned long long)d->would_quarantine,
+	    (unsigned long long)d->would_reject);
+	n = d->nsrc < oo->top ? d->nsrc : oo->top;
 	for (i = 0; i < n; i++) {
 		const struct sim_source	*s = &d->src[i];
 		char			 svc[4 * 64 + 4] = "";
@@ -367,30 +152,6 @@ text_domain(FILE *f, const struct sim_run *x, const struct sim_domain *d)
 		fprintf(f, "  %-39s %-20s %10llu of %llu: %s\n", s->ip,
 		    *svc ? svc : "-", (unsigned long long)s->would_fail,
 		    (unsigned long long)s->messages, s->why);
-	}
-}
-
-static void
-run_free(struct sim_run *x)
-{
-	size_t	i, j;
-
-	for (i = 0; i < x->ndom; i++) {
-		struct sim_domain	*d = &x->dom[i];
-
-		free(d->name);
-		for (j = 0; j < 6; j++)
-			free(d->pub[j]);
-		for (j = 0; j < d->nsrc; j++) {
-			free(d->src[j].ip);
-			free(d->src[j].service);
-		}
-		free(d->src);
-	}
-	free(x->dom);
-	if (x->in_source) {
-		free(x->s.ip);
-		free(x->s.service);
 	}
 }
 
@@ -459,7 +220,8 @@ cmd_simulate(int argc, char **argv)
 	struct cmd_env		 env;
 	struct db_export_filter	 filter;
 	struct sim_opts		 o;
-	struct sim_run		 x;
+	struct out_opts		 oo;
+	struct sim_result	*res = NULL;
 	struct buf		 b;
 	struct db		*db = NULL;
 	char			 err[1024], since[32], *end;
@@ -472,15 +234,15 @@ cmd_simulate(int argc, char **argv)
 	memset(&filter, 0, sizeof(filter));
 	memset(&o, 0, sizeof(o));
 	o.pct = -1;
-	o.top = 20;
-	o.json = true;
+	oo.top = 20;
+	oo.json = true;
 	while ((ch = getopt_long(argc, argv, "f:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'F':
 			if (strcmp(optarg, "json") == 0)
-				o.json = true;
+				oo.json = true;
 			else if (strcmp(optarg, "text") == 0)
-				o.json = false;
+				oo.json = false;
 			else
 				rc = cmd_bad_value("simulate", "format",
 				    optarg, "json or text");
@@ -519,7 +281,7 @@ cmd_simulate(int argc, char **argv)
 			else if (ch == 'c')
 				o.pct = (int)v;
 			else
-				o.top = (unsigned)v;
+				oo.top = (unsigned)v;
 			break;
 		case 'k':
 			rc = word_opt("adkim", optarg, "r", "s", &o.adkim);
@@ -554,24 +316,20 @@ cmd_simulate(int argc, char **argv)
 		cmd_env_free(&env);
 		return rc;
 	}
-	memset(&x, 0, sizeof(x));
-	x.o = &o;
-	rc = db_simulate(db, &filter, on_policy, on_row, &x, err, sizeof(err));
-	if (rc == 0 && x.cur != NULL)
-		source_done(&x);
+	rc = simulation_run(db, &filter, &o, NULL, NULL, &res, err,
+	    sizeof(err));
 	if (rc == 0) {
 		buf_init(&b, SIM_LINE_CAP);
-		for (i = 0; i < x.ndom && rc == 0; i++) {
-			struct sim_domain	*d = &x.dom[i];
+		for (i = 0; i < res->ndom && rc == 0; i++) {
+			const struct sim_domain	*d = &res->dom[i];
 
-			qsort(d->src, d->nsrc, sizeof(*d->src), source_cmp);
-			if (!o.json) {
-				text_domain(stdout, &x, d);
+			if (!oo.json) {
+				text_domain(stdout, &oo, d);
 				continue;
 			}
 			buf_reset(&b);
 			if (buf_addc(&b, '{') == -1 ||
-			    json_domain(&b, &x, d) == -1) {
+			    json_domain(&b, &oo, d) == -1) {
 				snprintf(err, sizeof(err), "simulate: %s: "
 				    "line too long", d->name);
 				rc = DB_EPERM;
@@ -586,7 +344,7 @@ cmd_simulate(int argc, char **argv)
 			rc = DB_EPERM;
 		}
 	}
-	run_free(&x);
+	simulation_free(&res);
 	db_close(&db);
 	cmd_env_free(&env);
 	if (rc != 0) {

@@ -1,0 +1,281 @@
+/*
+ * simulation.c - policy/simulate.c over the database's records (see
+ * simulation.h).  Rows come grouped by domain, then source address
+ * (db/simulate.c), so a source is folded as its rows pass and kept only
+ * when it would lose mail.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib.h"
+#include "dmarcd.h"
+#include "simulation.h"
+
+#define SIM_DOMAINS_MAX	1000000
+
+struct sim_fold {
+	const struct sim_opts	*o;
+	void			(*adjust)(void *, struct sim_domain *);
+	void			*arg;
+	struct sim_result	*r;
+	struct sim_domain	*cur;	/* the rows' domain */
+	struct sim_source	 s;	/* the rows' source, being folded */
+	bool			 in_source;
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char	*c;
+
+	if (s == NULL)
+		return NULL;
+	if ((c = strdup(s)) == NULL)
+		fatalx("out of memory");
+	return c;
+}
+
+/* The policy a domain is simulated under: the options over what it
+ * published; sp defaults to p, np to sp (RFC 7489 6.3, DMARCbis). */
+static void
+resolve(const struct sim_opts *o, struct sim_domain *d)
+{
+	const char	*v;
+
+	d->pol.p = SIM_NONE;
+	v = o->p ? o->p : d->pub[0];
+	(void)sim_disp_parse(v, &d->pol.p);
+	d->pol.sp = d->pol.p;
+	v = o->sp ? o->sp : d->pub[1];
+	(void)sim_disp_parse(v, &d->pol.sp);
+	d->pol.np = d->pol.sp;
+	v = o->np ? o->np : d->pub[2];
+	(void)sim_disp_parse(v, &d->pol.np);
+	d->pol.pct = o->pct >= 0 ? (unsigned)o->pct : d->pub_pct >= 0 &&
+	    d->pub_pct <= 100 ? (unsigned)d->pub_pct : 100;
+	v = o->adkim ? o->adkim : d->pub[3];
+	d->pol.adkim_strict = v != NULL && strcasecmp(v, "s") == 0;
+	v = o->aspf ? o->aspf : d->pub[4];
+	d->pol.aspf_strict = v != NULL && strcasecmp(v, "s") == 0;
+	v = o->testing ? o->testing : d->pub[5];
+	d->pol.testing = v != NULL && strcasecmp(v, "y") == 0;
+}
+
+static int
+on_policy(void *ctx, const struct db_sim_policy *p, char *err, size_t errlen)
+{
+	struct sim_fold		*x = ctx;
+	struct sim_result	*r = x->r;
+	struct sim_domain	*d;
+
+	if (r->ndom == SIM_DOMAINS_MAX) {
+		snprintf(err, errlen, "simulate: more than %d domains",
+		    SIM_DOMAINS_MAX);
+		return DB_EPERM;
+	}
+	if (r->ndom == r->domcap) {
+		r->domcap = r->domcap ? r->domcap * 2 : 16;
+		if ((r->dom = reallocarray(r->dom, r->domcap,
+		    sizeof(*r->dom))) == NULL)
+			fatalx("out of memory");
+	}
+	d = &r->dom[r->ndom++];
+	memset(d, 0, sizeof(*d));
+	d->name = xstrdup(p->domain);
+	d->pub[0] = xstrdup(p->p);
+	d->pub[1] = xstrdup(p->sp);
+	d->pub[2] = xstrdup(p->np);
+	d->pub[3] = xstrdup(p->adkim);
+	d->pub[4] = xstrdup(p->aspf);
+	d->pub[5] = xstrdup(p->testing);
+	d->pub_pct = p->pct;
+	resolve(x->o, d);
+	if (x->adjust != NULL)
+		x->adjust(x->arg, d);
+	return 0;
+}
+
+/* The folded source goes to its domain's list if it would lose mail. */
+static void
+source_done(struct sim_fold *x)
+{
+	struct sim_domain	*d = x->cur;
+	uint64_t		 q, r;
+
+	if (!x->in_source)
+		return;
+	x->in_source = false;
+	sim_apply(x->s.fail, &d->pol, &q, &r);
+	x->s.would_fail = q + r;
+	if (x->s.would_fail == 0) {
+		free(x->s.ip);
+		free(x->s.service);
+		return;
+	}
+	if (d->nsrc == d->srccap) {
+		d->srccap = d->srccap ? d->srccap * 2 : 16;
+		if ((d->src = reallocarray(d->src, d->srccap,
+		    sizeof(*d->src))) == NULL)
+			fatalx("out of memory");
+	}
+	d->src[d->nsrc++] = x->s;
+}
+
+static struct sim_domain *
+find_domain(struct sim_result *r, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < r->ndom; i++)
+		if (strcmp(r->dom[i].name, name) == 0)
+			return &r->dom[i];
+	return NULL;
+}
+
+static bool
+forwarded(const struct db_sim_row *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nreason; i++)
+		if (strcmp(r->reason_type[i], "forwarded") == 0 ||
+		    strcmp(r->reason_type[i], "mailing_list") == 0 ||
+		    strcmp(r->reason_type[i], "trusted_forwarder") == 0)
+			return true;
+	return r->service_type != NULL &&
+	    strcmp(r->service_type, "forwarder") == 0;
+}
+
+static int
+on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
+{
+	struct sim_fold		*x = ctx;
+	struct sim_domain	*d;
+	struct sim_auth		 a;
+	struct sim_verdict	 v;
+	enum sim_disp		 req;
+
+	if (x->cur == NULL || strcmp(x->cur->name, r->domain) != 0) {
+		if (x->cur != NULL)
+			source_done(x);
+		if ((x->cur = find_domain(x->r, r->domain)) == NULL) {
+			snprintf(err, errlen, "simulate: records of a domain "
+			    "without a report");
+			return DB_EPERM;
+		}
+	}
+	d = x->cur;
+	if (x->in_source && strcmp(x->s.ip, r->ip) != 0)
+		source_done(x);
+	if (!x->in_source) {
+		memset(&x->s, 0, sizeof(x->s));
+		x->s.ip = xstrdup(r->ip);
+		x->s.service = xstrdup(r->service);
+		x->in_source = true;
+	}
+	memset(&a, 0, sizeof(a));
+	a.domain = r->domain;
+	a.header_from = r->header_from;
+	a.dkim_domain = r->dkim_domain;
+	a.dkim_result = r->dkim_result;
+	a.ndkim = r->ndkim;
+	a.spf_domain = r->spf_domain;
+	a.spf_scope = r->spf_scope;
+	a.spf_result = r->spf_result;
+	a.nspf = r->nspf;
+	sim_evaluate(&a, &v);
+	d->messages += r->count;
+	x->s.messages += r->count;
+	if (sim_pass(&v, true, d->pol.aspf_strict))
+		d->pass_strict_dkim += r->count;
+	if (sim_pass(&v, d->pol.adkim_strict, true))
+		d->pass_strict_spf += r->count;
+	if (sim_pass(&v, d->pol.adkim_strict, d->pol.aspf_strict)) {
+		d->pass += r->count;
+		return 0;
+	}
+	req = sim_requested(&v, &d->pol);
+	d->fail[req] += r->count;
+	x->s.fail[req] += r->count;
+	if (r->count > x->s.why_msgs) {
+		x->s.why = sim_why(&v, &d->pol, forwarded(r));
+		x->s.why_msgs = r->count;
+	}
+	return 0;
+}
+
+static int
+source_cmp(const void *a, const void *b)
+{
+	const struct sim_source	*x = a, *y = b;
+
+	if (x->would_fail != y->would_fail)
+		return x->would_fail > y->would_fail ? -1 : 1;
+	return strcmp(x->ip, y->ip);
+}
+
+int
+simulation_run(struct db *db, const struct db_export_filter *f,
+    const struct sim_opts *o, void (*adjust)(void *, struct sim_domain *),
+    void *arg, struct sim_result **r_out, char *err, size_t errlen)
+{
+	struct sim_fold	 x;
+	size_t		 i;
+	int		 rc;
+
+	memset(&x, 0, sizeof(x));
+	x.o = o;
+	x.adjust = adjust;
+	x.arg = arg;
+	if ((x.r = calloc(1, sizeof(*x.r))) == NULL)
+		fatalx("out of memory");
+	rc = db_simulate(db, f, on_policy, on_row, &x, err, errlen);
+	if (rc == 0 && x.cur != NULL)
+		source_done(&x);
+	if (x.in_source) {
+		free(x.s.ip);
+		free(x.s.service);
+	}
+	if (rc != 0) {
+		simulation_free(&x.r);
+		*r_out = NULL;
+		return rc;
+	}
+	for (i = 0; i < x.r->ndom; i++) {
+		struct sim_domain	*d = &x.r->dom[i];
+
+		sim_apply(d->fail, &d->pol, &d->would_quarantine,
+		    &d->would_reject);
+		qsort(d->src, d->nsrc, sizeof(*d->src), source_cmp);
+	}
+	*r_out = x.r;
+	return 0;
+}
+
+void
+simulation_free(struct sim_result **rp)
+{
+	struct sim_result	*r = *rp;
+	size_t			 i, j;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->ndom; i++) {
+		struct sim_domain	*d = &r->dom[i];
+
+		free(d->name);
+		for (j = 0; j < 6; j++)
+			free(d->pub[j]);
+		for (j = 0; j < d->nsrc; j++) {
+			free(d->src[j].ip);
+			free(d->src[j].service);
+		}
+		free(d->src);
+	}
+	free(r->dom);
+	free(r);
+	*rp = NULL;
+}

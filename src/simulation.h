@@ -1,0 +1,60 @@
+/*
+ * simulation.h - a policy simulation over the database: each domain's
+ * published policy under the caller's overrides, every record group of
+ * the period (db/simulate.c) through the arithmetic of policy/simulate.c,
+ * folded into per-domain totals and the sources that would lose mail.
+ * What `dmarcd simulate` prints and the summary's verdict are made of.
+ */
+#ifndef DMARCD_SIMULATION_H
+#define DMARCD_SIMULATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "simulate.h"
+
+/* Overrides of the published policy; NULL / -1: not given. */
+struct sim_opts {
+	const char	*p, *sp, *np, *adkim, *aspf, *testing;
+	int		 pct;
+};
+
+struct sim_source {
+	char		*ip, *service;
+	const char	*why;		/* of most of its failing messages */
+	uint64_t	 messages, would_fail, why_msgs;
+	uint64_t	 fail[SIM_NDISP];
+};
+
+struct sim_domain {
+	char			*name;
+	char			*pub[6];	/* p sp np adkim aspf testing */
+	int			 pub_pct;	/* -1: not published */
+	struct sim_policy	 pol;		/* simulated */
+	uint64_t		 messages, pass, pass_strict_dkim,
+				 pass_strict_spf;
+	uint64_t		 fail[SIM_NDISP];	/* by requested p/sp */
+	uint64_t		 would_quarantine, would_reject;
+	struct sim_source	*src;		/* would lose mail, most first */
+	size_t			 nsrc, srccap;
+};
+
+struct sim_result {
+	struct sim_domain	*dom;
+	size_t			 ndom, domcap;
+};
+
+/*
+ * Simulates the reports f selects.  adjust, if not NULL, may change each
+ * domain's policy once it is resolved from its published one and o (the
+ * summary asks for each domain's next step).  Returns 0, or DB_ETEMP /
+ * DB_EPERM with err; *r_out is then NULL.
+ */
+int	simulation_run(struct db *db, const struct db_export_filter *f,
+	    const struct sim_opts *o,
+	    void (*adjust)(void *, struct sim_domain *), void *arg,
+	    struct sim_result **r_out, char *err, size_t errlen);
+void	simulation_free(struct sim_result **r);
+
+#endif
