@@ -21,6 +21,7 @@
 
 #include "summary.h"
 #include "queries.h"
+#include "simulation.h"
 
 #define DAY	86400
 
@@ -464,6 +465,86 @@ summary_verdict_name(enum summary_verdict v)
 	return "?";
 }
 
+/* The published policy one step stricter: none (or nothing published)
+ * -> quarantine, a pct under 100 -> 100, quarantine -> reject; t=y -> n.
+ * A domain at p=reject, 100 % has no step: its policy is left as is. */
+static void
+next_step(void *arg, struct sim_domain *d)
+{
+	(void)arg;
+	if (d->pol.testing && d->pol.p != SIM_NONE)
+		d->pol.testing = false;		/* t=y -> n, the same p */
+	else if (d->pol.p == SIM_NONE) {
+		d->pol.p = SIM_QUARANTINE;
+		d->pol.pct = 100;
+		d->pol.testing = false;
+	} else if (d->pol.pct < 100)
+		d->pol.pct = 100;
+	else if (d->pol.p == SIM_QUARANTINE)
+		d->pol.p = SIM_REJECT;
+	/* else p=reject at 100 %: no step; summary_steps leaves it out */
+	if (d->pub[1] == NULL)		/* subdomains follow p */
+		d->pol.sp = d->pol.p;
+}
+
+/* What the next step would do, per domain, over the verdict's window. */
+static int
+summary_steps(struct db *db, struct summary *s, char *err, size_t errlen)
+{
+	struct db_export_filter	 f;
+	struct sim_opts		 o;
+	struct sim_result	*r = NULL;
+	struct sim_domain	*sd;
+	struct summary_domain	*d;
+	char			 since[24], until[24];
+	time_t			 w;
+	size_t			 i, j;
+	int			 rc;
+
+	w = s->until - SUMMARY_READY_DAYS * DAY;
+	snprintf(since, sizeof(since), "%lld",
+	    (long long)(w < s->since ? w : s->since));
+	snprintf(until, sizeof(until), "%lld", (long long)s->until);
+	memset(&f, 0, sizeof(f));
+	f.domain = s->only_domain;
+	f.since = since;
+	f.until = until;
+	memset(&o, 0, sizeof(o));
+	o.pct = -1;
+	if ((rc = simulation_run(db, &f, &o, next_step, NULL, &r, err,
+	    errlen)) != 0)
+		return rc;
+	for (i = 0; i < r->ndom; i++) {
+		sd = &r->dom[i];
+		for (j = 0; j < s->n_domains; j++)
+			if (strcmp(s->domains[j].name, sd->name) == 0)
+				break;
+		if (j == s->n_domains)
+			continue;
+		d = &s->domains[j];
+		if (sd->pol.p == SIM_REJECT && sd->pol.pct == 100 &&
+		    !sd->pol.testing && sd->pub[0] != NULL &&
+		    strcasecmp(sd->pub[0], "reject") == 0 &&
+		    (sd->pub_pct == -1 || sd->pub_pct == 100) &&
+		    (sd->pub[5] == NULL || strcasecmp(sd->pub[5], "y") != 0))
+			continue;	/* at p=reject already: no step */
+		d->step.has = sd->messages > 0;
+		snprintf(d->step.p, sizeof(d->step.p), "%s",
+		    sim_disp_name(sd->pol.p));
+		d->step.pct = sd->pol.pct;
+		d->step.messages = sd->messages;
+		d->step.would_fail = sd->would_quarantine + sd->would_reject;
+		if (sd->nsrc > 0) {
+			d->step.top_ip = xstrdup(sd->src[0].ip);
+			d->step.top_service = xstrdup(sd->src[0].service);
+			d->step.top_why = xstrdup(sd->src[0].why);
+			d->step.top_fail = sd->src[0].would_fail;
+		}
+	}
+	simulation_free(&r);
+	return 0;
+}
+
 /* Quarantine, failure and TLS report counts, the last report's arrival. */
 static int
 summary_global(struct summary_q *q, struct summary *s, const char *since,
@@ -573,7 +654,8 @@ summary_collect(struct db *db, const struct summary_opts *o,
 		    (rc = summary_verdict(&q, s, d)) != 0)
 			goto fail;
 	}
-	if ((rc = summary_global(&q, s, since, until)) != 0)
+	if ((rc = summary_steps(db, s, err, errlen)) != 0 ||
+	    (rc = summary_global(&q, s, since, until)) != 0)
 		goto fail;
 	if ((rc = db_exec(db, "COMMIT", err, errlen)) != 0)
 		goto fail;
@@ -610,6 +692,9 @@ summary_free(struct summary **sp)
 		free(d->sp);
 		free(d->policy_reporter);
 		free(d->legit_example);
+		free(d->step.top_ip);
+		free(d->step.top_service);
+		free(d->step.top_why);
 		for (j = 0; j < d->n_failing; j++)
 			summary_source_free(&d->failing[j]);
 		for (j = 0; j < d->n_fresh; j++)

@@ -69,6 +69,21 @@ enum summary_verdict {
 	VERDICT_AT_REJECT,	/* p=reject at 100 %: nothing stricter */
 };
 
+/* What the next policy step would do over the verdict's window, by the
+ * simulator (src/simulation.c): the published policy one step stricter
+ * (none -> quarantine, pct -> 100, quarantine -> reject). */
+struct summary_step {
+	bool		 has;		/* false: no stricter step, or no data */
+	char		 p[16];		/* the step's p= */
+	unsigned	 pct;
+	uint64_t	 messages;	/* of the window */
+	uint64_t	 would_fail;	/* quarantined or rejected */
+	char		*top_ip;	/* the source losing most, or NULL */
+	char		*top_service;
+	char		*top_why;
+	uint64_t	 top_fail;
+};
+
 struct summary_domain {
 	char			*name;
 	struct summary_counts	 cur, prev;
@@ -95,6 +110,7 @@ struct summary_domain {
 	bool			 seen;		/* first_seen is set */
 	uint64_t		 legit_failing;	/* sources passing and failing */
 	char			*legit_example;
+	struct summary_step	 step;
 };
 
 struct summary {

@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -107,7 +108,7 @@ next_step(const struct summary_domain *d)
 
 /* The verdict in plain words, one paragraph. */
 static int
-verdict_words(const struct summary *s, const struct summary_domain *d,
+verdict_rule(const struct summary *s, const struct summary_domain *d,
     struct buf *out)
 {
 	char		 rate[16], day[16], ex[CLEAN_MAX];
@@ -154,6 +155,88 @@ verdict_words(const struct summary *s, const struct summary_domain *d,
 		    wdays);
 	}
 	return 0;
+}
+
+/* "p=quarantine" or "p=reject, pct=50": the step's policy. */
+static void
+step_policy(const struct summary_step *st, char *buf, size_t len)
+{
+	if (st->pct < 100)
+		snprintf(buf, len, "p=%s, pct=%u", st->p, st->pct);
+	else
+		snprintf(buf, len, "p=%s", st->p);
+}
+
+/* The simulator's figure for the next step, after the verdict. */
+static int
+step_words(const struct summary *s, const struct summary_domain *d,
+    struct buf *out)
+{
+	const struct summary_step	*st = &d->step;
+	char				 pol[48], rate[16], svc[CLEAN_MAX];
+	char				 why[CLEAN_MAX];
+	unsigned			 wdays;
+
+	if (!st->has)
+		return 0;
+	wdays = (unsigned)((s->until - d->window_since) / 86400);
+	step_policy(st, pol, sizeof(pol));
+	if (st->would_fail == 0)
+		return buf_printf(out, " Simulated on the last %u days' "
+		    "reports: under %s, none of the %" PRIu64 " messages "
+		    "would be quarantined or rejected.", wdays, pol,
+		    st->messages);
+	rate_str(st->would_fail, st->messages, rate, sizeof(rate));
+	if (buf_printf(out, " Simulated on the last %u days' reports: under "
+	    "%s, %" PRIu64 " of %" PRIu64 " messages (%s) would be %s.",
+	    wdays, pol, st->would_fail, st->messages, rate,
+	    strcmp(st->p, "reject") == 0 ? "rejected or quarantined" :
+	    "quarantined") == -1)
+		return -1;
+	if (st->top_ip == NULL)
+		return 0;
+	return buf_printf(out, " Most of it from %s%s%s%s (%" PRIu64 "): %s.",
+	    st->top_ip, st->top_service ? " (" : "",
+	    st->top_service ? clean(svc, sizeof(svc), st->top_service) : "",
+	    st->top_service ? ")" : "", st->top_fail,
+	    clean(why, sizeof(why), st->top_why));
+}
+
+static int
+verdict_words(const struct summary *s, const struct summary_domain *d,
+    struct buf *out)
+{
+	if (verdict_rule(s, d, out) == -1)
+		return -1;
+	return step_words(s, d, out);
+}
+
+/* Domains by what the next step would fail, most first (ties: name). */
+static int
+attention_cmp(const void *a, const void *b)
+{
+	const struct summary_domain	*x, *y;
+
+	x = *(const struct summary_domain *const *)a;
+	y = *(const struct summary_domain *const *)b;
+
+	if (x->step.would_fail != y->step.would_fail)
+		return x->step.would_fail > y->step.would_fail ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static const struct summary_domain **
+attention_order(const struct summary *s)
+{
+	const struct summary_domain	**v;
+	size_t				  i;
+
+	if ((v = calloc(s->n_domains ? s->n_domains : 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0; i < s->n_domains; i++)
+		v[i] = &s->domains[i];
+	qsort(v, s->n_domains, sizeof(*v), attention_cmp);
+	return v;
 }
 
 /* Appends text wrapped at TEXT_WIDTH, every line indented by indent. */
@@ -311,6 +394,55 @@ text_domain(const struct summary *s, const struct summary_domain *d,
 	return rc;
 }
 
+/* The opening table: every domain, what needs attention first, then the
+ * total of all. */
+static int
+text_overview(const struct summary *s, struct buf *out)
+{
+	const struct summary_domain	**v;
+	char				  x[CLEAN_MAX], rate[16], pol[48];
+	char				  fail[24];
+	uint64_t			  m = 0, p = 0, f = 0;
+	size_t				  i;
+
+	if (s->n_domains == 0)
+		return 0;
+	if ((v = attention_order(s)) == NULL)
+		return -1;
+	text_heading(out, "Domains: what the next policy step would fail");
+	buf_printf(out, "  %-28s %9s %7s  %-16s %10s\n", "Domain",
+	    "Messages", "Pass", "Next step", "Would fail");
+	for (i = 0; i < s->n_domains; i++) {
+		const struct summary_domain	*d = v[i];
+
+		rate_str(d->cur.pass, d->cur.messages, rate, sizeof(rate));
+		if (d->step.has) {
+			step_policy(&d->step, pol, sizeof(pol));
+			snprintf(fail, sizeof(fail), "%" PRIu64,
+			    d->step.would_fail);
+		} else {
+			snprintf(pol, sizeof(pol), "-");
+			snprintf(fail, sizeof(fail), "-");
+		}
+		clean(x, sizeof(x), d->name);
+		/* a long name on a line of its own: the row stays in 80 */
+		if (strlen(x) > 28) {
+			buf_wrap(out, x, 0, 2, TEXT_WIDTH);
+			x[0] = '\0';
+		}
+		buf_printf(out, "  %-28s %9" PRIu64 " %7s  %-16s %10s\n", x,
+		    d->cur.messages, rate, pol, fail);
+		m += d->cur.messages;
+		p += d->cur.pass;
+		f += d->step.would_fail;
+	}
+	rate_str(p, m, rate, sizeof(rate));
+	buf_printf(out, "  %-28s %9" PRIu64 " %7s  %-16s %10" PRIu64 "\n",
+	    "All domains", m, rate, "", f);
+	free(v);
+	return 0;
+}
+
 int
 summary_render_text(const struct summary *s, struct buf *out)
 {
@@ -331,6 +463,8 @@ summary_render_text(const struct summary *s, struct buf *out)
 		    "dmarcd is running; this message says so.\n",
 		    s->only_domain ? " for " : "",
 		    s->only_domain ? clean(x, 100, s->only_domain) : "");
+	if (text_overview(s, out) == -1)
+		return -1;
 	for (i = 0; i < s->n_domains; i++)
 		if (text_domain(s, &s->domains[i], out) == -1)
 			return -1;
@@ -527,6 +661,49 @@ html_domain(const struct summary *s, const struct summary_domain *d,
 	}
 }
 
+static int
+html_overview(const struct summary *s, struct buf *out)
+{
+	const struct summary_domain	**v;
+	char				  rate[16], pol[48];
+	uint64_t			  m = 0, p = 0, f = 0;
+	size_t				  i;
+
+	if (s->n_domains == 0)
+		return 0;
+	if ((v = attention_order(s)) == NULL)
+		return -1;
+	buf_adds(out, "<h2 style=\"font-size:18px;margin:24px 0 4px\">"
+	    "Domains: what the next policy step would fail</h2>\n"
+	    H_TABLE "<tr>" H_TH "Domain</th>" H_TH "Messages</th>" H_TH
+	    "Pass</th>" H_TH "Next step</th>" H_TH "Would fail</th></tr>\n");
+	for (i = 0; i < s->n_domains; i++) {
+		const struct summary_domain	*d = v[i];
+
+		rate_str(d->cur.pass, d->cur.messages, rate, sizeof(rate));
+		buf_adds(out, "<tr>");
+		html_cell(out, H_TD, d->name);
+		buf_printf(out, H_TDR "%" PRIu64 "</td>" H_TDR "%s</td>",
+		    d->cur.messages, rate);
+		if (d->step.has) {
+			step_policy(&d->step, pol, sizeof(pol));
+			html_cell(out, H_TD, pol);
+			buf_printf(out, H_TDR "%" PRIu64 "</td></tr>\n",
+			    d->step.would_fail);
+		} else
+			buf_adds(out, H_TD "-</td>" H_TDR "-</td></tr>\n");
+		m += d->cur.messages;
+		p += d->cur.pass;
+		f += d->step.would_fail;
+	}
+	rate_str(p, m, rate, sizeof(rate));
+	buf_printf(out, "<tr>" H_TD "<strong>All domains</strong></td>" H_TDR
+	    "%" PRIu64 "</td>" H_TDR "%s</td>" H_TD "</td>" H_TDR "%" PRIu64
+	    "</td></tr>\n</table>\n", m, rate, f);
+	free(v);
+	return 0;
+}
+
 int
 summary_render_html(const struct summary *s, struct buf *out)
 {
@@ -554,6 +731,8 @@ summary_render_html(const struct summary *s, struct buf *out)
 		buf_adds(out, ".</strong> dmarcd is running; this message "
 		    "says so.</p>\n");
 	}
+	if (html_overview(s, out) == -1)
+		return -1;
 	for (i = 0; i < s->n_domains; i++)
 		html_domain(s, &s->domains[i], out);
 

@@ -362,6 +362,41 @@ ok("Next step: p=quarantine" in sec and "p=none" in sec,
 ok("198.51.100.9" in (domain_section(text, "failing.example") or ""),
    "the failing source is listed")
 
+# the simulator's next step (p=none -> p=quarantine) over the window: the
+# fixtures' records carry SPF only, so a failing SPF is a failing message
+steps = {"ready.example": "under p=quarantine, 10 of 1000 messages (1.0 %)"
+         " would be quarantined",
+         "failing.example": "under p=quarantine, 100 of 1000 messages "
+         "(10.0 %) would be quarantined",
+         "mixed.example": "under p=quarantine, 5 of 1000 messages (0.5 %)",
+         "new.example": "under p=quarantine, none of the 1000 messages"}
+for dom, phrase in steps.items():
+    sec = " ".join((domain_section(text, dom) or "").split())
+    ok(phrase in sec, "next step simulated for %s" % dom, sec[:900])
+sec = " ".join((domain_section(text, "failing.example") or "").split())
+ok("Most of it from 198.51.100.9 (100): no DKIM signature of your domain"
+   in sec, "the source losing most, and why", sec[:900])
+# the opening table: most affected first, then the total
+head = text.split("Domains: what the next policy step would fail\n", 1)
+rows = [l.split() for l in (head[1] if len(head) == 2 else "").split(
+    "\n")[2:9]]
+order = [r[0] for r in rows if r]
+ok(order[:4] == ["failing.example", "ready.example", "mixed.example",
+                 "new.example"] and order[5:6] == ["All"],
+   "the opening table: what the next step would fail first, then all",
+   order, text[:1500])
+total = [r for r in rows if r and r[0] == "All"]
+ok(total and total[0][-1] == "115", "the all-domain total would fail 115",
+   total)
+r = summary(vurl, "--since", "2030-12-25", "--until", "2031-01-01",
+            "--format", "html")
+h = r.stdout.decode()
+ok(h.index("Domains: what the next policy step would fail") <
+   h.index("failing.example") < h.index("ready.example") and
+   "<strong>All domains</strong>" in h and "under p=quarantine, 100 of "
+   "1000 messages" in h, "HTML: the opening table first, the simulated "
+   "step in the verdict", h[:1500])
+
 # --- sources named from source_host (as the enricher writes it) -------------
 cluster.psql("verdicts", "UPDATE source_host SET state = 'ok', ptr ="
              " 'a8-30.smtp-out.amazonses.com', ptr_verified = true,"
