@@ -34,6 +34,7 @@
 #define P_ID		0x040
 #define P_ALL		0x080
 #define P_SERVICE	0x100	/* service, type */
+#define P_POLICY	0x200	/* p, sp, np, pct, adkim, aspf, testing */
 #define P_FILTER	(P_DOMAIN | P_REPORTER | P_PERIOD)
 
 /* The checked parameters; NULL when absent.  vals[] are the SQL
@@ -105,6 +106,52 @@ api_text_ok(const char *s)
 	return true;
 }
 
+/* One of the simulator's policy parameters, checked; -1 with msg. */
+static int
+api_policy_param(struct api_ctx *x, const char *k, const char *v,
+    char *msg, size_t msglen)
+{
+	int64_t	n;
+
+	if (strcmp(k, "pct") == 0) {
+		if (parse_int64(v, 0, 100, &n) != 0) {
+			snprintf(msg, msglen, "pct: expected 0..100");
+			return -1;
+		}
+		x->pct = (int)n;
+		return 0;
+	}
+	if (strcmp(k, "adkim") == 0 || strcmp(k, "aspf") == 0) {
+		if (strcmp(v, "r") != 0 && strcmp(v, "s") != 0) {
+			snprintf(msg, msglen, "%s: expected r or s", k);
+			return -1;
+		}
+		*(k[1] == 'd' ? &x->adkim : &x->aspf) = v;
+		return 0;
+	}
+	if (strcmp(k, "testing") == 0) {
+		if (strcmp(v, "y") != 0 && strcmp(v, "n") != 0) {
+			snprintf(msg, msglen, "testing: expected y or n");
+			return -1;
+		}
+		x->testing = v;
+		return 0;
+	}
+	if (strcmp(v, "none") != 0 && strcmp(v, "quarantine") != 0 &&
+	    strcmp(v, "reject") != 0) {
+		snprintf(msg, msglen, "%s: expected none, quarantine or reject",
+		    k);
+		return -1;
+	}
+	if (strcmp(k, "p") == 0)
+		x->p = v;
+	else if (strcmp(k, "sp") == 0)
+		x->sp = v;
+	else
+		x->np = v;
+	return 0;
+}
+
 /* Checks params against what the endpoint takes; 400 and -1 on error. */
 static int
 api_parse_params(struct api_ctx *x, unsigned allowed,
@@ -119,6 +166,9 @@ api_parse_params(struct api_ctx *x, unsigned allowed,
 		{ "limit", P_PAGE }, { "offset", P_PAGE }, { "sort", P_SORT },
 		{ "order", P_SORT }, { "id", P_ID }, { "all", P_ALL },
 		{ "service", P_SERVICE }, { "type", P_SERVICE },
+		{ "p", P_POLICY }, { "sp", P_POLICY }, { "np", P_POLICY },
+		{ "pct", P_POLICY }, { "adkim", P_POLICY },
+		{ "aspf", P_POLICY }, { "testing", P_POLICY },
 	};
 	struct in6_addr	 a6;
 	struct in_addr	 a4;
@@ -131,6 +181,7 @@ api_parse_params(struct api_ctx *x, unsigned allowed,
 
 	memset(seen, 0, sizeof(seen));
 	x->limit = API_LIMIT_DEFAULT;
+	x->pct = -1;
 	for (i = 0; i < n; i++) {
 		k = params[i].key;
 		v = params[i].value;
@@ -163,6 +214,11 @@ api_parse_params(struct api_ctx *x, unsigned allowed,
 		}
 		if (*v == '\0')
 			continue;	/* empty: not set */
+		if (known[j].bit == P_POLICY) {
+			if (api_policy_param(x, k, v, msg, sizeof(msg)) != 0)
+				goto bad_msg;
+			continue;
+		}
 		if (strcmp(k, "domain") == 0 || strcmp(k, "reporter") == 0) {
 			if (!api_text_ok(v)) {
 				snprintf(msg, sizeof(msg), "%s: control "
@@ -760,6 +816,54 @@ api_quarantine_raw(struct api_ctx *x)
 	return 0;
 }
 
+/* GET /api/simulate: what a policy would do over the filter's period
+ * (dmarcd simulate's figures, per domain; the reports whose period ends
+ * on or after from and begins before the day after to). */
+static int
+api_simulate(struct api_ctx *x)
+{
+	struct httpd_sim_query	 q;
+	struct buf		*b = &x->reply->body;
+	char			 until[16], err[512];
+	time_t			 t;
+	struct tm		 tm;
+	int			 rc;
+
+	if (x->h->cfg.simulate == NULL) {
+		api_error(x->reply, 404, "no simulator in this server");
+		return -1;
+	}
+	t = (time_t)(api_day_number(x->to) + 1) * 86400;
+	gmtime_r(&t, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%d", &tm);
+	memset(&q, 0, sizeof(q));
+	q.domain = x->domain;
+	q.since = x->from;
+	q.until = until;
+	q.p = x->p;
+	q.sp = x->sp;
+	q.np = x->np;
+	q.adkim = x->adkim;
+	q.aspf = x->aspf;
+	q.testing = x->testing;
+	q.pct = x->pct;
+	q.top = 20;
+	rc = api_begin(x);
+	rc |= json_key(b, "domains", false);
+	if (rc != 0) {
+		api_error(x->reply, 500, "response too large");
+		return -1;
+	}
+	if ((rc = x->h->cfg.simulate(x->db, &q, b, err, sizeof(err))) != 0) {
+		if (rc != -1)
+			log_warnx("%s", err);
+		api_error(x->reply, rc == -1 ? 500 : 503, rc == -1 ?
+		    "response too large" : "database unavailable");
+		return -1;
+	}
+	return api_end(x, 0);
+}
+
 static const struct api_endpoint {
 	const char	*path;
 	unsigned	 params;
@@ -770,6 +874,7 @@ static const struct api_endpoint {
 	{ "alignment", P_FILTER, api_alignment },
 	{ "sources", P_FILTER | P_PAGE | P_SORT | P_SERVICE, api_sources },
 	{ "services", P_FILTER, api_services },
+	{ "simulate", P_DOMAIN | P_PERIOD | P_POLICY, api_simulate },
 	{ "source", P_FILTER | P_IP | P_PAGE, api_source },
 	{ "reporters", P_FILTER, api_reporters },
 	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },

@@ -28,6 +28,22 @@
 #define HTTPD_USERS_FILE_MAX	(64 * 1024)	/* bytes of the users file */
 #define HTTPD_STATEMENT_TIMEOUT	"15s"	/* of one API query */
 
+/* The policy simulator behind /api/simulate (src/simulation.c, given by
+ * cmd_serve.c, so httpd/ needs nothing of policy/): appends a JSON array
+ * of the domains' simulations to out.  0, or DB_ETEMP / DB_EPERM / -1
+ * (out full) with err. */
+struct httpd_sim_query {
+	const char	*domain;		/* NULL: every domain */
+	const char	*since, *until;		/* as dmarcd export takes */
+	const char	*p, *sp, *np, *adkim, *aspf, *testing; /* NULL: as
+						 * published */
+	int		 pct;			/* -1: as published */
+	unsigned	 top;
+};
+typedef int (*httpd_simulate_fn)(struct db *db,
+    const struct httpd_sim_query *q, struct buf *out, char *err,
+    size_t errlen);
+
 struct httpd_config {
 	const char	*listen;	/* HOST:PORT, [v6]:PORT */
 	const char	*static_dir;	/* the app (index.html, app.js ...) */
@@ -35,6 +51,7 @@ struct httpd_config {
 	const char	*tls_cert;	/* PEM files; both or neither */
 	const char	*tls_key;
 	const char	*users_file;	/* "name:crypt-hash" lines */
+	httpd_simulate_fn simulate;	/* NULL: /api/simulate is 404 */
 	struct db_config dbc;
 };
 
@@ -168,6 +185,9 @@ struct api_ctx {
 	char			 limit_s[24], offset_s[24], id_s[24];
 	int64_t			 limit, offset, id;
 	bool			 all;
+	/* /api/simulate: the policy asked for; NULL / -1: as published */
+	const char		*p, *sp, *np, *adkim, *aspf, *testing;
+	int			 pct;
 };
 
 /* Opens the response object with the filter as applied. */

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "dmarcd.h"
 #include "httpd.h"
+#include "simulation.h"
 
 static void
 serve_usage(void)
@@ -46,6 +47,7 @@ serve_config(struct httpd_config *hc, const struct conf *c)
 	hc->tls_cert = serve_file(c->http_tls_cert);
 	hc->tls_key = serve_file(c->http_tls_key);
 	hc->users_file = serve_file(c->http_users);
+	hc->simulate = simulation_api;
 }
 
 int

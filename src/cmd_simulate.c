@@ -41,101 +41,21 @@ simulate_usage(void)
 	    "[--format json|text]\n");
 }
 
-static const char *
-mode(bool strict)
-{
-	return strict ? "s" : "r";
-}
-
-static int
-json_domain(struct buf *b, const struct out_opts *oo,
-    const struct sim_domain *d)
-{
-	size_t	i, n;
-	int	rc = 0;
-
-	rc |= json_key(b, "domain", true);
-	rc |= json_str(b, d->name);
-	rc |= json_key(b, "policy", false);
-	rc |= buf_addc(b, '{');
-	rc |= json_key(b, "p", true);
-	rc |= json_str(b, sim_disp_name(d->pol.p));
-	rc |= json_key(b, "sp", false);
-	rc |= json_str(b, sim_disp_name(d->pol.sp));
-	rc |= json_key(b, "np", false);
-	rc |= json_str(b, sim_disp_name(d->pol.np));
-	rc |= json_key(b, "pct", false);
-	rc |= json_uint(b, d->pol.pct);
-	rc |= json_key(b, "adkim", false);
-	rc |= json_str(b, mode(d->pol.adkim_strict));
-	rc |= json_key(b, "aspf", false);
-	rc |= json_str(b, mode(d->pol.aspf_strict));
-	rc |= json_key(b, "testing", false);
-	rc |= buf_adds(b, d->pol.testing ? "true}" : "false}");
-	rc |= json_key(b, "published", false);
-	rc |= buf_addc(b, '{');
-	rc |= json_key(b, "p", true);
-	rc |= json_str(b, d->pub[0]);
-	rc |= json_key(b, "sp", false);
-	rc |= json_str(b, d->pub[1]);
-	rc |= json_key(b, "np", false);
-	rc |= json_str(b, d->pub[2]);
-	rc |= json_key(b, "pct", false);
-	rc |= d->pub_pct >= 0 ? json_int(b, d->pub_pct) :
-	    buf_adds(b, "null");
-	rc |= json_key(b, "adkim", false);
-	rc |= json_str(b, d->pub[3]);
-	rc |= json_key(b, "aspf", false);
-	rc |= json_str(b, d->pub[4]);
-	rc |= json_key(b, "testing", false);
-	rc |= json_str(b, d->pub[5]);
-	rc |= buf_addc(b, '}');
-	rc |= json_key(b, "messages", false);
-	rc |= json_uint(b, d->messages);
-	rc |= json_key(b, "pass", false);
-	rc |= json_uint(b, d->pass);
-	rc |= json_key(b, "pass_strict_dkim", false);
-	rc |= json_uint(b, d->pass_strict_dkim);
-	rc |= json_key(b, "pass_strict_spf", false);
-	rc |= json_uint(b, d->pass_strict_spf);
-	rc |= json_key(b, "would_quarantine", false);
-	rc |= json_uint(b, d->would_quarantine);
-	rc |= json_key(b, "would_reject", false);
-	rc |= json_uint(b, d->would_reject);
-	rc |= json_key(b, "sources", false);
-	rc |= buf_addc(b, '[');
-	n = d->nsrc < oo->top ? d->nsrc : oo->top;
-	for (i = 0; i < n; i++) {
-		const struct sim_source	*s = &d->src[i];
-
-		rc |= buf_adds(b, i ? ",{" : "{");
-		rc |= json_key(b, "ip", true);
-		rc |= json_str(b, s->ip);
-		rc |= json_key(b, "service", false);
-		rc |= json_str(b, s->service);
-		rc |= json_key(b, "messages", false);
-		rc |= json_uint(b, s->messages);
-		rc |= json_key(b, "would_fail", false);
-		rc |= json_uint(b, s->would_fail);
-		rc |= json_key(b, "why", false);
-		rc |= json_str(b, s->why);
-		rc |= buf_addc(b, '}');
-	}
-	rc |= buf_adds(b, "]}\n");
-	return rc ? -1 : 0;
-}
-
 static void
 text_domain(FILE *f, const struct out_opts *oo, const struct sim_domain *d)
 {
-	char	esc[4 * 256 + 4];
+	char	esc[4 * 256 + 4], pub[4 * 32 + 4] = "-";
 	size_t	i, n;
 
 	str_escape(esc, sizeof(esc), d->name, strlen(d->name));
+	/* the published p is a report's text: escaped like the name */
+	if (d->pub[0] != NULL)
+		str_escape(pub, sizeof(pub), d->pub[0], strlen(d->pub[0]));
 	fprintf(f, "%s: p=%s sp=%s pct=%u adkim=%s aspf=%s%s (published "
 	    "p=%s)\n", esc, sim_disp_name(d->pol.p), sim_disp_name(d->pol.sp),
-	    d->pol.pct, mode(d->pol.adkim_strict), mode(d->pol.aspf_strict),
-	    d->pol.testing ? " t=y" : "", d->pub[0] ? d->pub[0] : "-");
+	    d->pol.pct, d->pol.adkim_strict ? "s" : "r",
+	    d->pol.aspf_strict ? "s" : "r",
+	    d->pol.testing ? " t=y" : "", pub);
 	fprintf(f, "  %llu messages, %llu pass (%.1f%%); would quarantine "
 	    "%llu, would reject %llu\n", (unsigned long long)d->messages,
 	    (unsigned long long)d->pass, d->messages ? 100.0 * d->pass /
@@ -328,8 +248,8 @@ cmd_simulate(int argc, char **argv)
 				continue;
 			}
 			buf_reset(&b);
-			if (buf_addc(&b, '{') == -1 ||
-			    json_domain(&b, &oo, d) == -1) {
+			if (simulation_json(&b, d, oo.top) == -1 ||
+			    buf_addc(&b, '\n') == -1) {
 				snprintf(err, sizeof(err), "simulate: %s: "
 				    "line too long", d->name);
 				rc = DB_EPERM;

@@ -255,6 +255,90 @@ simulation_run(struct db *db, const struct db_export_filter *f,
 	return 0;
 }
 
+static const char *
+mode(bool strict)
+{
+	return strict ? "s" : "r";
+}
+
+int
+simulation_json(struct buf *b, const struct sim_domain *d, unsigned top)
+{
+	size_t	i, n;
+	int	rc = 0;
+
+	rc |= buf_addc(b, '{');
+	rc |= json_key(b, "domain", true);
+	rc |= json_str(b, d->name);
+	rc |= json_key(b, "policy", false);
+	rc |= buf_addc(b, '{');
+	rc |= json_key(b, "p", true);
+	rc |= json_str(b, sim_disp_name(d->pol.p));
+	rc |= json_key(b, "sp", false);
+	rc |= json_str(b, sim_disp_name(d->pol.sp));
+	rc |= json_key(b, "np", false);
+	rc |= json_str(b, sim_disp_name(d->pol.np));
+	rc |= json_key(b, "pct", false);
+	rc |= json_uint(b, d->pol.pct);
+	rc |= json_key(b, "adkim", false);
+	rc |= json_str(b, mode(d->pol.adkim_strict));
+	rc |= json_key(b, "aspf", false);
+	rc |= json_str(b, mode(d->pol.aspf_strict));
+	rc |= json_key(b, "testing", false);
+	rc |= buf_adds(b, d->pol.testing ? "true}" : "false}");
+	rc |= json_key(b, "published", false);
+	rc |= buf_addc(b, '{');
+	rc |= json_key(b, "p", true);
+	rc |= json_str(b, d->pub[0]);
+	rc |= json_key(b, "sp", false);
+	rc |= json_str(b, d->pub[1]);
+	rc |= json_key(b, "np", false);
+	rc |= json_str(b, d->pub[2]);
+	rc |= json_key(b, "pct", false);
+	rc |= d->pub_pct >= 0 ? json_int(b, d->pub_pct) :
+	    buf_adds(b, "null");
+	rc |= json_key(b, "adkim", false);
+	rc |= json_str(b, d->pub[3]);
+	rc |= json_key(b, "aspf", false);
+	rc |= json_str(b, d->pub[4]);
+	rc |= json_key(b, "testing", false);
+	rc |= json_str(b, d->pub[5]);
+	rc |= buf_addc(b, '}');
+	rc |= json_key(b, "messages", false);
+	rc |= json_uint(b, d->messages);
+	rc |= json_key(b, "pass", false);
+	rc |= json_uint(b, d->pass);
+	rc |= json_key(b, "pass_strict_dkim", false);
+	rc |= json_uint(b, d->pass_strict_dkim);
+	rc |= json_key(b, "pass_strict_spf", false);
+	rc |= json_uint(b, d->pass_strict_spf);
+	rc |= json_key(b, "would_quarantine", false);
+	rc |= json_uint(b, d->would_quarantine);
+	rc |= json_key(b, "would_reject", false);
+	rc |= json_uint(b, d->would_reject);
+	rc |= json_key(b, "sources", false);
+	rc |= buf_addc(b, '[');
+	n = d->nsrc < top ? d->nsrc : top;
+	for (i = 0; i < n; i++) {
+		const struct sim_source	*s = &d->src[i];
+
+		rc |= buf_adds(b, i ? ",{" : "{");
+		rc |= json_key(b, "ip", true);
+		rc |= json_str(b, s->ip);
+		rc |= json_key(b, "service", false);
+		rc |= json_str(b, s->service);
+		rc |= json_key(b, "messages", false);
+		rc |= json_uint(b, s->messages);
+		rc |= json_key(b, "would_fail", false);
+		rc |= json_uint(b, s->would_fail);
+		rc |= json_key(b, "why", false);
+		rc |= json_str(b, s->why);
+		rc |= buf_addc(b, '}');
+	}
+	rc |= buf_adds(b, "]}");
+	return rc ? -1 : 0;
+}
+
 void
 simulation_free(struct sim_result **rp)
 {
@@ -278,4 +362,41 @@ simulation_free(struct sim_result **rp)
 	free(r->dom);
 	free(r);
 	*rp = NULL;
+}
+
+int
+simulation_api(struct db *db, const struct httpd_sim_query *q,
+    struct buf *out, char *err, size_t errlen)
+{
+	struct db_export_filter	 f;
+	struct sim_opts		 o;
+	struct sim_result	*r = NULL;
+	size_t			 i;
+	int			 rc;
+
+	memset(&f, 0, sizeof(f));
+	f.domain = q->domain;
+	f.since = q->since;
+	f.until = q->until;
+	o.p = q->p;
+	o.sp = q->sp;
+	o.np = q->np;
+	o.adkim = q->adkim;
+	o.aspf = q->aspf;
+	o.testing = q->testing;
+	o.pct = q->pct;
+	if ((rc = simulation_run(db, &f, &o, NULL, NULL, &r, err,
+	    errlen)) != 0)
+		return rc;
+	rc = buf_addc(out, '[');
+	for (i = 0; i < r->ndom && rc == 0; i++)
+		rc = (i ? buf_addc(out, ',') : 0) |
+		    simulation_json(out, &r->dom[i], q->top);
+	rc |= buf_addc(out, ']');
+	simulation_free(&r);
+	if (rc != 0) {
+		snprintf(err, errlen, "simulate: response too large");
+		return -1;
+	}
+	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "httpd.h"
 #include "simulate.h"
 
 /* Overrides of the published policy; NULL / -1: not given. */
@@ -56,5 +57,16 @@ int	simulation_run(struct db *db, const struct db_export_filter *f,
 	    void (*adjust)(void *, struct sim_domain *), void *arg,
 	    struct sim_result **r_out, char *err, size_t errlen);
 void	simulation_free(struct sim_result **r);
+
+/* The dashboard's /api/simulate (httpd_simulate_fn): the domains' JSON
+ * objects in an array. */
+int	simulation_api(struct db *db, const struct httpd_sim_query *q,
+	    struct buf *out, char *err, size_t errlen);
+
+/* Appends d as the JSON object `dmarcd simulate` prints (a public
+ * interface, dmarcd(8)), with at most top sources.  0, or -1 at the
+ * buffer's cap. */
+int	simulation_json(struct buf *b, const struct sim_domain *d,
+	    unsigned top);
 
 #endif
