@@ -135,6 +135,10 @@ function link(page, q, changes) {
   if (page === 'sources')
     for (const k of ['service', 'type'])
       if (q.get(k)) u.set(k, q.get(k));
+  // the Readiness page's policy stays while the filter changes
+  if (page === 'readiness')
+    for (const k of SIM_KEYS)
+      if (q.get(k)) u.set(k, q.get(k));
   for (const [k, v] of Object.entries(changes || {})) {
     if (v === undefined || v === null || v === '') u.delete(k);
     else u.set(k, v);
@@ -891,10 +895,84 @@ async function pageTlsReport(q) {
     ], d.failures, {}))];
 }
 
+/* ---- Readiness: what a stricter policy would do (/api/simulate) ------- */
+
+const SIM_KEYS = ['p', 'sp', 'pct', 'adkim', 'aspf', 'testing'];
+
+function policyText(p) {
+  return `p=${p.p} sp=${p.sp} pct=${p.pct} adkim=${p.adkim} aspf=${p.aspf}` + (p.testing ? ' t=y' : '');
+}
+
+function publishedText(p) {
+  if (!p.p) return 'nothing published in these reports';
+  return ['p', 'sp', 'np', 'pct', 'adkim', 'aspf', 'testing']
+    .filter((k) => p[k] !== null && p[k] !== undefined).map((k) => `${k}=${p[k]}`).join(' ');
+}
+
+/* The controls: each a select whose first choice is "as published". */
+function simControls(q) {
+  const choice = (key, label, values) => {
+    const s = el('select', { id: 'sim-' + key, 'aria-label': label },
+      el('option', { value: '' }, label + ': as published'),
+      ...values.map((v) => el('option', { value: v }, `${label}=${v}`)));
+    s.value = q.get(key) || '';
+    s.addEventListener('change', () => { location.hash = link('readiness', q, { [key]: s.value }); });
+    return s;
+  };
+  return el('div', { class: 'toolbar', id: 'sim-controls' },
+    choice('p', 'p', ['none', 'quarantine', 'reject']),
+    choice('sp', 'sp', ['none', 'quarantine', 'reject']),
+    choice('pct', 'pct', ['100', '50', '25', '10', '0']),
+    choice('adkim', 'adkim', ['r', 's']),
+    choice('aspf', 'aspf', ['r', 's']),
+    choice('testing', 't', ['n', 'y']));
+}
+
+async function pageReadiness(q) {
+  const extra = {};
+  for (const k of SIM_KEYS) extra[k] = q.get(k);
+  const d = await api('simulate', filterQuery(q, extra));
+  const out = [el('h1', {}, 'Readiness', el('span', { class: 'sub' }, 'what a stricter policy would do to this period\'s mail')),
+    simControls(q)];
+  if (d.domains.length === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
+  const t = { messages: 0, pass: 0, q: 0, r: 0 };
+  for (const r of d.domains) { t.messages += r.messages; t.pass += r.pass; t.q += r.would_quarantine; t.r += r.would_reject; }
+  out.push(el('div', { class: 'cards' },
+    card('Messages', num(t.messages), `${d.domains.length} domains`, reportsLink(q), 'k-sim-messages'),
+    card('Would pass', pct(t.pass, t.messages), `${num(t.pass)} aligned`, link('alignment', q), 'k-sim-pass'),
+    card('Would be quarantined', num(t.q), pct(t.q, t.messages), link('sources', q, { sort: 'fail' }), 'k-sim-quarantine'),
+    card('Would be rejected', num(t.r), pct(t.r, t.messages), link('sources', q, { sort: 'fail' }), 'k-sim-reject')));
+  out.push(panel('Domains', el('div', { class: 'note' }, 'Every record\'s DMARC result recomputed from its DKIM and SPF results under the policy above; what is not chosen is what the domain published.'),
+    table([
+      { key: 'domain', label: 'Domain', fmt: (r) => el('a', { href: link('readiness', q, { domain: r.domain }) }, r.domain) },
+      { key: 'published', label: 'Published', nosort: true, fmt: (r) => publishedText(r.published) },
+      { key: 'policy', label: 'Simulated', nosort: true, fmt: (r) => policyText(r.policy) },
+      { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+      { key: 'pass', label: 'Would pass', num: true, sort: (r) => r.pass / r.messages, fmt: (r) => rate(r.pass, r.messages) },
+      { key: 'would_quarantine', label: 'Quarantined', num: true, fmt: (r) => num(r.would_quarantine) },
+      { key: 'would_reject', label: 'Rejected', num: true, fmt: (r) => num(r.would_reject) },
+    ], d.domains, { sortKey: 'would_reject' })));
+  const losing = [];
+  for (const r of d.domains) for (const s of r.sources) losing.push(Object.assign({ domain: r.domain }, s));
+  losing.sort((a, b) => b.would_fail - a.would_fail);
+  out.push(panel('Sources that would lose mail', losing.length === 0
+    ? el('div', { class: 'empty' }, 'None: under this policy every message passes or is delivered.')
+    : table([
+      { key: 'domain', label: 'Domain', fmt: (r) => r.domain },
+      { key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) },
+      { key: 'service', label: 'Service', fmt: (r) => r.service || '(none found)' },
+      { key: 'would_fail', label: 'Would fail', num: true, fmt: (r) => num(r.would_fail) },
+      { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+      { key: 'why', label: 'Why', nosort: true, fmt: (r) => r.why },
+    ], losing.slice(0, 50), { sortKey: 'would_fail' })));
+  return out;
+}
+
 const PAGES = {
   overview: ['Overview', pageOverview],
   alignment: ['Alignment', pageAlignment],
   sources: ['Sources', pageSources],
+  readiness: ['Readiness', pageReadiness],
   source: [null, pageSource],
   reporters: ['Reporters', pageReporters],
   reports: ['Reports', pageReports],

@@ -209,6 +209,30 @@ try {
   ok(src.includes('<script>alert(2)</script>.hostile.example'), 'hostile header_from shown as text');
   await shot('source');
 
+  // Readiness: the simulator's controls change the figures
+  await visit('#/readiness?period=all&p=none&sp=none');
+  const cardv = (id) => page.$eval('#' + id + ' .v', (e) => e.textContent);
+  ok(await cardv('k-sim-reject') === '0' && await cardv('k-sim-quarantine') === '0' &&
+     (await text('main')).includes('None: under this policy'),
+    'readiness: under p=none nothing would be quarantined or rejected');
+  await page.selectOption('#sim-p', 'reject');
+  await waitFor(() => location.hash.includes('p=reject'), null, 5000);
+  await waitFor(() => document.querySelector('#k-sim-reject .v')?.textContent !== '0', null, 10000);
+  const rej = await cardv('k-sim-reject');
+  let rd = await text('main');
+  ok(Number(rej.replace(/\D/g, '')) > 0 && rd.includes('Sources that would lose mail') &&
+     await page.$$eval('main table', (t) => t[1] ? t[1].querySelectorAll('tbody tr').length : 0) > 0,
+    'readiness: p=reject lists the sources that would lose mail', rd.slice(0, 800));
+  ok(/no DKIM signature of your domain|DKIM breaks at a forwarder|SPF passes only/.test(rd),
+    'readiness: each source says why it would fail');
+  await page.selectOption('#sim-pct', '50');
+  await waitFor(() => location.hash.includes('pct=50'), null, 5000);
+  await waitFor((r) => document.querySelector('#k-sim-reject .v')?.textContent !== r, rej, 10000);
+  ok(Number((await cardv('k-sim-reject')).replace(/\D/g, '')) < Number(rej.replace(/\D/g, '')) &&
+     Number((await cardv('k-sim-quarantine')).replace(/\D/g, '')) > 0,
+    'readiness: pct=50 halves the rejected, the rest quarantined');
+  await shot('readiness');
+
   // Reporters
   await visit('#/reporters?period=all');
   charts = await chartInfo();
@@ -330,6 +354,7 @@ try {
   const tr1 = (await apiGet('tlsrpt?' + ALLQ + '&limit=1')).reports[0];
   const ROUTES = [['overview', '#/overview?period=all'], ['alignment', '#/alignment?period=all'],
     ['sources', '#/sources?period=all'], ['source', '#/source?period=all&ip=192.0.2.66'],
+    ['readiness', '#/readiness?period=all&p=reject'],
     ['reporters', '#/reporters?period=all'], ['reports', '#/reports?period=all'],
     ['report', '#/report?' + new URLSearchParams({ domain: rep1.domain, id: rep1.id })],
     ['quarantine', '#/quarantine'], ['failures', '#/failures?period=all'],

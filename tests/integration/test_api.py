@@ -357,6 +357,40 @@ ok(s == 200 and b"<!doctype" not in b and h.get("etag"),
    "HEAD answers headers only")
 dash.stop()
 
+# --- /api/simulate: the figures of `dmarcd simulate` ------------------------
+dash.serve()
+for qs, args in (("p=reject&pct=50", ["--p", "reject", "--pct", "50"]),
+                 ("p=quarantine&sp=reject&adkim=s&aspf=s",
+                  ["--p", "quarantine", "--sp", "reject", "--adkim", "s",
+                   "--aspf", "s"]),
+                 ("", [])):
+    s, _, j = jget("/api/simulate?" + ALL + ("&" + qs if qs else ""))
+    r = subprocess.run([D, "simulate", "--db", dash.url, "--since",
+                        "1970-01-01", "--until", "2070-01-01"] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cli = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    ok(s == 200 and r.returncode == 0 and len(cli) > 5 and
+       sorted(j.get("domains", []), key=lambda o: o["domain"]) ==
+       sorted(cli, key=lambda o: o["domain"]),
+       "/api/simulate?%s: every domain as dmarcd simulate %s" %
+       (qs, " ".join(args)), s, r.stderr.decode()[-300:])
+s, _, j = jget("/api/simulate?domain=hostile.example&p=reject&" + ALL)
+ok(s == 200 and [o["domain"] for o in j.get("domains", [])] ==
+   ["hostile.example"] and j["domains"][0]["policy"]["p"] == "reject",
+   "/api/simulate for one domain", j)
+for bad, msg in (("p=block", "p: expected none, quarantine or reject"),
+                 ("pct=101", "pct: expected 0..100"),
+                 ("adkim=x", "adkim: expected r or s"),
+                 ("testing=maybe", "testing: expected y or n"),
+                 ("top=5", "unknown parameter: top"),
+                 ("p=reject&p=none", "repeated parameter: p")):
+    s, _, j = jget("/api/simulate?" + bad)
+    ok(s == 400 and j.get("error") == msg, "/api/simulate?%s: 400" % bad,
+       s, j)
+s, _, j = jget("/api/sources?p=reject&" + ALL)
+ok(s == 400, "policy parameters only where they mean something", s, j)
+dash.stop()
+
 # --- a symlink in static/ pointing out is not served ------------------------
 tmp = tempfile.mkdtemp(prefix="dmarcd-static-")
 for f in os.listdir(httpdlib.static_dir()):
