@@ -229,6 +229,24 @@ db_array_field(struct buf *b, const char *const *first, size_t stride,
 }
 
 int
+db_array_parse_grow(char *s, char ***v, size_t *max)
+{
+	const char	*q;
+	char		**p;
+	size_t		 need = 1;
+
+	for (q = s; *q != '\0'; q++)
+		need += *q == ',';
+	if (need > *max) {
+		if ((p = reallocarray(*v, need, sizeof(*p))) == NULL)
+			return -1;
+		*v = p;
+		*max = need;
+	}
+	return db_array_parse(s, *v, *max);
+}
+
+int
 db_array_parse(char *s, char **out, size_t max)
 {
 	size_t	 n = 0;

@@ -107,6 +107,10 @@ int	db_array_field(struct buf *b, const char *const *first, size_t stride,
  * max strings (pointers into s, which is modified; NULL elements are NULL).
  * Returns the number of elements, or -1 when malformed. */
 int	db_array_parse(char *s, char **out, size_t max);
+/* db_array_parse into *v, first grown to s's commas + 1 (*max: its room,
+ * kept between calls).  Returns the number of elements, or -1 when
+ * malformed or out of memory. */
+int	db_array_parse_grow(char *s, char ***v, size_t *max);
 
 /* migrate.c; the SQL comes from sql/NNN_name.sql through the generated
  * migrations.c. */

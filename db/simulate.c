@@ -83,41 +83,22 @@ policy_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 	return x->pfn(x->ctx, &p, err, errlen);
 }
 
-/* A text[] column parsed in place into x->v[i], grown to its commas + 1. */
-static int
-array_col(struct sim_ctx *x, size_t i, const PGresult *res, size_t *n_r)
-{
-	char	*s = PQgetvalue(res, 0, arrays[i]), *q, **p;
-	size_t	 need = 1;
-	int	 n;
-
-	for (q = s; *q != '\0'; q++)
-		need += *q == ',';
-	if (need > x->max[i]) {
-		if ((p = reallocarray(x->v[i], need, sizeof(*p))) == NULL)
-			return -1;
-		x->v[i] = p;
-		x->max[i] = need;
-	}
-	if ((n = db_array_parse(s, x->v[i], x->max[i])) < 0)
-		return -1;
-	*n_r = (size_t)n;
-	return 0;
-}
-
 static int
 sim_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 {
 	struct sim_ctx		*x = ctx;
 	struct db_sim_row	 r;
 	size_t			 i, n[NARRAYS];
+	int			 k;
 
 	for (i = 0; i < NARRAYS; i++)
-		if (array_col(x, i, res, &n[i]) == -1) {
+		if ((k = db_array_parse_grow(PQgetvalue(res, 0, arrays[i]),
+		    &x->v[i], &x->max[i])) < 0) {
 			snprintf(err, errlen, "simulate: a bad array of %s",
 			    PQgetvalue(res, 0, R_IP));
 			return DB_EPERM;
-		}
+		} else
+			n[i] = (size_t)k;
 	/* parallel arrays: the shortest decides, as the store wrote them */
 	memset(&r, 0, sizeof(r));
 	r.domain = PQgetvalue(res, 0, R_DOMAIN);

@@ -52,15 +52,12 @@ scol(const PGresult *res, int c)
 	return PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
 }
 
-/* One IP: its text[] of domains parsed in place, into an array grown to
- * the number of elements it can hold (commas + 1). */
+/* One IP: its text[] of domains parsed in place. */
 static int
 sources_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 {
 	struct sources_ctx	*x = ctx;
 	struct db_source	 s;
-	char			*arr, **p, *q;
-	size_t			 need = 1;
 	int			 n;
 
 	memset(&s, 0, sizeof(s));
@@ -76,18 +73,8 @@ sources_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 	s.country = scol(res, S_COUNTRY);
 	s.messages = strtoull(PQgetvalue(res, 0, S_MESSAGES), NULL, 10);
 	s.dmarc_pass = strtoull(PQgetvalue(res, 0, S_PASS), NULL, 10);
-	arr = PQgetvalue(res, 0, S_DOMAINS);
-	for (q = arr; *q != '\0'; q++)
-		need += *q == ',';
-	if (need > x->max) {
-		if ((p = reallocarray(x->domains, need, sizeof(*p))) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			return DB_ETEMP;
-		}
-		x->domains = p;
-		x->max = need;
-	}
-	if ((n = db_array_parse(arr, x->domains, x->max)) < 0) {
+	if ((n = db_array_parse_grow(PQgetvalue(res, 0, S_DOMAINS),
+	    &x->domains, &x->max)) < 0) {
 		snprintf(err, errlen, "sources: bad domains of %s", s.ip);
 		return DB_EPERM;
 	}

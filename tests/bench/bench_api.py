@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -186,12 +187,21 @@ worst = 0
 for name, path in CALLS:
     times = []
     size = 0
+    failed = None
     for _ in range(RUNS):
         t = time.perf_counter()
-        with urllib.request.urlopen(dash.base + path) as r:
-            body = r.read()
+        try:
+            with urllib.request.urlopen(dash.base + path) as r:
+                body = r.read()
+        except urllib.error.HTTPError as e:
+            failed = "HTTP %d %s" % (e.code, e.read()[:200])
+            break
         times.append((time.perf_counter() - t) * 1000)
         size = len(body)
+    if failed:
+        print("# %-26s failed after %d runs: %s" % (name, len(times),
+                                                   failed))
+        continue
     json.loads(body)
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
