@@ -401,6 +401,56 @@ int	db_simulate(struct db *db, const struct db_export_filter *f,
 	    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, char *err,
 	    size_t errlen);
 
+/* senders.c: the approved-sender rules of sql/013_senders.sql, kind and
+ * value normalised by the caller (policy/senders.h sender_rule_parse). */
+struct sender_rules;
+struct db_sender_rule {
+	const char	*domain, *kind, *value;
+	const char	*note;		/* NULL: none */
+	const char	*added;		/* list: ISO 8601 UTC */
+};
+typedef int (*db_sender_rule_fn)(void *ctx, const struct db_sender_rule *r,
+    char *err, size_t errlen);
+/* The rules of domain (NULL: all) by domain, kind, value. */
+int	db_senders_list(struct db *db, const char *domain,
+	    db_sender_rule_fn fn, void *ctx, char *err, size_t errlen);
+/* Adds r (*added_r false when it was there: its note replaced when r has
+ * one); DB_EPERM when the domain has max rules already. */
+int	db_senders_add(struct db *db, const struct db_sender_rule *r,
+	    size_t max, bool *added_r, char *err, size_t errlen);
+int	db_senders_remove(struct db *db, const struct db_sender_rule *r,
+	    bool *removed_r, char *err, size_t errlen);
+/* Makes the whole table equal to rules (distinct, each domain within
+ * its cap: the caller checked), notes included, in one transaction. */
+struct db_senders_sync_counts {
+	uint64_t	added, removed, noted;	/* noted: a note changed */
+};
+int	db_senders_sync(struct db *db, const struct db_sender_rule *rules,
+	    size_t n, struct db_senders_sync_counts *c_r, char *err,
+	    size_t errlen);
+/* Adds the rules of domain to rs. */
+int	db_senders_load(struct db *db, const char *domain,
+	    struct sender_rules *rs, char *err, size_t errlen);
+/* A suggested approval: a rule no rule of the domain covers yet, and
+ * the sources of the period it would approve. */
+#define DB_SUGGEST_IPS_MAX	10	/* addresses named per suggestion */
+struct db_sender_suggestion {
+	char		*domain, *rule;
+	char		*service, *service_type;	/* NULL: none */
+	uint64_t	 sources, messages, dmarc_pass;
+	char		*ips[DB_SUGGEST_IPS_MAX];	/* the first sources */
+	size_t		 nips;
+};
+/* The suggestions of the reports f selects whose sources sent at least
+ * min_messages, at least min_pass_pct % passing DMARC
+ * (dmarcd_record_pass), by domain then messages descending; *s_r is
+ * the caller's (db_senders_suggestions_free). */
+int	db_senders_suggest(struct db *db, const struct db_export_filter *f,
+	    uint64_t min_messages, unsigned min_pass_pct,
+	    struct db_sender_suggestion **s_r, size_t *n_r, char *err,
+	    size_t errlen);
+void	db_senders_suggestions_free(struct db_sender_suggestion *s, size_t n);
+
 /* store.c: adds the queued reports (db->rollup_later, rollup_queue) to the
  * rollups until the queue is empty, a few thousand a transaction. */
 int	db_rollup_drain(struct db *db, char *err, size_t errlen);
