@@ -69,10 +69,19 @@ text_domain(FILE *f, const struct out_opts *oo, const struct sim_domain *d)
 		if (s->service != NULL)
 			str_escape(svc, sizeof(svc), s->service,
 			    strlen(s->service));
-		fprintf(f, "  %-39s %-20s %10llu of %llu: %s\n", s->ip,
-		    *svc ? svc : "-", (unsigned long long)s->would_fail,
+		fprintf(f, "  %-9s %-39s %-20s %10llu of %llu: %s\n",
+		    sender_class_name(s->cls), s->ip, *svc ? svc : "-",
+		    (unsigned long long)s->would_fail,
 		    (unsigned long long)s->messages, s->why);
 	}
+	fprintf(f, "  by class: approved %llu (%llu would fail), forwarded "
+	    "%llu (%llu), unknown %llu (%llu)\n",
+	    (unsigned long long)d->cls_messages[SENDER_APPROVED],
+	    (unsigned long long)d->cls_would_fail[SENDER_APPROVED],
+	    (unsigned long long)d->cls_messages[SENDER_FORWARDED],
+	    (unsigned long long)d->cls_would_fail[SENDER_FORWARDED],
+	    (unsigned long long)d->cls_messages[SENDER_UNKNOWN],
+	    (unsigned long long)d->cls_would_fail[SENDER_UNKNOWN]);
 }
 
 static int

@@ -64,12 +64,43 @@ resolve(const struct sim_opts *o, struct sim_domain *d)
 	d->pol.testing = v != NULL && strcasecmp(v, "y") == 0;
 }
 
+/* Every approved-sender rule, by domain, before the records are read (one
+ * connection: no query while another streams). */
+static int
+on_rule(void *ctx, const struct db_sender_rule *dr, char *err, size_t errlen)
+{
+	struct sim_result	*r = ctx;
+	struct sim_rules	*sr = NULL;
+	char			 text[SENDER_RULE_LEN_MAX + 16], why[256];
+
+	if (r->nrules > 0 && strcmp(r->rules[r->nrules - 1].domain,
+	    dr->domain) == 0)
+		sr = &r->rules[r->nrules - 1];	/* listed by domain */
+	if (sr == NULL) {
+		if ((r->rules = reallocarray(r->rules, r->nrules + 1,
+		    sizeof(*r->rules))) == NULL)
+			fatalx("out of memory");
+		sr = &r->rules[r->nrules++];
+		sr->domain = xstrdup(dr->domain);
+		if ((sr->rs = sender_rules_new()) == NULL)
+			fatalx("out of memory");
+	}
+	snprintf(text, sizeof(text), "%s %s", dr->kind, dr->value);
+	if (sender_rules_add(sr->rs, text, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "simulate: a stored rule of %s: %s",
+		    dr->domain, why);
+		return DB_EPERM;
+	}
+	return 0;
+}
+
 static int
 on_policy(void *ctx, const struct db_sim_policy *p, char *err, size_t errlen)
 {
 	struct sim_fold		*x = ctx;
 	struct sim_result	*r = x->r;
 	struct sim_domain	*d;
+	size_t			 i;
 
 	if (r->ndom == SIM_DOMAINS_MAX) {
 		snprintf(err, errlen, "simulate: more than %d domains",
@@ -93,6 +124,9 @@ on_policy(void *ctx, const struct db_sim_policy *p, char *err, size_t errlen)
 	d->pub[5] = xstrdup(p->testing);
 	d->pub_pct = p->pct;
 	resolve(x->o, d);
+	for (i = 0; i < r->nrules; i++)
+		if (strcmp(r->rules[i].domain, d->name) == 0)
+			d->rules = r->rules[i].rs;
 	if (x->adjust != NULL)
 		x->adjust(x->arg, d);
 	return 0;
@@ -105,14 +139,22 @@ source_done(struct sim_fold *x)
 	struct sim_domain	*d = x->cur;
 	uint64_t		 q, r;
 
+	int			 c;
+
 	if (!x->in_source)
 		return;
 	x->in_source = false;
+	/* its class: that of most of its messages, approved on a tie */
+	x->s.cls = SENDER_APPROVED;
+	for (c = 1; c < SIM_CLASSES; c++)
+		if (x->s.cls_messages[c] > x->s.cls_messages[x->s.cls])
+			x->s.cls = c;
 	sim_apply(x->s.fail, &d->pol, &q, &r);
 	x->s.would_fail = q + r;
 	if (x->s.would_fail == 0) {
 		free(x->s.ip);
 		free(x->s.service);
+		free(x->s.rule);
 		return;
 	}
 	if (d->nsrc == d->srccap) {
@@ -135,20 +177,6 @@ find_domain(struct sim_result *r, const char *name)
 	return NULL;
 }
 
-static bool
-forwarded(const struct db_sim_row *r)
-{
-	size_t	i;
-
-	for (i = 0; i < r->nreason; i++)
-		if (strcmp(r->reason_type[i], "forwarded") == 0 ||
-		    strcmp(r->reason_type[i], "mailing_list") == 0 ||
-		    strcmp(r->reason_type[i], "trusted_forwarder") == 0)
-			return true;
-	return r->service_type != NULL &&
-	    strcmp(r->service_type, "forwarder") == 0;
-}
-
 static int
 on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 {
@@ -156,7 +184,10 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 	struct sim_domain	*d;
 	struct sim_auth		 a;
 	struct sim_verdict	 v;
+	struct sender_record	 sr;
+	enum sender_class	 cls;
 	enum sim_disp		 req;
+	const char		*rule;
 
 	if (x->cur == NULL || strcmp(x->cur->name, r->domain) != 0) {
 		if (x->cur != NULL)
@@ -187,8 +218,30 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 	a.spf_result = r->spf_result;
 	a.nspf = r->nspf;
 	sim_evaluate(&a, &v);
+	memset(&sr, 0, sizeof(sr));
+	sr.domain = r->domain;
+	/* no header_from: the policy domain's, as the alignment takes it */
+	sr.header_from = r->header_from ? r->header_from : r->domain;
+	sr.ip = r->ip;
+	sr.service = r->service;
+	sr.service_type = r->service_type;
+	sr.ptr = r->ptr;
+	sr.ptr_verified = r->ptr_verified;
+	sr.dkim_domain = r->dkim_domain;
+	sr.dkim_result = r->dkim_result;
+	sr.ndkim = r->ndkim;
+	sr.spf_domain = r->spf_domain;
+	sr.spf_result = r->spf_result;
+	sr.nspf = r->nspf;
+	sr.reason_type = r->reason_type;
+	sr.nreason = r->nreason;
+	cls = sender_classify(d->rules, &sr, &rule);
+	if (rule != NULL && x->s.rule == NULL)
+		x->s.rule = xstrdup(rule);
 	d->messages += r->count;
+	d->cls_messages[cls] += r->count;
 	x->s.messages += r->count;
+	x->s.cls_messages[cls] += r->count;
 	if (sim_pass(&v, true, d->pol.aspf_strict))
 		d->pass_strict_dkim += r->count;
 	if (sim_pass(&v, d->pol.adkim_strict, true))
@@ -199,9 +252,10 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 	}
 	req = sim_requested(&v, &d->pol);
 	d->fail[req] += r->count;
+	d->cls_fail[cls][req] += r->count;
 	x->s.fail[req] += r->count;
 	if (r->count > x->s.why_msgs) {
-		x->s.why = sim_why(&v, &d->pol, forwarded(r));
+		x->s.why = sim_why(&v, &d->pol, cls == SENDER_FORWARDED);
 		x->s.why_msgs = r->count;
 	}
 	return 0;
@@ -212,6 +266,9 @@ source_cmp(const void *a, const void *b)
 {
 	const struct sim_source	*x = a, *y = b;
 
+	/* the owner's own senders that would lose mail first */
+	if ((x->cls == SENDER_APPROVED) != (y->cls == SENDER_APPROVED))
+		return x->cls == SENDER_APPROVED ? -1 : 1;
 	if (x->would_fail != y->would_fail)
 		return x->would_fail > y->would_fail ? -1 : 1;
 	return strcmp(x->ip, y->ip);
@@ -223,8 +280,9 @@ simulation_run(struct db *db, const struct db_export_filter *f,
     void *arg, struct sim_result **r_out, char *err, size_t errlen)
 {
 	struct sim_fold	 x;
+	uint64_t	 q, rj;
 	size_t		 i;
-	int		 rc;
+	int		 c, rc;
 
 	memset(&x, 0, sizeof(x));
 	x.o = o;
@@ -232,12 +290,15 @@ simulation_run(struct db *db, const struct db_export_filter *f,
 	x.arg = arg;
 	if ((x.r = calloc(1, sizeof(*x.r))) == NULL)
 		fatalx("out of memory");
-	rc = db_simulate(db, f, on_policy, on_row, &x, err, errlen);
+	rc = db_senders_list(db, f->domain, on_rule, x.r, err, errlen);
+	if (rc == 0)
+		rc = db_simulate(db, f, on_policy, on_row, &x, err, errlen);
 	if (rc == 0 && x.cur != NULL)
 		source_done(&x);
 	if (x.in_source) {
 		free(x.s.ip);
 		free(x.s.service);
+		free(x.s.rule);
 	}
 	if (rc != 0) {
 		simulation_free(&x.r);
@@ -249,6 +310,10 @@ simulation_run(struct db *db, const struct db_export_filter *f,
 
 		sim_apply(d->fail, &d->pol, &d->would_quarantine,
 		    &d->would_reject);
+		for (c = 0; c < SIM_CLASSES; c++) {
+			sim_apply(d->cls_fail[c], &d->pol, &q, &rj);
+			d->cls_would_fail[c] = q + rj;
+		}
 		qsort(d->src, d->nsrc, sizeof(*d->src), source_cmp);
 	}
 	*r_out = x.r;
@@ -265,7 +330,7 @@ int
 simulation_json(struct buf *b, const struct sim_domain *d, unsigned top)
 {
 	size_t	i, n;
-	int	rc = 0;
+	int	c, rc = 0;
 
 	rc |= buf_addc(b, '{');
 	rc |= json_key(b, "domain", true);
@@ -316,6 +381,18 @@ simulation_json(struct buf *b, const struct sim_domain *d, unsigned top)
 	rc |= json_uint(b, d->would_quarantine);
 	rc |= json_key(b, "would_reject", false);
 	rc |= json_uint(b, d->would_reject);
+	rc |= json_key(b, "by_class", false);
+	rc |= buf_addc(b, '{');
+	for (c = 0; c < SIM_CLASSES; c++) {
+		rc |= json_key(b, sender_class_name(c), c == 0);
+		rc |= buf_addc(b, '{');
+		rc |= json_key(b, "messages", true);
+		rc |= json_uint(b, d->cls_messages[c]);
+		rc |= json_key(b, "would_fail", false);
+		rc |= json_uint(b, d->cls_would_fail[c]);
+		rc |= buf_addc(b, '}');
+	}
+	rc |= buf_addc(b, '}');
 	rc |= json_key(b, "sources", false);
 	rc |= buf_addc(b, '[');
 	n = d->nsrc < top ? d->nsrc : top;
@@ -327,6 +404,10 @@ simulation_json(struct buf *b, const struct sim_domain *d, unsigned top)
 		rc |= json_str(b, s->ip);
 		rc |= json_key(b, "service", false);
 		rc |= json_str(b, s->service);
+		rc |= json_key(b, "class", false);
+		rc |= json_str(b, sender_class_name(s->cls));
+		rc |= json_key(b, "rule", false);
+		rc |= json_str(b, s->rule);
 		rc |= json_key(b, "messages", false);
 		rc |= json_uint(b, s->messages);
 		rc |= json_key(b, "would_fail", false);
@@ -356,10 +437,16 @@ simulation_free(struct sim_result **rp)
 		for (j = 0; j < d->nsrc; j++) {
 			free(d->src[j].ip);
 			free(d->src[j].service);
+			free(d->src[j].rule);
 		}
 		free(d->src);
 	}
 	free(r->dom);
+	for (i = 0; i < r->nrules; i++) {
+		free(r->rules[i].domain);
+		sender_rules_free(r->rules[i].rs);
+	}
+	free(r->rules);
 	free(r);
 	*rp = NULL;
 }

@@ -13,7 +13,10 @@
 
 #include "db.h"
 #include "httpd.h"
+#include "senders.h"
 #include "simulate.h"
+
+#define SIM_CLASSES	3	/* approved, forwarded, unknown (senders.h) */
 
 /* Overrides of the published policy; NULL / -1: not given. */
 struct sim_opts {
@@ -23,9 +26,12 @@ struct sim_opts {
 
 struct sim_source {
 	char		*ip, *service;
+	char		*rule;		/* the rule approving it, or NULL */
 	const char	*why;		/* of most of its failing messages */
+	enum sender_class cls;		/* of most of its messages */
 	uint64_t	 messages, would_fail, why_msgs;
 	uint64_t	 fail[SIM_NDISP];
+	uint64_t	 cls_messages[SIM_CLASSES];
 };
 
 struct sim_domain {
@@ -37,13 +43,26 @@ struct sim_domain {
 				 pass_strict_spf;
 	uint64_t		 fail[SIM_NDISP];	/* by requested p/sp */
 	uint64_t		 would_quarantine, would_reject;
-	struct sim_source	*src;		/* would lose mail, most first */
+	/* by the class of each record (policy/senders.h) */
+	uint64_t		 cls_messages[SIM_CLASSES];
+	uint64_t		 cls_fail[SIM_CLASSES][SIM_NDISP];
+	uint64_t		 cls_would_fail[SIM_CLASSES];
+	const struct sender_rules *rules;	/* the domain's, or NULL */
+	struct sim_source	*src;		/* would lose mail: approved
+						 * first, then most first */
 	size_t			 nsrc, srccap;
+};
+
+struct sim_rules {
+	char			*domain;
+	struct sender_rules	*rs;
 };
 
 struct sim_result {
 	struct sim_domain	*dom;
 	size_t			 ndom, domcap;
+	struct sim_rules	*rules;	/* every domain's approved senders */
+	size_t			 nrules;
 };
 
 /*

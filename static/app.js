@@ -951,16 +951,23 @@ async function pageReadiness(q) {
       { key: 'pass', label: 'Would pass', num: true, sort: (r) => r.pass / r.messages, fmt: (r) => rate(r.pass, r.messages) },
       { key: 'would_quarantine', label: 'Quarantined', num: true, fmt: (r) => num(r.would_quarantine) },
       { key: 'would_reject', label: 'Rejected', num: true, fmt: (r) => num(r.would_reject) },
+      { key: 'approved', label: 'Approved senders failing', num: true, sort: (r) => r.by_class.approved.would_fail, fmt: (r) => num(r.by_class.approved.would_fail) },
+      { key: 'forwarded', label: 'Forwarded failing', num: true, sort: (r) => r.by_class.forwarded.would_fail, fmt: (r) => num(r.by_class.forwarded.would_fail) },
+      { key: 'unknown', label: 'Unknown failing', num: true, sort: (r) => r.by_class.unknown.would_fail, fmt: (r) => num(r.by_class.unknown.would_fail) },
     ], d.domains, { sortKey: 'would_reject' })));
   const losing = [];
   for (const r of d.domains) for (const s of r.sources) losing.push(Object.assign({ domain: r.domain }, s));
-  losing.sort((a, b) => b.would_fail - a.would_fail);
+  // the owner's approved senders that would lose mail first
+  losing.sort((a, b) => (a.class === 'approved') !== (b.class === 'approved')
+    ? (a.class === 'approved' ? -1 : 1) : b.would_fail - a.would_fail);
   out.push(panel('Sources that would lose mail', losing.length === 0
     ? el('div', { class: 'empty' }, 'None: under this policy every message passes or is delivered.')
     : table([
       { key: 'domain', label: 'Domain', fmt: (r) => r.domain },
       { key: 'ip', label: 'Source IP', cls: 'mono', fmt: (r) => el('a', { href: link('source', q, { ip: r.ip }) }, r.ip) },
       { key: 'service', label: 'Service', fmt: (r) => r.service || '(none found)' },
+      { key: 'class', label: 'Class', fmt: (r) => el('span', { class: 'tag' }, r.class), sort: (r) => (r.class === 'approved' ? 0 : 1) },
+      { key: 'rule', label: 'Approved by', fmt: (r) => r.rule || '–' },
       { key: 'would_fail', label: 'Would fail', num: true, fmt: (r) => num(r.would_fail) },
       { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
       { key: 'why', label: 'Why', nosort: true, fmt: (r) => r.why },

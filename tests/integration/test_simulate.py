@@ -16,6 +16,7 @@ published policy taken when not given, bad values refused.
 """
 import email
 import io
+import ipaddress
 import json
 import os
 import shutil
@@ -148,7 +149,11 @@ def report(doc):
     for rec in kids(root, "record"):
         auth = kids(rec, "auth_results")
         auth = auth[0] if auth else None
+        pe = kids(kids(rec, "row")[0], "policy_evaluated")
         r["records"].append(dict(
+            ip=text(rec, "row", "source_ip"),
+            reasons=[(text(x, "type") or "").lower() for x in
+                     (kids(pe[0], "reason") if pe else [])],
             count=int(text(rec, "row", "count")),
             header_from=text(rec, "identifiers", "header_from"),
             dkim=[(text(d, "domain"), text(d, "result"))
@@ -167,13 +172,49 @@ def aligned(d, frm, strict):
     return not strict and org(frm) is not None and org(d) == org(frm)
 
 
+# the approved senders of the fixture's domain (inserted below); no other
+# domain has any
+APPROVED = {"sim.example": [("cidr", "192.0.2.4/32"), ("spf", "esp.example")]}
+
+
+def klass(domain, rec, frm):
+    """approved, forwarded or unknown, as dmarcd(8) defines them."""
+    def passing(pairs):
+        return [d.lower().rstrip(".") for d, res in pairs
+                if d and (res or "").lower() == "pass"]
+    dk = passing(rec["dkim"])
+    sp = passing([(d, res) for d, _, res in rec["spf"]])
+    for kind, value in APPROVED.get(domain, []):
+        if kind == "cidr" and ipaddress.ip_address(rec["ip"]) in \
+                ipaddress.ip_network(value):
+            return "approved"
+        names = dk if kind == "dkim" else sp if kind == "spf" else []
+        if any(n == value or n.endswith("." + value) for n in names):
+            return "approved"
+    if set(rec["reasons"]) & {"forwarded", "mailing_list",
+                              "trusted_forwarder"}:
+        return "forwarded"
+    if not sp and org(frm) and any(org(d) == org(frm) for d in dk):
+        return "forwarded"
+    return "unknown"
+
+
+def apply_pct(fail, pct):
+    rej = fail["reject"] * pct // 100
+    return fail["reject"] - rej + fail["quarantine"] * pct // 100, rej
+
+
 def reference(reports, adkim, aspf, p, sp, pct):
-    """Per domain: messages, pass (and strict variants), would_*."""
+    """Per domain: messages, pass (and strict variants), would_*, and the
+    same by class."""
     out = {}
     for r in reports:
         o = out.setdefault(r["domain"], dict(
             messages=0, **{"pass": 0}, pass_strict_dkim=0,
-            pass_strict_spf=0, fail_p=0, fail_sp=0))
+            pass_strict_spf=0, fail_p=0, fail_sp=0,
+            cls={c: dict(messages=0, fail={"none": 0, "quarantine": 0,
+                                            "reject": 0})
+                 for c in ("approved", "forwarded", "unknown")}))
         for rec in r["records"]:
             frm = rec["header_from"] or r["domain"]
 
@@ -184,6 +225,8 @@ def reference(reports, adkim, aspf, p, sp, pct):
                         (scope or "mfrom").lower() == "mfrom" and
                         aligned(d, frm, ss) for d, scope, res in rec["spf"])
             n = rec["count"]
+            c = o["cls"][klass(r["domain"], rec, frm)]
+            c["messages"] += n
             o["messages"] += n
             o["pass_strict_dkim"] += n if passes(True, aspf) else 0
             o["pass_strict_spf"] += n if passes(adkim, True) else 0
@@ -193,7 +236,13 @@ def reference(reports, adkim, aspf, p, sp, pct):
             f, dom = frm.lower().rstrip("."), r["domain"]
             sub = f.endswith("." + dom)
             o["fail_sp" if sub else "fail_p"] += n
+            c["fail"][sp if sub else p] += n
     for o in out.values():
+        o["by_class"] = {}
+        for k, c in o.pop("cls").items():
+            q, rj = apply_pct(c["fail"], pct)
+            o["by_class"][k] = dict(messages=c["messages"],
+                                    would_fail=q + rj)
         fail = {"none": 0, "quarantine": 0, "reject": 0}
         fail[p] += o.pop("fail_p")
         fail[sp] += o.pop("fail_sp")
@@ -256,6 +305,9 @@ url = cluster.createdb("sim")
 r = subprocess.run([D, "ingest", "-q", "--db", url] + files,
                    capture_output=True)
 ok(r.returncode == 0, "every input ingested", r.stderr.decode()[-2000:])
+cluster.psql("sim", "INSERT INTO sender_rule (domain, kind, value) VALUES"
+             " ('sim.example', 'cidr', '192.0.2.4/32'), ('sim.example',"
+             " 'spf', 'esp.example')")
 stored = int(cluster.psql("sim", "SELECT count(*) FROM report"))
 ok(stored == len(reports), "as many reports stored as the reference read",
    stored, len(reports))
@@ -271,7 +323,7 @@ def simulate(*args):
 
 
 KEYS = ("messages", "pass", "pass_strict_dkim", "pass_strict_spf",
-        "would_quarantine", "would_reject")
+        "would_quarantine", "would_reject", "by_class")
 CASES = [
     ("strict DKIM", dict(adkim=True, aspf=False, p="reject", sp="reject",
                          pct=100)),
@@ -298,7 +350,10 @@ for name, c in CASES:
            for k in KEYS if got.get(d, {}).get(k) != exp[d][k]]
     ok(not bad, "%s: every domain's %s equal the reference (%d domains)"
        % (name, "/".join(KEYS), len(exp)), bad[:10])
-    tot = {k: sum(o[k] for o in exp.values()) for k in KEYS}
+    tot = {k: sum(o[k] for o in exp.values()) for k in KEYS
+           if k != "by_class"}
+    tot.update({c: sum(o["by_class"][c]["messages"] for o in exp.values())
+                for c in ("approved", "forwarded", "unknown")})
     diag("%s: %s" % (name, tot))
 
 # the differences the fixture was made for
@@ -317,7 +372,17 @@ ok("192.0.2.1" in src and "adkim=s" in src["192.0.2.1"]["why"],
 ok("192.0.2.3" in src and "DKIM signature of your domain fails" in
    src["192.0.2.3"]["why"], "why: a failing signature of the domain", src)
 ok(list(src) == ["192.0.2.1", "192.0.2.3"],
-   "the sources that would lose mail, most first", list(src))
+   "the sources that would lose mail: approved first, then most first",
+   list(src))
+ok(src.get("192.0.2.1", {}).get("class") == "approved" and
+   src["192.0.2.1"].get("rule") == "spf esp.example" and
+   src["192.0.2.3"].get("class") == "unknown" and
+   src["192.0.2.3"].get("rule") is None,
+   "each source with its class and the rule approving it", src)
+ok(o.get("by_class", {}).get("approved") == {"messages": 18,
+                                              "would_fail": 7},
+   "by_class: the approved senders' messages and what would fail",
+   o.get("by_class"))
 
 # a value not given: the domain's latest published policy (p=none here)
 r, got = simulate("--domain", "sim.example")
