@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "dmarcd.h"
 #include "httpd.h"
+#include "summary.h"
 
 int
 cmd_check_config(int argc, char **argv)
@@ -46,6 +47,15 @@ cmd_check_config(int argc, char **argv)
 	serve_config(&hc, &env.conf);
 	if (httpd_check_config(&hc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: serve: %s\n", name, err);
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
+	if (env.conf.http_public_url != NULL &&
+	    *env.conf.http_public_url != '\0' &&
+	    !summary_url_ok(env.conf.http_public_url)) {
+		fprintf(stderr, "%s: http_public_url: expected an http:// or "
+		    "https:// URL of at most %d bytes without blanks, quotes "
+		    "or angle brackets\n", name, SUMMARY_URL_MAX);
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}

@@ -195,11 +195,23 @@ cmd_summary(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 
+	if (env.conf.http_public_url != NULL &&
+	    *env.conf.http_public_url != '\0' &&
+	    !summary_url_ok(env.conf.http_public_url)) {
+		log_warnx("http_public_url: expected an http:// or https:// URL "
+		    "of at most %d bytes without blanks, quotes or angle "
+		    "brackets", SUMMARY_URL_MAX);
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
 	if ((rc = cmd_env_open(&env, &db)) != 0) {
 		cmd_env_free(&env);
 		return rc;
 	}
 	rc = summary_collect(db, &o, &s, err, sizeof(err));
+	if (rc == 0 && env.conf.http_public_url != NULL &&
+	    *env.conf.http_public_url != '\0')
+		s->public_url = env.conf.http_public_url;
 	db_close(&db);
 	if (rc != 0) {
 		log_warnx("%s", err);

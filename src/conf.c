@@ -168,6 +168,9 @@ static const struct conf_entry conf_table[] = {
 	{ "http_users", S(http_users, NULL), "serve", "users", "FILE",
 	  "users file, name:crypt-hash lines (not readable by others)",
 	  false },
+	{ "http_public_url", S(http_public_url, NULL), NOOPT("summary"),
+	  "the dashboard's address as its users reach it (https://...); "
+	  "summaries link to it", false },
 	{ "summary_from", S(summary_from, NULL), NOOPT("summary"),
 	  "From: of summaries; default dmarcd@ this host's name", false },
 	{ "summary_to", S(summary_to, NULL), "summary", "to", "ADDR",

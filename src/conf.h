@@ -63,6 +63,7 @@ struct conf {
 	char		*http_tls_cert;
 	char		*http_tls_key;
 	char		*http_users;
+	char		*http_public_url;	/* links in summaries */
 	/* summary (cmd_summary.c) */
 	char		*summary_from;
 	char		*summary_to;

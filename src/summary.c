@@ -443,6 +443,27 @@ summary_verdict(struct summary_q *q, struct summary *s,
 	return 0;
 }
 
+bool
+summary_url_ok(const char *url)
+{
+	const char	*p, *host;
+
+	if (url == NULL || strlen(url) > SUMMARY_URL_MAX)
+		return false;
+	if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else
+		return false;
+	if (*host == '\0' || *host == '/')
+		return false;
+	for (p = url; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("\"'<>\\`", *p) != NULL)
+			return false;
+	return true;
+}
+
 const char *
 summary_verdict_name(enum summary_verdict v)
 {

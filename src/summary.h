@@ -125,6 +125,7 @@ struct summary {
 	int64_t			 forensic;	/* -1: table absent */
 	int64_t			 tlsrpt;	/* -1: table absent */
 	time_t			 last_received;	/* 0: nothing ever */
+	const char		*public_url;	/* http_public_url, or NULL */
 };
 
 /* summary.c */
@@ -139,6 +140,11 @@ int	summary_parse_date(const char *s, time_t *t_r);
 int	summary_collect(struct db *db, const struct summary_opts *o,
 	    struct summary **s_r, char *err, size_t errlen);
 void	summary_free(struct summary **s);
+/* Whether url may be http_public_url: http:// or https://, at most
+ * SUMMARY_URL_MAX bytes of printable ASCII without blanks, quotes, angle
+ * brackets or backslashes. */
+#define SUMMARY_URL_MAX	512
+bool	summary_url_ok(const char *url);
 /* A stable name for the verdict (tests, logs). */
 const char *summary_verdict_name(enum summary_verdict v);
 

@@ -202,6 +202,36 @@ step_words(const struct summary *s, const struct summary_domain *d,
 	    clean(why, sizeof(why), st->top_why));
 }
 
+/* The domain's Readiness page on the dashboard (http_public_url), the
+ * domain percent-encoded; "" without a URL. */
+static void
+readiness_url(const struct summary *s, const struct summary_domain *d,
+    char *buf, size_t len)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 o;
+
+	*buf = '\0';
+	if (s->public_url == NULL)
+		return;
+	o = (size_t)snprintf(buf, len, "%s%s#/readiness?domain=",
+	    s->public_url, s->public_url[strlen(s->public_url) - 1] == '/' ?
+	    "" : "/");
+	for (p = (const unsigned char *)d->name; *p != '\0' && o + 4 < len;
+	    p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL)
+			buf[o++] = *p;
+		else {
+			buf[o++] = '%';
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 15];
+		}
+	}
+	buf[o < len ? o : len - 1] = '\0';
+}
+
 static int
 verdict_words(const struct summary *s, const struct summary_domain *d,
     struct buf *out)
@@ -275,7 +305,7 @@ text_domain(const struct summary *s, const struct summary_domain *d,
 	struct buf			 para;
 	char				 a[32], b[32], c[32], day[16];
 	char				 x[CLEAN_MAX], y[CLEAN_MAX];
-	char				 z[CLEAN_MAX];
+	char				 z[CLEAN_MAX], url[SUMMARY_URL_MAX + 4 * 256];
 	size_t				 i;
 	int				 rc = 0;
 	bool				 first;
@@ -331,6 +361,9 @@ text_domain(const struct summary *s, const struct summary_domain *d,
 	buf_free(&para);
 	if (rc == -1)
 		return -1;
+	readiness_url(s, d, url, sizeof(url));
+	if (*url != '\0')
+		buf_printf(out, "Readiness on the dashboard:\n  %s\n", url);
 
 	if (d->n_failing > 0) {
 		buf_printf(out, "\nTop failing sources (%zu of %" PRIu64
@@ -538,6 +571,7 @@ html_domain(const struct summary *s, const struct summary_domain *d,
 	const struct summary_source	*src;
 	struct buf			 para;
 	char				 a[32], b[32], c[32], day[16];
+	char				 url[SUMMARY_URL_MAX + 4 * 256];
 	size_t				 i;
 	bool				 silent = false;
 
@@ -599,6 +633,16 @@ html_domain(const struct summary *s, const struct summary_domain *d,
 	html_escape(out, para.data);
 	buf_adds(out, "</p>\n");
 	buf_free(&para);
+	readiness_url(s, d, url, sizeof(url));
+	if (*url != '\0') {
+		/* the URL is checked (summary_url_ok) and the domain
+		 * percent-encoded; escaped all the same */
+		buf_adds(out, "<p><a href=\"");
+		html_escape(out, url);
+		buf_adds(out, "\">Readiness of ");
+		html_escape(out, d->name);
+		buf_adds(out, " on the dashboard</a></p>\n");
+	}
 
 	if (d->n_failing > 0) {
 		buf_printf(out, "<h3 style=\"font-size:15px;margin:12px 0 0\">"

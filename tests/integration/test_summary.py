@@ -388,6 +388,37 @@ ok(order[:4] == ["failing.example", "ready.example", "mixed.example",
 total = [r for r in rows if r and r[0] == "All"]
 ok(total and total[0][-1] == "115", "the all-domain total would fail 115",
    total)
+# http_public_url: each domain links to its Readiness page
+PUB = os.path.join(TMP, "public.conf")
+
+
+def with_url(u):
+    with open(PUB, "w") as f:
+        f.write("http_public_url = %s\n" % u)
+    return run([DMARCD, "summary", "--db", vurl, "--since", "2030-12-25",
+                "--until", "2031-01-01", "--format", "text"],
+               env={"DMARCD_CONF": PUB})
+
+
+r = with_url("https://dmarc.example.org/dash")
+t2 = r.stdout.decode()
+ok(r.returncode == 0 and "Readiness on the dashboard:\n  https://dmarc."
+   "example.org/dash/#/readiness?domain=ready.example\n" in t2,
+   "http_public_url: a link to each domain's Readiness page", t2[-800:])
+r = run([DMARCD, "summary", "--db", vurl, "--since", "2030-12-25",
+         "--until", "2031-01-01", "--format", "html"],
+        env={"DMARCD_CONF": PUB})
+ok('<a href="https://dmarc.example.org/dash/#/readiness?domain='
+   'failing.example">Readiness of failing.example on the dashboard</a>'
+   in r.stdout.decode(), "HTML: the link, escaped", r.stdout[-600:])
+for bad in ("ftp://x.example/", "https://", "https://x.example/\"><b>",
+            "javascript:alert(1)"):
+    r = with_url(bad)
+    c = run([DMARCD, "check-config"], env={"DMARCD_CONF": PUB})
+    ok(r.returncode == 78 and c.returncode == 78 and
+       b"http_public_url" in r.stderr + c.stderr,
+       "http_public_url %r refused (78) by summary and check-config" % bad,
+       r.returncode, c.returncode, r.stderr, c.stderr)
 r = summary(vurl, "--since", "2030-12-25", "--until", "2031-01-01",
             "--format", "html")
 h = r.stdout.decode()
