@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,7 @@ struct sim_fold {
 	struct sim_domain	*cur;	/* the rows' domain */
 	struct sim_source	 s;	/* the rows' source, being folded */
 	bool			 in_source;
+	bool			 sorted;	/* r->dom, by name */
 };
 
 static char *
@@ -166,15 +168,27 @@ source_done(struct sim_fold *x)
 	d->src[d->nsrc++] = x->s;
 }
 
-static struct sim_domain *
-find_domain(struct sim_result *r, const char *name)
+static int
+domain_cmp(const void *a, const void *b)
 {
-	size_t	i;
+	return strcmp(((const struct sim_domain *)a)->name,
+	    ((const struct sim_domain *)b)->name);
+}
 
-	for (i = 0; i < r->ndom; i++)
-		if (strcmp(r->dom[i].name, name) == 0)
-			return &r->dom[i];
-	return NULL;
+/* The domains sorted by byte once every policy is in (before the first
+ * record: records come after the policies), then found by bsearch. */
+static struct sim_domain *
+find_domain(struct sim_fold *x, const char *name)
+{
+	struct sim_domain	 key;
+
+	if (!x->sorted) {
+		qsort(x->r->dom, x->r->ndom, sizeof(*x->r->dom), domain_cmp);
+		x->sorted = true;
+	}
+	key.name = (char *)(uintptr_t)name;
+	return bsearch(&key, x->r->dom, x->r->ndom, sizeof(*x->r->dom),
+	    domain_cmp);
 }
 
 static int
@@ -192,7 +206,7 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 	if (x->cur == NULL || strcmp(x->cur->name, r->domain) != 0) {
 		if (x->cur != NULL)
 			source_done(x);
-		if ((x->cur = find_domain(x->r, r->domain)) == NULL) {
+		if ((x->cur = find_domain(x, r->domain)) == NULL) {
 			snprintf(err, errlen, "simulate: records of a domain "
 			    "without a report");
 			return DB_EPERM;
