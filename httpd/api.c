@@ -9,12 +9,14 @@
 
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "httpd.h"
 #include "queries.h"
+#include "senders.h"
 
 #define API_LIMIT_MAX		500	/* rows of one page */
 #define API_LIMIT_DEFAULT	100
@@ -544,6 +546,9 @@ api_meta(struct api_ctx *x)
 	rc = buf_adds(b, "{");
 	rc |= json_key(b, "version", true);
 	rc |= json_str(b, PACKAGE_VERSION);
+	/* what an approved-sender edit must carry (X-Dmarcd-CSRF) */
+	rc |= json_key(b, "csrf", false);
+	rc |= json_str(b, x->h->csrf);
 	if (rc != 0 ||
 	    api_add_query(x, "domains", Q_META_DOMAINS, 0, NULL, false) != 0 ||
 	    api_add_query(x, "reporters", Q_META_REPORTERS, 0, NULL,
@@ -864,6 +869,195 @@ api_simulate(struct api_ctx *x)
 	return api_end(x, 0);
 }
 
+/* GET /api/senders: the approved-sender rules of a domain (or all). */
+struct sender_list {
+	struct buf	*b;
+	size_t		 n;
+};
+
+static int
+sender_row(void *ctx, const struct db_sender_rule *r, char *err,
+    size_t errlen)
+{
+	struct sender_list	*l = ctx;
+	char			 rule[SENDER_RULE_LEN_MAX + 16];
+	int			 rc;
+
+	snprintf(rule, sizeof(rule), "%s %s", r->kind, r->value);
+	rc = buf_adds(l->b, l->n++ ? ",{" : "{");
+	rc |= json_key(l->b, "domain", true);
+	rc |= json_str(l->b, r->domain);
+	rc |= json_key(l->b, "rule", false);
+	rc |= json_str(l->b, rule);
+	rc |= json_key(l->b, "note", false);
+	rc |= json_str(l->b, r->note);
+	rc |= json_key(l->b, "added", false);
+	rc |= json_str(l->b, r->added);
+	rc |= buf_addc(l->b, '}');
+	if (rc != 0) {
+		snprintf(err, errlen, "response too large");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+api_senders(struct api_ctx *x)
+{
+	struct sender_list	 l = { &x->reply->body, 0 };
+	char			 err[512];
+	int			 rc;
+
+	rc = api_begin(x);
+	rc |= json_key(l.b, "rules", false);
+	rc |= buf_addc(l.b, '[');
+	if (rc != 0) {
+		api_error(x->reply, 500, "response too large");
+		return -1;
+	}
+	if ((rc = db_senders_list(x->db, x->domain, sender_row, &l, err,
+	    sizeof(err))) != 0) {
+		if (rc != -1)
+			log_warnx("%s", err);
+		api_error(x->reply, rc == -1 ? 500 : 503, rc == -1 ?
+		    "response too large" : "database unavailable");
+		return -1;
+	}
+	return api_end(x, buf_addc(l.b, ']'));
+}
+
+/*
+ * POST /api/senders?action=add|remove&domain=D&rule=KIND VALUE[&note=N]:
+ * an edit of the approved senders, by a user of the users file with the
+ * senders right, carrying the CSRF token.  The dashboard's connections
+ * are read-only: the edit opens a connection of its own.
+ */
+static void
+api_senders_edit(struct httpd *h, const struct api_param *params,
+    size_t n, struct httpd_reply *reply)
+{
+	struct db_sender_rule	 r;
+	struct db		*db = NULL;
+	const char		*action = NULL, *domain = NULL, *rule = NULL;
+	const char		*note = NULL, *kind, **slot;
+	char			 value[SENDER_RULE_LEN_MAX + 1], dom[256];
+	char			 err[512], msg[600];
+	char			 text[SENDER_RULE_LEN_MAX + 16];
+	struct buf		*b = &reply->body;
+	size_t			 i;
+	bool			 done = false;
+	int			 rc;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(params[i].key, "action") == 0)
+			slot = &action;
+		else if (strcmp(params[i].key, "domain") == 0)
+			slot = &domain;
+		else if (strcmp(params[i].key, "rule") == 0)
+			slot = &rule;
+		else if (strcmp(params[i].key, "note") == 0)
+			slot = &note;
+		else {
+			snprintf(msg, sizeof(msg), "unknown parameter: %.40s",
+			    params[i].key);
+			api_error(reply, 400, msg);
+			return;
+		}
+		if (*slot != NULL) {
+			snprintf(msg, sizeof(msg), "repeated parameter: %s",
+			    params[i].key);
+			api_error(reply, 400, msg);
+			return;
+		}
+		*slot = params[i].value;
+	}
+	if (action == NULL || (strcmp(action, "add") != 0 &&
+	    strcmp(action, "remove") != 0)) {
+		api_error(reply, 400, "action: expected add or remove");
+		return;
+	}
+	if (domain == NULL || *domain == '\0' || strlen(domain) >=
+	    sizeof(dom) || !api_text_ok(domain)) {
+		api_error(reply, 400, "domain: expected a domain");
+		return;
+	}
+	for (i = 0; domain[i] != '\0'; i++)
+		dom[i] = tolower((unsigned char)domain[i]);
+	dom[i] = '\0';
+	if (rule == NULL || sender_rule_parse(rule, &kind, value,
+	    sizeof(value), err, sizeof(err)) != 0) {
+		snprintf(msg, sizeof(msg), "rule: %s", rule == NULL ?
+		    "expected KIND VALUE" : err);
+		api_error(reply, 400, msg);
+		return;
+	}
+	if (note != NULL && (*note == '\0' || !api_text_ok(note)))
+		note = NULL;
+	memset(&r, 0, sizeof(r));
+	r.domain = dom;
+	r.kind = kind;
+	r.value = value;
+	r.note = note;
+	if ((rc = db_open(&h->cfg.dbc, false, &db, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		api_error(reply, 503, "database unavailable");
+		return;
+	}
+	if (*action == 'a')
+		rc = db_senders_add(db, &r, SENDER_RULES_MAX, &done, err,
+		    sizeof(err));
+	else
+		rc = db_senders_remove(db, &r, &done, err, sizeof(err));
+	db_close(&db);
+	if (rc == DB_EPERM && *action == 'a') {
+		/* the domain's cap of rules: the one refusal an add meets */
+		snprintf(msg, sizeof(msg), "the domain has %d rules already",
+		    SENDER_RULES_MAX);
+		api_error(reply, 409, msg);
+		return;
+	}
+	if (rc != 0) {
+		log_warnx("%s", err);
+		api_error(reply, 503, "database unavailable");
+		return;
+	}
+	snprintf(text, sizeof(text), "%s %s", kind, value);
+	log_info("senders: %s %s %s", action, dom, text);
+	rc = buf_adds(b, "{");
+	rc |= json_key(b, "domain", true);
+	rc |= json_str(b, dom);
+	rc |= json_key(b, "rule", false);
+	rc |= json_str(b, text);
+	rc |= json_key(b, *action == 'a' ? "added" : "removed", false);
+	rc |= buf_adds(b, done ? "true}\n" : "false}\n");
+	if (rc != 0)
+		api_error(reply, 500, "response too large");
+}
+
+void
+api_handle_post(struct httpd *h, const char *path,
+    const struct api_param *params, size_t nparams,
+    const struct httpd_user *user, bool csrf_ok, struct httpd_reply *reply)
+{
+	reply->status = 200;
+	reply->type = "application/json; charset=utf-8";
+	if (strcmp(path, "senders") != 0) {
+		api_error(reply, 404, "no such API endpoint");
+		return;
+	}
+	if (user == NULL || !user->senders) {
+		api_error(reply, 403, "edits need a user of the users file "
+		    "with the senders right");
+		return;
+	}
+	if (!csrf_ok) {
+		api_error(reply, 403, "edits need the X-Dmarcd-CSRF token of "
+		    "/api/meta, from this origin");
+		return;
+	}
+	api_senders_edit(h, params, nparams, reply);
+}
+
 static const struct api_endpoint {
 	const char	*path;
 	unsigned	 params;
@@ -875,6 +1069,7 @@ static const struct api_endpoint {
 	{ "sources", P_FILTER | P_PAGE | P_SORT | P_SERVICE, api_sources },
 	{ "services", P_FILTER, api_services },
 	{ "simulate", P_DOMAIN | P_PERIOD | P_POLICY, api_simulate },
+	{ "senders", P_DOMAIN, api_senders },
 	{ "source", P_FILTER | P_IP | P_PAGE, api_source },
 	{ "reporters", P_FILTER, api_reporters },
 	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },

@@ -30,8 +30,9 @@ httpd_auth_load(struct httpd *h, char *err, size_t errlen)
 	const char	*path = h->cfg.users_file;
 	struct stat	 st;
 	struct buf	 b;
-	char		*line, *next, *colon;
+	char		*line, *next, *colon, *rights;
 	unsigned	 lineno = 0;
+	bool		 senders;
 
 	if (stat(path, &st) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -57,11 +58,26 @@ httpd_auth_load(struct httpd *h, char *err, size_t errlen)
 		line = str_trim(line);
 		if (*line == '\0' || *line == '#')
 			continue;
-		if ((colon = strchr(line, ':')) == NULL || colon == line ||
+		/* name:hash[:rights]; a crypt hash has no colon */
+		rights = NULL;
+		if ((colon = strchr(line, ':')) != NULL &&
+		    (rights = strchr(colon + 1, ':')) != NULL)
+			*rights++ = '\0';
+		if (colon == NULL || colon == line ||
 		    !auth_hash_ok(colon + 1)) {
 			snprintf(err, errlen, "%s:%u: expected name:hash with "
 			    "a yescrypt or sha512-crypt hash", path, lineno);
 			goto fail;
+		}
+		senders = false;
+		if (rights != NULL) {
+			if (strcmp(str_trim(rights), "senders") != 0) {
+				snprintf(err, errlen, "%s:%u: the only right "
+				    "is \"senders\" (name:hash:senders)", path,
+				    lineno);
+				goto fail;
+			}
+			senders = true;
 		}
 		if (h->nusers == nitems(h->users)) {
 			snprintf(err, errlen, "%s:%u: more than %zu users",
@@ -71,6 +87,7 @@ httpd_auth_load(struct httpd *h, char *err, size_t errlen)
 		*colon = '\0';
 		h->users[h->nusers].name = strdup(line);
 		h->users[h->nusers].hash = strdup(colon + 1);
+		h->users[h->nusers].senders = senders;
 		h->nusers++;
 	}
 	if (h->nusers == 0) {
@@ -99,27 +116,30 @@ httpd_auth_free(struct httpd *h)
 	h->nusers = 0;
 }
 
-bool
+const struct httpd_user *
 httpd_auth_check(const struct httpd *h, const char *name,
     const char *password)
 {
 	struct crypt_data	*cd;
 	const char		*out;
 	const char		*hash = NULL;
+	const struct httpd_user	*user = NULL;
 	size_t			 i, n;
 	unsigned char		 diff = 0;
 	bool			 ok;
 
 	for (i = 0; i < h->nusers; i++)
-		if (strcmp(h->users[i].name, name) == 0)
+		if (strcmp(h->users[i].name, name) == 0) {
 			hash = h->users[i].hash;
+			user = &h->users[i];
+		}
 	if ((cd = calloc(1, sizeof(*cd))) == NULL)
-		return false;
+		return NULL;
 	/* An unknown user costs the same time as a known one. */
 	out = crypt_r(password, hash != NULL ? hash : h->users[0].hash, cd);
 	if (out == NULL || out[0] == '*' || hash == NULL) {
 		free(cd);
-		return false;
+		return NULL;
 	}
 	n = strlen(hash);
 	ok = strlen(out) == n;
@@ -127,5 +147,5 @@ httpd_auth_check(const struct httpd *h, const char *name,
 		diff |= (unsigned char)(out[i] ^ hash[i]);
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
-	return ok && diff == 0;
+	return ok && diff == 0 ? user : NULL;
 }

@@ -72,6 +72,7 @@ struct httpd_file {
 struct httpd_user {
 	char		*name;
 	char		*hash;		/* crypt(3) hash */
+	bool		 senders;	/* may edit approved senders */
 };
 
 /* The connection pool: one read-only connection per worker thread. */
@@ -92,6 +93,7 @@ struct httpd {
 	struct httpd_pool	 pool;
 	struct MHD_Daemon	*daemon;
 	char			*tls_cert_pem, *tls_key_pem;
+	char			 csrf[33];	/* the edits' token (hex) */
 };
 
 /* A response being built by the API: status, type and a capped body. */
@@ -143,9 +145,10 @@ int	httpd_gunzip(const void *data, size_t len, struct buf *out);
 /* Reads the users file (refused when others may read it). */
 int	httpd_auth_load(struct httpd *h, char *err, size_t errlen);
 void	httpd_auth_free(struct httpd *h);
-/* True when name/password match a user (crypt_r, constant-time compare). */
-bool	httpd_auth_check(const struct httpd *h, const char *name,
-	    const char *password);
+/* The user when name/password match (crypt_r, constant-time compare),
+ * else NULL. */
+const struct httpd_user *httpd_auth_check(const struct httpd *h,
+	    const char *name, const char *password);
 
 /* pool.c */
 int	httpd_pool_open(struct httpd_pool *p, const struct db_config *dbc,
@@ -169,6 +172,13 @@ struct api_param {
  * 503 with a JSON {"error": ...} body). */
 void	api_handle(struct httpd *h, const char *path,
 	    const struct api_param *params, size_t nparams,
+	    struct httpd_reply *reply);
+/* Answers POST /api/<path>: the approved-sender edits (POST /api/senders),
+ * for user (NULL: no users file, no edits); csrf_ok: the request carried
+ * the token of /api/meta and came from this origin. */
+void	api_handle_post(struct httpd *h, const char *path,
+	    const struct api_param *params, size_t nparams,
+	    const struct httpd_user *user, bool csrf_ok,
 	    struct httpd_reply *reply);
 /* Fills reply with {"error": msg}. */
 void	api_error(struct httpd_reply *reply, unsigned status,

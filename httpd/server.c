@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -210,7 +211,8 @@ httpd_send_text(const struct httpd *h, struct MHD_Connection *c,
 	    "text/plain; charset=utf-8");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+		    "GET, HEAD, POST");
 	return httpd_queue(h, c, status, r);
 }
 
@@ -279,18 +281,19 @@ httpd_collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 /* Basic authentication, when users are configured; false: 401 queued. */
 static bool
 httpd_authorized(const struct httpd *h, struct MHD_Connection *c,
-    enum MHD_Result *ret_r)
+    enum MHD_Result *ret_r, const struct httpd_user **who_r)
 {
 	struct MHD_Response	*r;
 	char			*user, *pass = NULL;
 	bool			 ok;
 	static const char	 msg[] = "authentication required\n";
 
+	*who_r = NULL;
 	if (h->nusers == 0)
 		return true;
 	user = MHD_basic_auth_get_username_password(c, &pass);
 	ok = user != NULL && pass != NULL &&
-	    httpd_auth_check(h, user, pass);
+	    (*who_r = httpd_auth_check(h, user, pass)) != NULL;
 	if (pass != NULL) {
 		explicit_bzero(pass, strlen(pass));
 		MHD_free(pass);
@@ -313,46 +316,109 @@ httpd_authorized(const struct httpd *h, struct MHD_Connection *c,
 	return false;
 }
 
-/* The access handler: GET/HEAD only; /api/... or a static file. */
+/*
+ * An edit's protection against cross-site requests: the token of
+ * /api/meta in X-Dmarcd-CSRF (a page of another site cannot set the
+ * header without a CORS preflight, which is never granted), and an
+ * Origin, when the browser sends one, of this very host.
+ */
+static bool
+httpd_csrf_ok(const struct httpd *h, struct MHD_Connection *c)
+{
+	const char	*tok, *origin, *host, *o;
+	unsigned char	 diff = 0;
+	size_t		 i;
+
+	tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Dmarcd-CSRF");
+	if (tok == NULL || strlen(tok) != sizeof(h->csrf) - 1)
+		return false;
+	for (i = 0; i < sizeof(h->csrf) - 1; i++)
+		diff |= (unsigned char)(tok[i] ^ h->csrf[i]);
+	if (diff != 0)
+		return false;
+	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (origin == NULL)
+		return true;
+	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	if (host == NULL)
+		return false;
+	if (strncmp(origin, "https://", 8) == 0)
+		o = origin + 8;
+	else if (strncmp(origin, "http://", 7) == 0)
+		o = origin + 7;
+	else
+		return false;
+	return strcmp(o, host) == 0;
+}
+
+/* An /api/ request: its query arguments to api_handle (GET) or
+ * api_handle_post (POST). */
+static enum MHD_Result
+httpd_api(struct httpd *h, struct MHD_Connection *c, const char *method,
+    const char *url, const struct httpd_user *who)
+{
+	struct httpd_reply	 reply;
+	struct httpd_args	 args;
+	enum MHD_Result		 ret;
+
+	memset(&args, 0, sizeof(args));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+	    httpd_collect_arg, &args);
+	memset(&reply, 0, sizeof(reply));
+	buf_init(&reply.body, HTTPD_JSON_MAX);
+	if (args.overflow)
+		api_error(&reply, MHD_HTTP_BAD_REQUEST, "too many parameters");
+	else if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+		api_handle_post(h, url + 5, args.p, args.n, who,
+		    httpd_csrf_ok(h, c), &reply);
+	else
+		api_handle(h, url + 5, args.p, args.n, &reply);
+	ret = httpd_send_reply(h, c, &reply);
+	buf_free(&reply.body);
+	log_debug("%s %s %u", method, url, reply.status);
+	return ret;
+}
+
+/* The access handler: GET/HEAD, and POST of the approved-sender edits
+ * (parameters in the query string, any body ignored); /api/... or a
+ * static file. */
 static enum MHD_Result
 httpd_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
+	static char		 posting;
 	struct httpd		*h = cls;
 	const struct httpd_file	*f;
-	struct httpd_reply	 reply;
-	struct httpd_args	 args;
+	const struct httpd_user	*who;
 	enum MHD_Result		 ret = MHD_NO;
 	bool			 bad = false;
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
-	(void)con_cls;
-	/* answered at once, before any request body is read */
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
+	    strcmp(url, "/api/senders") == 0) {
+		/* the first call has no body yet; then its bytes, dropped
+		 * unread; then the end, where the request is answered */
+		if (*con_cls == NULL) {
+			*con_cls = &posting;
+			return MHD_YES;
+		}
+		if (*upload_data_size != 0) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+	} else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		/* answered at once, before any request body is read */
 		return httpd_send_text(h, c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
-	if (!httpd_authorized(h, c, &ret))
+	if (!httpd_authorized(h, c, &ret, &who))
 		return ret;
-	if (strncmp(url, "/api/", 5) == 0) {
-		memset(&args, 0, sizeof(args));
-		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
-		    httpd_collect_arg, &args);
-		memset(&reply, 0, sizeof(reply));
-		buf_init(&reply.body, HTTPD_JSON_MAX);
-		if (args.overflow)
-			api_error(&reply, MHD_HTTP_BAD_REQUEST,
-			    "too many parameters");
-		else
-			api_handle(h, url + 5, args.p, args.n, &reply);
-		ret = httpd_send_reply(h, c, &reply);
-		buf_free(&reply.body);
-		log_debug("%s %s %u", method, url, reply.status);
-		return ret;
-	}
+	if (strncmp(url, "/api/", 5) == 0)
+		return httpd_api(h, c, method, url, who);
 	if (strcmp(url, "/") == 0)
 		url = "/index.html";
 	if ((f = httpd_static_find(h, url, &bad)) != NULL)
@@ -428,8 +494,10 @@ httpd_start(struct httpd *h, const struct httpd_config *cfg, char *err,
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	char			 host[INET6_ADDRSTRLEN + 1];
+	unsigned char		 rnd[16];
 	uint16_t		 port;
 	unsigned		 flags;
+	size_t			 i;
 	bool			 tls, v6;
 
 	memset(h, 0, sizeof(*h));
@@ -457,6 +525,13 @@ httpd_start(struct httpd *h, const struct httpd_config *cfg, char *err,
 		goto fail;
 	if (httpd_pool_open(&h->pool, &h->cfg.dbc, err, errlen) != 0)
 		goto fail;
+	/* the edits' CSRF token, new each start */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(h->csrf + 2 * i, 3, "%02x", rnd[i]);
 
 	memset(&ss, 0, sizeof(ss));
 	v6 = strchr(host, ':') != NULL;
