@@ -10,7 +10,8 @@
 /* ---- the one escaper: DOM building ---------------------------------- */
 
 const SAFE_ATTRS = new Set(['class', 'href', 'title', 'id', 'colspan',
-  'type', 'value', 'download', 'role', 'aria-label', 'disabled']);
+  'type', 'value', 'download', 'role', 'aria-label', 'disabled',
+  'placeholder']);
 
 /* Element tag with attrs; children are nodes or strings (text nodes). */
 function el(tag, attrs, ...children) {
@@ -928,6 +929,45 @@ function simControls(q) {
     choice('testing', 't', ['n', 'y']));
 }
 
+/* An approved-sender edit: POST with the CSRF token of /api/meta; the
+ * server says no unless the user has the senders right. */
+async function senderEdit(action, domain, rule) {
+  const u = new URLSearchParams({ action, domain, rule });
+  const r = await fetch('/api/senders?' + u, {
+    method: 'POST', headers: { Accept: 'application/json', 'X-Dmarcd-CSRF': (META && META.csrf) || '' },
+  });
+  const body = await r.json().catch(() => ({ error: 'bad response' }));
+  if (!r.ok) throw new Error(body.error || ('HTTP ' + r.status));
+  return body;
+}
+
+/* The domain's approved senders, with add and remove (the edits need a
+ * user with the senders right; anyone else sees why not). */
+async function sendersPanel(q, domain) {
+  const d = await api('senders', new URLSearchParams({ domain }).toString());
+  const msg = el('div', { class: 'note', id: 'senders-msg' });
+  const act = async (action, rule) => {
+    try {
+      await senderEdit(action, domain, rule);
+      render();
+    } catch (e) {
+      msg.replaceChildren(el('span', { class: 'error' }, 'Not saved: ', e.message));
+    }
+  };
+  const input = el('input', { id: 'sender-rule', type: 'text', placeholder: 'service Amazon SES · cidr 192.0.2.0/24 · dkim example.net', 'aria-label': 'Rule' });
+  const add = el('button', { id: 'sender-add', type: 'button' }, 'Approve');
+  add.addEventListener('click', () => { if (input.value.trim()) act('add', input.value.trim()); });
+  return panel('Approved senders of ' + domain,
+    d.rules.length === 0 ? el('div', { class: 'empty' }, 'None yet: every source counts as forwarded or unknown.')
+      : table([
+        { key: 'rule', label: 'Rule', cls: 'mono', fmt: (r) => r.rule },
+        { key: 'note', label: 'Note', fmt: (r) => r.note || '' },
+        { key: 'added', label: 'Added', fmt: (r) => r.added },
+        { key: 'remove', label: '', nosort: true, fmt: (r) => { const b = el('button', { type: 'button' }, 'Remove'); b.addEventListener('click', () => act('remove', r.rule)); return b; } },
+      ], d.rules, { sortKey: 'rule' }),
+    el('div', { class: 'toolbar' }, input, add), msg);
+}
+
 async function pageReadiness(q) {
   const extra = {};
   for (const k of SIM_KEYS) extra[k] = q.get(k);
@@ -972,6 +1012,7 @@ async function pageReadiness(q) {
       { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
       { key: 'why', label: 'Why', nosort: true, fmt: (r) => r.why },
     ], losing.slice(0, 50), { sortKey: 'would_fail' })));
+  if (q.get('domain')) out.push(await sendersPanel(q, q.get('domain')));
   return out;
 }
 

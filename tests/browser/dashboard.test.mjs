@@ -231,6 +231,21 @@ try {
   ok(Number((await cardv('k-sim-reject')).replace(/\D/g, '')) < Number(rej.replace(/\D/g, '')) &&
      Number((await cardv('k-sim-quarantine')).replace(/\D/g, '')) > 0,
     'readiness: pct=50 halves the rejected, the rest quarantined');
+  // approved senders: listed per domain; an edit without the right says why
+  await visit('#/readiness?period=all&domain=hostile.example');
+  ok((await text('main')).includes('Approved senders of hostile.example'),
+    'readiness: the domain\'s approved senders listed');
+  const before = problems.length;
+  await page.fill('#sender-rule', 'cidr 192.0.2.0/24');
+  await page.click('#sender-add');
+  await waitFor(() => document.getElementById('senders-msg')?.textContent.includes('Not saved'), null, 5000);
+  ok((await text('#senders-msg')).includes('senders right'),
+    'readiness: an edit on a read-only dashboard is refused, and says why');
+  // the refusal is this edit's 403, which Chromium logs: that one only
+  const extra = problems.splice(before);
+  problems.push(...extra.filter((m) => !/status of 403/.test(m)));
+  ok(extra.filter((m) => /status of 403/.test(m)).length === 1,
+    'readiness: the refused edit was one POST answered 403', extra.join('\n'));
   await shot('readiness');
 
   // Reporters
