@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_api_senders.py - the dashboard's one write: the approved-sender
+"""test_api_senders_edit.py - the dashboard's one write: the approved-sender
 edits (POST /api/senders) against a real `dmarcd serve`, a real
 PostgreSQL and curl.
 
