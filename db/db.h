@@ -383,6 +383,7 @@ int	db_senders_list(struct db *db, const char *domain,
  * one); DB_EPERM when the domain has max rules already. */
 int	db_senders_add(struct db *db, const struct db_sender_rule *r,
 	    size_t max, bool *added_r, char *err, size_t errlen);
+/* Removes r (a service of any case); *removed_r false when not there. */
 int	db_senders_remove(struct db *db, const struct db_sender_rule *r,
 	    bool *removed_r, char *err, size_t errlen);
 /* Makes the whole table equal to rules (distinct, each domain within
