@@ -400,6 +400,10 @@ int	db_senders_load(struct db *db, const char *domain,
 /* A suggested approval: a rule no rule of the domain covers yet, and
  * the sources of the period it would approve. */
 #define DB_SUGGEST_IPS_MAX	10	/* addresses named per suggestion */
+/* What `senders suggest` and /api/senders call passing consistently: at
+ * least this many messages in the period, at least this % passing. */
+#define DB_SUGGEST_MIN_MESSAGES	10
+#define DB_SUGGEST_MIN_PASS_PCT	95
 struct db_sender_suggestion {
 	char		*domain, *rule;
 	char		*service, *service_type;	/* NULL: none */

@@ -11,7 +11,7 @@
  *
  * suggest: the rules that would approve the sources of the period no
  * rule approves yet and that pass consistently: at least
- * SUGGEST_MIN_MESSAGES messages, at least SUGGEST_MIN_PASS_PCT % of them
+ * DB_SUGGEST_MIN_MESSAGES messages, at least DB_SUGGEST_MIN_PASS_PCT % of them
  * passing DMARC.
  */
 #include "config.h"
@@ -36,8 +36,6 @@
 #define SENDERS_NOTE_MAX	1024		/* bytes of a note */
 #define SENDERS_ERRORS_MAX	50		/* file errors written */
 #define SENDERS_JSON_CAP	(1 << 20)	/* one JSON line */
-#define SUGGEST_MIN_MESSAGES	10
-#define SUGGEST_MIN_PASS_PCT	95
 #define SUGGEST_DAYS		30	/* the period when none is given */
 
 struct senders_opts {
@@ -465,8 +463,8 @@ senders_suggest(struct db *db, struct senders_opts *o)
 		    SUGGEST_DAYS * 86400LL);
 		o->filter.since = since;
 	}
-	if ((rc = db_senders_suggest(db, &o->filter, SUGGEST_MIN_MESSAGES,
-	    SUGGEST_MIN_PASS_PCT, &s, &n, err, sizeof(err))) != 0) {
+	if ((rc = db_senders_suggest(db, &o->filter, DB_SUGGEST_MIN_MESSAGES,
+	    DB_SUGGEST_MIN_PASS_PCT, &s, &n, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
 		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
