@@ -418,6 +418,7 @@ int	db_senders_list(struct db *db, const char *domain,
  * one); DB_EPERM when the domain has max rules already. */
 int	db_senders_add(struct db *db, const struct db_sender_rule *r,
 	    size_t max, bool *added_r, char *err, size_t errlen);
+/* Removes r (a service of any case); *removed_r false when not there. */
 int	db_senders_remove(struct db *db, const struct db_sender_rule *r,
 	    bool *removed_r, char *err, size_t errlen);
 /* Makes the whole table equal to rules (distinct, each domain within
@@ -434,6 +435,10 @@ int	db_senders_load(struct db *db, const char *domain,
 /* A suggested approval: a rule no rule of the domain covers yet, and
  * the sources of the period it would approve. */
 #define DB_SUGGEST_IPS_MAX	10	/* addresses named per suggestion */
+/* What `senders suggest` and /api/senders call passing consistently: at
+ * least this many messages in the period, at least this % passing. */
+#define DB_SUGGEST_MIN_MESSAGES	10
+#define DB_SUGGEST_MIN_PASS_PCT	95
 struct db_sender_suggestion {
 	char		*domain, *rule;
 	char		*service, *service_type;	/* NULL: none */

@@ -138,7 +138,8 @@ db_senders_remove(struct db *db, const struct db_sender_rule *r,
 
 	*removed_r = false;
 	if ((rc = exec_params(db, "senders remove", "DELETE FROM sender_rule"
-	    " WHERE domain = $1 AND kind = $2 AND value = $3", 3, v, &res,
+	    " WHERE domain = $1 AND kind = $2 AND (value = $3 OR"
+	    " (kind = 'service' AND lower(value) = lower($3)))", 3, v, &res,
 	    err, errlen)) != 0)
 		return rc;
 	*removed_r = strcmp(PQcmdTuples(res), "0") != 0;

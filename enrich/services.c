@@ -519,6 +519,17 @@ catalogue_count(const struct catalogue *cat)
 	return cat->nsvcs;
 }
 
+const struct service *
+catalogue_service(const struct catalogue *cat, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; name != NULL && i < cat->nsvcs; i++)
+		if (strcasecmp(cat->svcs[i].name, name) == 0)
+			return &cat->svcs[i];
+	return NULL;
+}
+
 static const struct dom *
 find(const struct catalogue *cat, enum svc_kind kind, const char *name)
 {

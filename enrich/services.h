@@ -57,6 +57,10 @@ int	catalogue_load(struct catalogue *cat, const char *path, FILE *errs);
 int	catalogue_builtin(struct catalogue *cat, FILE *errs);
 
 size_t	catalogue_count(const struct catalogue *cat);
+/* The service named name (case ignored), or NULL: what a `service NAME`
+ * sender rule names (policy/senders.h). */
+const struct service *catalogue_service(const struct catalogue *cat,
+	    const char *name);
 
 /*
  * The service of the longest catalogue domain of kind that name equals

@@ -673,6 +673,129 @@ api_source(struct api_ctx *x)
 	return api_end(x, 0);
 }
 
+struct senders_out {
+	struct buf	*b;
+	bool		 first;
+};
+
+static int
+api_senders_rule(void *ctx, const struct db_sender_rule *r, char *err,
+    size_t errlen)
+{
+	struct senders_out	*o = ctx;
+	struct buf		*b = o->b;
+	int			 rc = 0;
+
+	if (!o->first)
+		rc |= buf_addc(b, ',');
+	o->first = false;
+	rc |= buf_addc(b, '{');
+	rc |= json_key(b, "kind", true);
+	rc |= json_str(b, r->kind);
+	rc |= json_key(b, "value", false);
+	rc |= json_str(b, r->value);
+	rc |= json_key(b, "note", false);
+	rc |= json_str(b, r->note);
+	rc |= json_key(b, "added", false);
+	rc |= json_str(b, r->added);
+	rc |= buf_addc(b, '}');
+	if (rc != 0) {
+		snprintf(err, errlen, "response too large");
+		return DB_EPERM;
+	}
+	return 0;
+}
+
+/* A db_senders_* failure as the reply: 503 when temporary. */
+static int
+api_db_error(struct api_ctx *x, int rc, const char *err)
+{
+	log_warnx("%s", err);
+	if (rc == DB_ETEMP)
+		api_error(x->reply, 503, "database unavailable");
+	else
+		api_error(x->reply, 500, "query failed");
+	return -1;
+}
+
+/* GET /api/senders?domain=: the domain's approved-sender rules and the
+ * suggested approvals of the period (as `dmarcd senders suggest`).
+ * Read-only. */
+static int
+api_senders(struct api_ctx *x)
+{
+	struct db_sender_suggestion	*s = NULL;
+	struct db_export_filter		 f;
+	struct senders_out		 o;
+	struct buf			*b = &x->reply->body;
+	struct tm			 tm;
+	time_t				 t;
+	char				 domain[API_TEXT_MAX + 1], until[16];
+	char				 err[512];
+	size_t				 n = 0, i, j;
+	int				 rc;
+
+	if (x->domain == NULL) {
+		api_error(x->reply, 400, "domain: required");
+		return -1;
+	}
+	snprintf(domain, sizeof(domain), "%s", x->domain);
+	str_domain_norm(domain);
+	x->domain = domain;
+	/* to is a day included: the reports beginning before the next */
+	t = (time_t)(api_day_number(x->to) + 1) * 86400;
+	gmtime_r(&t, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%d", &tm);
+	memset(&f, 0, sizeof(f));
+	f.domain = domain;
+	f.since = x->from;
+	f.until = until;
+	if ((rc = db_senders_suggest(x->db, &f, DB_SUGGEST_MIN_MESSAGES,
+	    DB_SUGGEST_MIN_PASS_PCT, &s, &n, err, sizeof(err))) != 0)
+		return api_db_error(x, rc, err);
+	rc = api_begin(x);
+	rc |= json_key(b, "rules", false);
+	rc |= buf_addc(b, '[');
+	o.b = b;
+	o.first = true;
+	if (rc == 0 && (rc = db_senders_list(x->db, domain, api_senders_rule,
+	    &o, err, sizeof(err))) != 0) {
+		db_senders_suggestions_free(s, n);
+		return api_db_error(x, rc, err);
+	}
+	rc |= buf_addc(b, ']');
+	rc |= json_key(b, "suggested", false);
+	rc |= buf_addc(b, '[');
+	for (i = 0; i < n && rc == 0; i++) {
+		if (i)
+			rc |= buf_addc(b, ',');
+		rc |= buf_addc(b, '{');
+		rc |= json_key(b, "rule", true);
+		rc |= json_str(b, s[i].rule);
+		rc |= json_key(b, "service", false);
+		rc |= json_str(b, s[i].service);
+		rc |= json_key(b, "service_type", false);
+		rc |= json_str(b, s[i].service_type);
+		rc |= json_key(b, "sources", false);
+		rc |= json_uint(b, s[i].sources);
+		rc |= json_key(b, "messages", false);
+		rc |= json_uint(b, s[i].messages);
+		rc |= json_key(b, "dmarc_pass", false);
+		rc |= json_uint(b, s[i].dmarc_pass);
+		rc |= json_key(b, "ips", false);
+		rc |= buf_addc(b, '[');
+		for (j = 0; j < s[i].nips; j++) {
+			if (j)
+				rc |= buf_addc(b, ',');
+			rc |= json_str(b, s[i].ips[j]);
+		}
+		rc |= buf_adds(b, "]}");
+	}
+	rc |= buf_addc(b, ']');
+	db_senders_suggestions_free(s, n);
+	return api_end(x, rc);
+}
+
 /* GET /api/reporters: who reports, how often, last seen. */
 static int
 api_reporters(struct api_ctx *x)
@@ -869,63 +992,6 @@ api_simulate(struct api_ctx *x)
 	return api_end(x, 0);
 }
 
-/* GET /api/senders: the approved-sender rules of a domain (or all). */
-struct sender_list {
-	struct buf	*b;
-	size_t		 n;
-};
-
-static int
-sender_row(void *ctx, const struct db_sender_rule *r, char *err,
-    size_t errlen)
-{
-	struct sender_list	*l = ctx;
-	char			 rule[SENDER_RULE_LEN_MAX + 16];
-	int			 rc;
-
-	snprintf(rule, sizeof(rule), "%s %s", r->kind, r->value);
-	rc = buf_adds(l->b, l->n++ ? ",{" : "{");
-	rc |= json_key(l->b, "domain", true);
-	rc |= json_str(l->b, r->domain);
-	rc |= json_key(l->b, "rule", false);
-	rc |= json_str(l->b, rule);
-	rc |= json_key(l->b, "note", false);
-	rc |= json_str(l->b, r->note);
-	rc |= json_key(l->b, "added", false);
-	rc |= json_str(l->b, r->added);
-	rc |= buf_addc(l->b, '}');
-	if (rc != 0) {
-		snprintf(err, errlen, "response too large");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-api_senders(struct api_ctx *x)
-{
-	struct sender_list	 l = { &x->reply->body, 0 };
-	char			 err[512];
-	int			 rc;
-
-	rc = api_begin(x);
-	rc |= json_key(l.b, "rules", false);
-	rc |= buf_addc(l.b, '[');
-	if (rc != 0) {
-		api_error(x->reply, 500, "response too large");
-		return -1;
-	}
-	if ((rc = db_senders_list(x->db, x->domain, sender_row, &l, err,
-	    sizeof(err))) != 0) {
-		if (rc != -1)
-			log_warnx("%s", err);
-		api_error(x->reply, rc == -1 ? 500 : 503, rc == -1 ?
-		    "response too large" : "database unavailable");
-		return -1;
-	}
-	return api_end(x, buf_addc(l.b, ']'));
-}
-
 /*
  * POST /api/senders?action=add|remove&domain=D&rule=KIND VALUE[&note=N]:
  * an edit of the approved senders, by a user of the users file with the
@@ -1069,9 +1135,9 @@ static const struct api_endpoint {
 	{ "sources", P_FILTER | P_PAGE | P_SORT | P_SERVICE, api_sources },
 	{ "services", P_FILTER, api_services },
 	{ "simulate", P_DOMAIN | P_PERIOD | P_POLICY, api_simulate },
-	{ "senders", P_DOMAIN, api_senders },
 	{ "source", P_FILTER | P_IP | P_PAGE, api_source },
 	{ "reporters", P_FILTER, api_reporters },
+	{ "senders", P_DOMAIN | P_PERIOD, api_senders },
 	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },
 	{ "report", P_DOMAIN | P_ID | P_PAGE, api_report },
 	{ "report/document", P_DOMAIN | P_ID, api_report_document },

@@ -58,6 +58,17 @@ static const struct command {
 	  "                       not given: the domain's latest published\n"
 	  "  --top N              sources that would lose mail listed (20)\n"
 	  "  --format FORMAT      json (default: a line per domain) or text\n" },
+	{ "senders", cmd_senders, "senders list [DOMAIN] | add DOMAIN RULE "
+	    "[--note TEXT] | remove DOMAIN RULE | sync FILE | suggest [DOMAIN]",
+	  COMMON_OPTS
+	  "  RULE                 service NAME, cidr ADDR/LEN, ptr DOMAIN,\n"
+	  "                       dkim DOMAIN or spf DOMAIN\n"
+	  "  --note TEXT          add: why the rule is there\n"
+	  "  sync FILE            the table made equal to FILE's lines\n"
+	  "                       (DOMAIN KIND VALUE [# NOTE])\n"
+	  "  --since T, --until T suggest: the period (default the last 30 "
+	  "days)\n"
+	  "  --format FORMAT      list, suggest: json (default) or text\n" },
 	{ "quarantine", cmd_quarantine, "quarantine list [-a] | show ID | "
 	    "retry ID|--all",
 	  COMMON_OPTS

@@ -944,7 +944,8 @@ async function senderEdit(action, domain, rule) {
 /* The domain's approved senders, with add and remove (the edits need a
  * user with the senders right; anyone else sees why not). */
 async function sendersPanel(q, domain) {
-  const d = await api('senders', new URLSearchParams({ domain }).toString());
+  const { from, to } = period(q);
+  const d = await api('senders', new URLSearchParams({ domain, from, to }).toString());
   const msg = el('div', { class: 'note', id: 'senders-msg' });
   const act = async (action, rule) => {
     try {
@@ -960,11 +961,17 @@ async function sendersPanel(q, domain) {
   return panel('Approved senders of ' + domain,
     d.rules.length === 0 ? el('div', { class: 'empty' }, 'None yet: every source counts as forwarded or unknown.')
       : table([
-        { key: 'rule', label: 'Rule', cls: 'mono', fmt: (r) => r.rule },
+        { key: 'rule', label: 'Rule', cls: 'mono', sort: (r) => `${r.kind} ${r.value}`, fmt: (r) => `${r.kind} ${r.value}` },
         { key: 'note', label: 'Note', fmt: (r) => r.note || '' },
         { key: 'added', label: 'Added', fmt: (r) => r.added },
-        { key: 'remove', label: '', nosort: true, fmt: (r) => { const b = el('button', { type: 'button' }, 'Remove'); b.addEventListener('click', () => act('remove', r.rule)); return b; } },
+        { key: 'remove', label: '', nosort: true, fmt: (r) => { const b = el('button', { type: 'button' }, 'Remove'); b.addEventListener('click', () => act('remove', `${r.kind} ${r.value}`)); return b; } },
       ], d.rules, { sortKey: 'rule' }),
+    (d.suggested || []).length === 0 ? '' : table([
+      { key: 'rule', label: 'Suggested', cls: 'mono', fmt: (r) => r.rule },
+      { key: 'service', label: 'Service', fmt: (r) => r.service || '(none found)' },
+      { key: 'messages', label: 'Messages', num: true, fmt: (r) => num(r.messages) },
+      { key: 'approve', label: '', nosort: true, fmt: (r) => { const b = el('button', { type: 'button' }, 'Approve'); b.addEventListener('click', () => act('add', r.rule)); return b; } },
+    ], d.suggested, { sortKey: 'messages' }),
     el('div', { class: 'toolbar' }, input, add), msg);
 }
 

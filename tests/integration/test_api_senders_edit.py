@@ -118,9 +118,9 @@ ok(dash.pg.psql("dmarcd", "SELECT domain || ' ' || kind || ' ' || value ||"
                 " ' ' || note FROM sender_rule").strip() ==
    "edit.example dkim esp.example our ESP", "stored, normalised, its note")
 s, j = req("/api/senders?domain=edit.example", "-u", "bob:s3cret")
-ok(s == 200 and [r["rule"] for r in j.get("rules", [])] ==
-   ["dkim esp.example"], "GET /api/senders lists it (read right enough)",
-   s, j)
+ok(s == 200 and [(r["kind"], r["value"]) for r in j.get("rules", [])] ==
+   [("dkim", "esp.example")],
+   "GET /api/senders lists it (read right enough)", s, j)
 s, j = req("/api/simulate?domain=edit.example&from=2000-01-01"
            "&to=2069-12-31&p=reject", "-u", "bob:s3cret")
 d = (j.get("domains") or [{}])[0]
