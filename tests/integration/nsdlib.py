@@ -23,15 +23,45 @@ def query(name, qtype):
     return q + b"\0" + struct.pack(">HH", qtype, 1)
 
 
+class PortTaken(Exception):
+    pass
+
+
+def free_port():
+    """A port free on 127.0.0.1 for both UDP and TCP, as nsd needs."""
+    while True:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+
+
 class Nsd:
     """zones: {origin: [zone-file lines]}; probe: a name it serves (A)."""
 
     def __init__(self, d, zones, probe):
         os.makedirs(d)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
+        # nsd binds UDP and TCP on its port: a port free for one may be
+        # taken for the other (tests run in parallel), so a start that
+        # finds it taken is tried again on another
+        for _ in range(5):
+            try:
+                self._start(d, zones, probe)
+                return
+            except PortTaken:
+                continue
+        raise RuntimeError("nsd did not start: no free port in 5 tries")
+
+    def _start(self, d, zones, probe):
+        self.port = free_port()
         conf = os.path.join(d, "nsd.conf")
         text = ("server:\n  ip-address: 127.0.0.1@%d\n  username: \"\"\n"
                 "  chroot: \"\"\n  zonesdir: \"%s\"\n"
@@ -72,11 +102,15 @@ class Nsd:
                 break
             time.sleep(0.05)
         self.proc.kill()
+        self.proc.wait()
         out = self.proc.stdout.read().decode(errors="replace")
         try:
             out += open(os.path.join(d, "nsd.log")).read()
+            os.unlink(os.path.join(d, "nsd.log"))
         except OSError:
             pass
+        if "Address already in use" in out:
+            raise PortTaken()
         raise RuntimeError("nsd did not start: " + out)
 
     def stop(self):
