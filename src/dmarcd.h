@@ -52,6 +52,8 @@ int	cmd_serve(int argc, char **argv);
 void	serve_config(struct httpd_config *hc, const struct conf *c);
 /* cmd_summary.c */
 int	cmd_summary(int argc, char **argv);
+/* cmd_alerts.c */
+int	cmd_alerts(int argc, char **argv);
 /* cmd_enrich.c */
 int	cmd_enrich(int argc, char **argv);
 
