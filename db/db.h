@@ -509,4 +509,70 @@ int	db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
 int	db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
 	    FILE *out, char *err, size_t errlen);
 
+/* alerts.c: the alert rules' conditions over the rollups and the
+ * quarantine, and their episodes (sql/014_alerts.sql).  An episode opens
+ * when a rule starts to hold for a key and closes at the first evaluation
+ * where it does not; each destination is sent it once. */
+#define DB_ALERTS_MAX		1000	/* keys one rule holds for, and
+					 * episodes listed, per evaluation */
+#define DB_ALERTS_NEW_DAYS	7	/* days a source stays new, a
+					 * day's drop stays recent */
+#define DB_ALERTS_HISTORY_DAYS	30	/* "seen before", "expected" */
+#define DB_ALERTS_RETRY_DAYS	7	/* an unsent alert is retried */
+
+enum db_alert_rule {
+	DB_ALERT_NEW_SOURCE,
+	DB_ALERT_PASS_DROP,
+	DB_ALERT_REPORTER_SILENT,
+	DB_ALERT_QUARANTINE_GROWTH,
+	DB_ALERT_NRULES
+};
+
+/* Thresholds by enum db_alert_rule; 0 turns a rule off. */
+struct db_alert_rules {
+	uint64_t	 threshold[DB_ALERT_NRULES];
+	const char	*today;		/* YYYY-MM-DD (UTC); NULL: the server's */
+};
+
+struct db_alert {
+	char		*domain;	/* '' for the quarantine */
+	int64_t		 id;
+	enum db_alert_rule rule;
+	char		*key;		/* source IP, reporter, '' */
+	int64_t		 value, threshold;
+	char		*detail;	/* day(s) the figures are of */
+	char		*opened;	/* RFC 3339, UTC */
+	bool		 open;		/* false: closed since */
+	bool		 mail_sent, webhook_sent;
+};
+
+struct db_alerts {
+	struct db_alert	*v;
+	size_t		 n;
+};
+
+/* A key a rule holds for, offered to the caller before its episode is
+ * opened or kept (the approved-sender class filter goes here); returns
+ * true to keep it. */
+typedef bool (*db_alert_filter_fn)(void *ctx, const struct db_alert *a);
+
+/* The rule's name in the table and the JSON: "new_source" ... */
+const char	*db_alert_rule_name(enum db_alert_rule rule);
+/* Takes the evaluators' lock (a session lock: one evaluation and its
+ * sends at a time), evaluates every rule in one transaction and lists in
+ * out the episodes of the last DB_ALERTS_RETRY_DAYS days that a wanted
+ * destination has not had yet (oldest first, at most DB_ALERTS_MAX).
+ * commit false (a dry run) rolls the evaluation back.  The lock is held
+ * until db_alerts_done(). */
+int	db_alerts_evaluate(struct db *db, const struct db_alert_rules *r,
+	    bool want_mail, bool want_webhook, bool commit,
+	    db_alert_filter_fn filter, void *ctx, struct db_alerts *out,
+	    char *err, size_t errlen);
+/* Records that a destination ("mail" or "webhook") took a. */
+int	db_alerts_mark_sent(struct db *db, const struct db_alert *a,
+	    bool webhook, char *err, size_t errlen);
+/* Releases the lock of db_alerts_evaluate. */
+void	db_alerts_done(struct db *db);
+void	db_alerts_free(struct db_alerts *a);
+
 #endif

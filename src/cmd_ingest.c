@@ -5,7 +5,12 @@
  * new/ only after the COMMIT of its transaction), the progress line, the
  * rollup folder and the totals.
  *
- * May touch: ingest/source.h (inputs), ingest_loop.h, rollup_folder.h.
+ * Then, when something was stored and alerts are configured, one alert
+ * evaluation (alerts.h): its failures are logged, they do not fail the
+ * ingest (the next evaluation sends what this one could not).
+ *
+ * May touch: ingest/source.h (inputs), ingest_loop.h, rollup_folder.h,
+ * alerts.h.
  */
 #include "config.h"
 
@@ -26,6 +31,7 @@
 #include "ingest_loop.h"
 #include "dmarcd.h"
 #include "rollup_folder.h"
+#include "alerts.h"
 
 #define INGEST_FOLD_MS		100	/* the rollup folder's pace */
 
@@ -169,6 +175,11 @@ cmd_ingest(int argc, char **argv)
 		printf("ingest: %llu failure reports, %llu TLS reports\n",
 		    (unsigned long long)t.forensic,
 		    (unsigned long long)t.tlsrpt);
+	if (status != EXIT_TEMPFAIL && t.reports + t.quarantined > 0 &&
+	    alerts_configured(&env.conf) &&
+	    alerts_check(db, &env.conf, false, ALERTS_TEXT,
+	    quiet ? NULL : stdout, err, sizeof(err)) != 0)
+		log_warnx("%s", err);
 	db_close(&db);
 	cmd_env_free(&env);
 	unpack_global_deinit();

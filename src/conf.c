@@ -212,6 +212,30 @@ static const struct conf_entry conf_table[] = {
 	{ "geoip_db", L(geoip_db, NULL), "enrich", "geoip-db", "FILE",
 	  "MMDB files (ASN, country) for AS and country; none: left out",
 	  false },
+	/* alerts: evaluated by `dmarcd alerts --check` and after an ingest
+	 * that stored something; each rule's 0 turns it off */
+	{ "alert_mail_to", S(alert_mail_to, NULL), NOOPT("alerts ingest"),
+	  "To: of alert mails (address list, sent the summary's way); "
+	  "default none", false },
+	{ "alert_webhook", S(alert_webhook, NULL), NOOPT("alerts ingest"),
+	  "http:// or https:// URL alerts are POSTed to as JSON; default "
+	  "none", false },
+	{ "alert_webhook_timeout", N(alert_webhook_timeout, 10, 1, 300),
+	  NOOPT("alerts ingest"), "seconds one webhook POST may take", false },
+	{ "alert_new_source", N(alert_new_source, 0, 0,
+	  1000000000000ULL),
+	  NOOPT("alerts ingest"),
+	  "a source new to a domain sent at least N messages in a day", false },
+	{ "alert_pass_drop", N(alert_pass_drop, 0, 0, 100),
+	  NOOPT("alerts ingest"),
+	  "a domain's DMARC pass rate fell by more than N points day over day",
+	  false },
+	{ "alert_reporter_silent", N(alert_reporter_silent, 0, 0, 365),
+	  NOOPT("alerts ingest"),
+	  "a reporter of the 30 days before sent nothing for N days", false },
+	{ "alert_quarantine_growth", N(alert_quarantine_growth, 0, 0, 1000000),
+	  NOOPT("alerts ingest"),
+	  "the quarantine grew by N items or more", false },
 };
 
 #undef S

@@ -84,6 +84,14 @@ struct conf {
 	uint64_t	 dns_error_ttl;
 	char		*services_file;
 	char		*geoip_db;		/* list of MMDB paths */
+	/* alerts (src/alerts.c, db/alerts.c); a rule's 0 turns it off */
+	char		*alert_mail_to;		/* address list; NULL: no mail */
+	char		*alert_webhook;		/* http(s) URL; NULL: none */
+	uint64_t	 alert_webhook_timeout;	/* seconds */
+	uint64_t	 alert_new_source;	/* messages in a day */
+	uint64_t	 alert_pass_drop;	/* percentage points */
+	uint64_t	 alert_reporter_silent;	/* days */
+	uint64_t	 alert_quarantine_growth;	/* items */
 };
 
 /* Defaults, then the file (NULL: $DMARCD_CONF, else CONF_DEFAULT_FILE, which

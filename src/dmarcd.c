@@ -107,6 +107,13 @@ static const struct command {
 	  "  --domain D           this domain only\n"
 	  "  --send               mail it through sendmail\n"
 	  "  --format FORMAT      mime (default), text or html\n" },
+	{ "alerts", cmd_alerts, "alerts --check [--dry-run] "
+	    "[--format json|text]   evaluate and send alerts",
+	  COMMON_OPTS
+	  "  --check              evaluate the rules, send what is new\n"
+	  "  --dry-run            print what would be sent; store and send "
+	  "nothing\n"
+	  "  --format FORMAT      text (default: a line per alert) or json\n" },
 };
 
 static void

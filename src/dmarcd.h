@@ -56,6 +56,8 @@ void	serve_config(struct httpd_config *hc, const struct conf *c);
 int	cmd_summary(int argc, char **argv);
 /* cmd_senders.c */
 int	cmd_senders(int argc, char **argv);
+/* cmd_alerts.c */
+int	cmd_alerts(int argc, char **argv);
 /* cmd_enrich.c */
 int	cmd_enrich(int argc, char **argv);
 

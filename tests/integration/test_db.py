@@ -64,18 +64,19 @@ def strip_source(objs):
 
 # --- migrations -------------------------------------------------------------
 # sql/010_schema.sql is 001..010 squashed: a database those left at
-# version 10 takes 011 (source_host), 012 (classifier) and 013 (senders) on
-# its data;
+# version 10 takes 011 (source_host), 012 (classifier), 013 (senders)
+# and 014 (alerts) on its data;
 # the functions (sql/functions.sql) are applied at the latest version,
 # whenever the database's copy differs from the binary's.
 FUNCS = "SELECT count(*) FROM dmarcd_functions"
 url = pg.createdb("mig")
 r = dm(url, "db", "status")
-ok(r.returncode == 0 and b"schema: version 0 of 13" in r.stdout
+ok(r.returncode == 0 and b"schema: version 0 of 14" in r.stdout
    and b"pending: 010_schema" in r.stdout and
    b"pending: 011_source_host" in r.stdout and
    b"pending: 012_classifier" in r.stdout and
-   b"pending: 013_senders" in r.stdout, "db status on an empty database",
+   b"pending: 013_senders" in r.stdout and
+   b"pending: 014_alerts" in r.stdout, "db status on an empty database",
    r.stdout, r.stderr)
 r = dm(url, "db", "migrate", "--to", "10")
 ok(r.returncode == 0 and b"from version 0 to 10" in r.stdout,
@@ -93,14 +94,14 @@ pg.psql("mig", "INSERT INTO report (domain, org_name, report_id, begin_time,"
         " ('2024-01-02', '2001:db8::1', 1, 1, 0, 0, 1, '{a.example}', '{}',"
         " '{old.example}')")
 r = dm(url, "db", "migrate")
-ok(r.returncode == 0 and b"from version 10 to 13" in r.stdout and
+ok(r.returncode == 0 and b"from version 10 to 14" in r.stdout and
    pg.psql("mig", "SELECT string_agg(version::text, ',' ORDER BY version)"
-           " FROM dmarcd_schema").strip() == "10,11,12,13" and
-   pg.psql("mig", "SELECT count(*) FROM pg_tables WHERE tablename ="
-           " 'sender_rule'").strip() == "1" and
+           " FROM dmarcd_schema").strip() == "10,11,12,13,14" and
+   pg.psql("mig", "SELECT count(*) FROM pg_tables WHERE tablename IN"
+           " ('sender_rule', 'alert_episode', 'alert_mark')").strip() == "3" and
    pg.psql("mig", FUNCS).strip() == "1" and
    pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
-   .strip() == "1", "011, 012 and 013 on a version-10 database, then the functions",
+   .strip() == "1", "011 to 014 on a version-10 database, then the functions",
    r.stdout, r.stderr)
 ok(pg.psql("mig", "SELECT string_agg(host(ip) || ' ' || state, ',' ORDER BY"
            " ip) FROM source_host").strip() ==

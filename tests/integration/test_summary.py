@@ -7,8 +7,9 @@ part are compared with figures computed here from EXPECTED-aggregate.jsonl
 rollups do).  The message is parsed back with Python's email package (an
 independent MIME parser), a hostile fixture must not break the HTML or add
 headers, and the summary goes through a real OpenSMTPD (sendmail interface,
-Maildir delivery) in a private mount namespace, so the test's smtpd has its
-own control socket and spool and never meets a system one.
+Maildir delivery) in a private mount namespace (tests/integration/mtalib.py),
+so the test's smtpd has its own control socket and spool and never meets a
+system one.
 """
 import datetime
 import email
@@ -26,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pglib  # noqa: E402
 import httpdlib  # noqa: E402
+import mtalib  # noqa: E402
 from testlib import ok, diag, skip_all, done, dmarcd, shared_dir  # noqa: E402
 
 DMARCD = dmarcd()
@@ -543,64 +545,23 @@ ok(text is not None and "\r" not in text and "\x1b" not in text and
    "text part: control characters escaped, the rest shown")
 
 # --- through a real MTA ----------------------------------------------------
-SMTPD = "/usr/sbin/smtpd"
-SENDMAIL = "/usr/sbin/sendmail"
-if not os.access(SMTPD, os.X_OK) or not os.access(SENDMAIL, os.X_OK):
-    diag("skipping the MTA test: OpenSMTPD is not installed")
-elif os.geteuid() != 0 or shutil.which("unshare") is None or \
-        shutil.which("nsenter") is None:
-    diag("skipping the MTA test: needs root and unshare/nsenter for a "
-         "private smtpd")
+why = mtalib.unavailable()
+if why is not None:
+    diag("skipping the MTA test: " + why)
 else:
-    mta = os.path.join(TMP, "mta")
-    rundir = os.path.join(mta, "run")
-    maildir = os.path.join(mta, "Maildir")
-    os.makedirs(rundir)
-    os.makedirs(maildir)
-    os.chmod(mta, 0o755)
-    pglib.chown_unprivileged(maildir)
-    conf = os.path.join(mta, "smtpd.conf")
-    with open(conf, "w") as f:
-        f.write('table vusers { "@" = "%s" }\n'
-                'action "local" maildir "%s" virtual <vusers>\n'
-                'match from local for any action "local"\n'
-                % (pglib.UNPRIVILEGED, maildir))
-    # smtpd's control socket (/var/run) and spool (/var/spool) are fixed
-    # paths: a private mount namespace gives this smtpd, and the sendmail
-    # run inside it, their own
-    log = open(os.path.join(mta, "smtpd.log"), "w")
-    smtpd = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "--", "sh", "-c",
-         "mount -t tmpfs tmpfs /var/spool && mount --bind \"$0\" /run && "
-         "exec %s -d -f \"$1\"" % SMTPD, rundir, conf],
-        stdout=log, stderr=subprocess.STDOUT)
-    sock = os.path.join(rundir, "smtpd.sock")
-    for _ in range(100):
-        if os.path.exists(sock) or smtpd.poll() is not None:
-            break
-        time.sleep(0.1)
+    mta = mtalib.Smtpd(os.path.join(TMP, "mta"))
     try:
-        if not ok(os.path.exists(sock), "private smtpd started",
-                  open(os.path.join(mta, "smtpd.log")).read()):
+        if not ok(mta.started, "private smtpd started", mta.log()):
             raise RuntimeError("no smtpd")
         base = [DMARCD, "summary", "--db", hurl, "--since", "2031-01-01",
                 "--until", "2031-01-02", "--to", "summary@example.test"]
         printed = run(base).stdout
-        r = run(["nsenter", "-t", str(smtpd.pid), "-m", "--"] + base +
-                ["--send"])
+        r = run(mta.prefix + base + ["--send"])
         ok(r.returncode == 0, "summary --send through sendmail exits 0",
            r.stderr.decode())
-        got = None
-        for _ in range(200):
-            new = os.path.join(maildir, "new")
-            files = os.listdir(new) if os.path.isdir(new) else []
-            if files:
-                with open(os.path.join(new, files[0]), "rb") as f:
-                    got = f.read()
-                break
-            time.sleep(0.1)
-        ok(got is not None, "the summary arrived in the Maildir",
-           open(os.path.join(mta, "smtpd.log")).read())
+        msgs = mta.wait(1)
+        got = msgs[0] if msgs else None
+        ok(got is not None, "the summary arrived in the Maildir", mta.log())
         if got is not None:
             m1, m2 = parse_msg(printed), parse_msg(got)
             ok(parts(m1) == parts(m2) and parts(m2)[0],
@@ -619,12 +580,7 @@ else:
     except RuntimeError:
         pass
     finally:
-        smtpd.terminate()
-        try:
-            smtpd.wait(10)
-        except subprocess.TimeoutExpired:
-            smtpd.kill()
-        log.close()
+        mta.stop()
 
 cluster.cleanup()
 shutil.rmtree(TMP, ignore_errors=True)
