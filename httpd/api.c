@@ -1057,6 +1057,20 @@ api_senders_edit(struct httpd *h, const struct api_param *params,
 		api_error(reply, 400, msg);
 		return;
 	}
+	/* an added service rule names a service of the catalogue, as
+	 * `dmarcd senders add` requires, spelt as the catalogue does */
+	if (*action == 'a' && strcmp(kind, "service") == 0 &&
+	    h->cfg.service_name != NULL) {
+		const char	*canon = h->cfg.service_name(h->cfg.service_arg,
+				    value);
+
+		if (canon == NULL) {
+			api_error(reply, 400, "rule: service not in the service "
+			    "catalogue (services_file adds services)");
+			return;
+		}
+		snprintf(value, sizeof(value), "%s", canon);
+	}
 	if (note != NULL && (*note == '\0' || !api_text_ok(note)))
 		note = NULL;
 	memset(&r, 0, sizeof(r));

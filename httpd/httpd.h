@@ -52,6 +52,10 @@ struct httpd_config {
 	const char	*tls_key;
 	const char	*users_file;	/* "name:crypt-hash" lines */
 	httpd_simulate_fn simulate;	/* NULL: /api/simulate is 404 */
+	/* a service rule's name as the catalogue spells it, or NULL when
+	 * the catalogue has no such service (NULL hook: taken as given) */
+	const char	*(*service_name)(void *arg, const char *name);
+	void		*service_arg;
 	struct db_config dbc;
 };
 

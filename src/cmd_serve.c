@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "dmarcd.h"
 #include "httpd.h"
+#include "services.h"
 #include "simulation.h"
 
 static void
@@ -50,6 +51,16 @@ serve_config(struct httpd_config *hc, const struct conf *c)
 	hc->simulate = simulation_api;
 }
 
+/* The approved-sender edits' check of a service name (httpd_config
+ * service_name): the catalogue's spelling, or NULL. */
+static const char *
+serve_service_name(void *arg, const char *name)
+{
+	const struct service	*svc = catalogue_service(arg, name);
+
+	return svc != NULL ? svc->name : NULL;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -61,6 +72,7 @@ cmd_serve(int argc, char **argv)
 	struct cmd_env		 env;
 	struct httpd_config	 hc;
 	struct httpd		*h;
+	struct catalogue	*cat;
 	struct db		*db = NULL;
 	sigset_t		 set;
 	char			 err[1024], host[64];
@@ -95,6 +107,18 @@ cmd_serve(int argc, char **argv)
 	}
 	db_close(&db);
 	hc.dbc = env.dbc;
+	/* the catalogue a service rule must name, as `senders add` loads it */
+	cat = catalogue_new();
+	if (catalogue_builtin(cat, stderr) == -1 ||
+	    (env.conf.services_file != NULL && *env.conf.services_file !=
+	    '\0' && catalogue_load(cat, env.conf.services_file,
+	    stderr) == -1)) {
+		catalogue_free(cat);
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
+	hc.service_name = serve_service_name;
+	hc.service_arg = cat;
 
 	/* the worker threads inherit the blocked signals; we sigwait */
 	sigemptyset(&set);
@@ -109,6 +133,7 @@ cmd_serve(int argc, char **argv)
 	if (httpd_start(h, &hc, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		free(h);
+		catalogue_free(cat);
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}
@@ -123,6 +148,7 @@ cmd_serve(int argc, char **argv)
 	log_info("signal %d: stopping", sig);
 	httpd_stop(h);
 	free(h);
+	catalogue_free(cat);
 	cmd_env_free(&env);
 	return 0;
 }

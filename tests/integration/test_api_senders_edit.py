@@ -140,6 +140,16 @@ for q, msg in (("action=add&domain=edit.example&rule=cidr%20300.1.2.3/8",
     s, j = post(q, token=token)
     ok(s == 400 and j.get("error", "").startswith(msg),
        "refused (400): %s" % q[:70], s, j)
+s, j = post("action=add&domain=edit.example&rule=service%20amazon%20ses",
+            token=token)
+ok(s == 200 and j.get("rule") == "service Amazon SES",
+   "a service rule is spelt as the catalogue spells it", s, j)
+s, j = post("action=add&domain=edit.example&rule=service%20No%20Such%20ESP",
+            token=token)
+ok(s == 400 and "not in the service catalogue" in j.get("error", ""),
+   "a service the catalogue lacks: 400", s, j)
+post("action=remove&domain=edit.example&rule=service%20Amazon%20SES",
+     token=token)
 s, j = post(ADD.replace("add", "remove"), token=token)
 ok(s == 200 and j.get("removed") is True and dash.pg.psql(
     "dmarcd", "SELECT count(*) FROM sender_rule").strip() == "0",
