@@ -400,6 +400,9 @@ typedef int (*db_sim_row_fn)(void *ctx, const struct db_sim_row *r,
 int	db_simulate(struct db *db, const struct db_export_filter *f,
 	    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, char *err,
 	    size_t errlen);
+/* The same groups for the records of one source (ip, text) of domain. */
+int	db_simulate_source(struct db *db, const char *domain, const char *ip,
+	    db_sim_row_fn fn, void *ctx, char *err, size_t errlen);
 
 /* senders.c: the approved-sender rules of sql/013_senders.sql, kind and
  * value normalised by the caller (policy/senders.h sender_rule_parse). */

@@ -27,18 +27,23 @@
 
 /* by domain, then source: the caller folds an address's rows as they
  * come */
-#define SIM_ROWS_QUERY \
+#define SIM_ROWS_HEAD \
 	"SELECT c.domain, c.header_from, c.dkim_domain, c.dkim_result," \
 	" c.spf_domain, c.spf_scope, c.spf_result, c.reason_type," \
 	" host(c.source_ip), h.service, h.service_type, h.ptr," \
 	" coalesce(h.ptr_verified, false), sum(c.count)" \
 	" FROM report r JOIN record c ON c.domain = r.domain AND" \
-	" c.report = r.id LEFT JOIN source_host h ON h.ip = c.source_ip" \
-	SIM_FILTER \
+	" c.report = r.id LEFT JOIN source_host h ON h.ip = c.source_ip"
+#define SIM_ROWS_TAIL \
 	" GROUP BY c.domain, c.source_ip, c.header_from, c.dkim_domain," \
 	" c.dkim_result, c.spf_domain, c.spf_scope, c.spf_result," \
 	" c.reason_type, h.service, h.service_type, h.ptr, h.ptr_verified" \
 	" ORDER BY c.domain COLLATE \"C\", c.source_ip"
+#define SIM_ROWS_QUERY	SIM_ROWS_HEAD SIM_FILTER SIM_ROWS_TAIL
+/* one source of one domain, every record of it */
+#define SIM_SOURCE_QUERY \
+	SIM_ROWS_HEAD " WHERE r.domain = $1 AND c.source_ip = $2::inet" \
+	SIM_ROWS_TAIL
 
 enum {
 	R_DOMAIN, R_FROM, R_DKIM_D, R_DKIM_R, R_SPF_D, R_SPF_S, R_SPF_R,
@@ -121,6 +126,25 @@ sim_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 	r.ptr_verified = *PQgetvalue(res, 0, R_VERIFIED) == 't';
 	r.count = strtoull(PQgetvalue(res, 0, R_COUNT), NULL, 10);
 	return x->fn(x->ctx, &r, err, errlen);
+}
+
+int
+db_simulate_source(struct db *db, const char *domain, const char *ip,
+    db_sim_row_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct sim_ctx	 x;
+	const char	*v[2] = { domain, ip };
+	size_t		 i;
+	int		 rc;
+
+	memset(&x, 0, sizeof(x));
+	x.fn = fn;
+	x.ctx = ctx;
+	rc = db_each_row(db, "simulate: a source", SIM_SOURCE_QUERY, 2, v,
+	    sim_row, &x, err, errlen);
+	for (i = 0; i < NARRAYS; i++)
+		free(x.v[i]);
+	return rc;
 }
 
 int

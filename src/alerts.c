@@ -18,6 +18,7 @@
 #include <gmime/gmime.h>
 
 #include "alerts.h"
+#include "simulation.h"
 #include "summary.h"
 
 #define ALERT_LINE_MAX	2048	/* bytes of one escaped summary line */
@@ -34,15 +35,59 @@ alerts_configured(const struct conf *c)
 	return dest && rule;
 }
 
-/* Where the approved-sender classes will filter the new-source rule (only
- * unknown sources alert; an approved one that starts to fail is its own
- * rule): policy/senders.h is not there yet, so every new source counts. */
+/* A new source's messages by class (simulation_class: the domain's
+ * approved senders, forwarders, the rest). */
+struct alert_class {
+	const struct sender_rules	*rules;
+	uint64_t			 messages[SIM_CLASSES];
+};
+
+static int
+alert_class_row(void *ctx, const struct db_sim_row *r, char *err,
+    size_t errlen)
+{
+	struct alert_class	*ac = ctx;
+
+	(void)err;
+	(void)errlen;
+	ac->messages[simulation_class(ac->rules, r, NULL)] += r->count;
+	return 0;
+}
+
+/*
+ * The new-source rule alerts for unknown sources only: a source most of
+ * whose messages an approved-sender rule of the domain covers, or that
+ * forwards (dmarcd senders), is expected mail.  A source that cannot be
+ * classed (the database failing) alerts: better a needless alert than a
+ * missed spoofer.
+ */
 static bool
 alerts_filter(void *ctx, const struct db_alert *a)
 {
-	(void)ctx;
-	(void)a;
-	return true;
+	struct db		*db = ctx;
+	struct sender_rules	*rs;
+	struct alert_class	 ac;
+	char			 err[512];
+	int			 c, most = SENDER_UNKNOWN;
+
+	if (a->rule != DB_ALERT_NEW_SOURCE)
+		return true;
+	if ((rs = sender_rules_new()) == NULL)
+		fatalx("out of memory");
+	memset(&ac, 0, sizeof(ac));
+	ac.rules = rs;
+	if (db_senders_load(db, a->domain, rs, err, sizeof(err)) != 0 ||
+	    db_simulate_source(db, a->domain, a->key, alert_class_row, &ac,
+	    err, sizeof(err)) != 0) {
+		log_warnx("alerts: %s", err);
+		sender_rules_free(rs);
+		return true;
+	}
+	sender_rules_free(rs);
+	for (c = 0; c < SIM_CLASSES; c++)
+		if (ac.messages[c] > ac.messages[most])
+			most = c;
+	return most == SENDER_UNKNOWN;
 }
 
 /* One alert as a sentence, unescaped (the callers escape). */
@@ -334,7 +379,7 @@ alerts_check(struct db *db, const struct conf *c, bool dry_run,
 	r.threshold[DB_ALERT_REPORTER_SILENT] = c->alert_reporter_silent;
 	r.threshold[DB_ALERT_QUARANTINE_GROWTH] = c->alert_quarantine_growth;
 	if ((rc = db_alerts_evaluate(db, &r, want_mail, want_hook, !dry_run,
-	    alerts_filter, NULL, &l, err, errlen)) != 0)
+	    alerts_filter, db, &l, err, errlen)) != 0)
 		return rc;
 	if ((mail = calloc(l.n + 1, sizeof(*mail))) == NULL ||
 	    (hook = calloc(l.n + 1, sizeof(*hook))) == NULL ||

@@ -191,6 +191,32 @@ find_domain(struct sim_fold *x, const char *name)
 	    domain_cmp);
 }
 
+enum sender_class
+simulation_class(const struct sender_rules *rules, const struct db_sim_row *r,
+    const char **rule_r)
+{
+	struct sender_record	 sr;
+
+	memset(&sr, 0, sizeof(sr));
+	sr.domain = r->domain;
+	/* no header_from: the policy domain's, as the alignment takes it */
+	sr.header_from = r->header_from ? r->header_from : r->domain;
+	sr.ip = r->ip;
+	sr.service = r->service;
+	sr.service_type = r->service_type;
+	sr.ptr = r->ptr;
+	sr.ptr_verified = r->ptr_verified;
+	sr.dkim_domain = r->dkim_domain;
+	sr.dkim_result = r->dkim_result;
+	sr.ndkim = r->ndkim;
+	sr.spf_domain = r->spf_domain;
+	sr.spf_result = r->spf_result;
+	sr.nspf = r->nspf;
+	sr.reason_type = r->reason_type;
+	sr.nreason = r->nreason;
+	return sender_classify(rules, &sr, rule_r);
+}
+
 static int
 on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 {
@@ -198,7 +224,6 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 	struct sim_domain	*d;
 	struct sim_auth		 a;
 	struct sim_verdict	 v;
-	struct sender_record	 sr;
 	enum sender_class	 cls;
 	enum sim_disp		 req;
 	const char		*rule;
@@ -232,24 +257,7 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 	a.spf_result = r->spf_result;
 	a.nspf = r->nspf;
 	sim_evaluate(&a, &v);
-	memset(&sr, 0, sizeof(sr));
-	sr.domain = r->domain;
-	/* no header_from: the policy domain's, as the alignment takes it */
-	sr.header_from = r->header_from ? r->header_from : r->domain;
-	sr.ip = r->ip;
-	sr.service = r->service;
-	sr.service_type = r->service_type;
-	sr.ptr = r->ptr;
-	sr.ptr_verified = r->ptr_verified;
-	sr.dkim_domain = r->dkim_domain;
-	sr.dkim_result = r->dkim_result;
-	sr.ndkim = r->ndkim;
-	sr.spf_domain = r->spf_domain;
-	sr.spf_result = r->spf_result;
-	sr.nspf = r->nspf;
-	sr.reason_type = r->reason_type;
-	sr.nreason = r->nreason;
-	cls = sender_classify(d->rules, &sr, &rule);
+	cls = simulation_class(d->rules, r, &rule);
 	if (rule != NULL && x->s.rule == NULL)
 		x->s.rule = xstrdup(rule);
 	d->messages += r->count;

@@ -77,6 +77,11 @@ int	simulation_run(struct db *db, const struct db_export_filter *f,
 	    struct sim_result **r_out, char *err, size_t errlen);
 void	simulation_free(struct sim_result **r);
 
+/* The class of a group of records (policy/senders.h) under rules (NULL:
+ * none); *rule_r as sender_classify gives it. */
+enum sender_class simulation_class(const struct sender_rules *rules,
+	    const struct db_sim_row *r, const char **rule_r);
+
 /* The dashboard's /api/simulate (httpd_simulate_fn): the domains' JSON
  * objects in an array. */
 int	simulation_api(struct db *db, const struct httpd_sim_query *q,

@@ -172,6 +172,24 @@ ok(r.returncode == 0 and len(hook.posts) == n0 + 1 and r.stdout == b"",
 r = check(cfg, url, "--format", "json")
 ok(r.returncode == 0 and json.loads(r.stdout)["alerts"] == [],
    "--format json: an empty list when nothing was sent", r.stdout)
+# only unknown sources: one the domain approves, one that forwards and one
+# nobody claims, all new; the unknown one alone alerts
+url2 = cluster.createdb("newclass")
+r = ingest(plain, url2, "newclass", [rep("Rcv", "cls-1", 1, records=[
+    dict(ip="203.0.113.20", count=300),
+    dict(ip="198.51.100.30", count=300, reasons=[("forwarded", "list")]),
+    dict(ip="198.51.100.31", count=300)])])
+cluster.psql("newclass", "INSERT INTO sender_rule (domain, kind, value)"
+             " VALUES ('example.org', 'cidr', '203.0.113.0/24')")
+n0 = len(hook.posts)
+r = check(conf("newclass", alert_new_source=100, alert_webhook=hook.url()),
+          url2)
+got = hook.alerts(n0)
+ok(r.returncode == 0 and keyed(got) == [("new_source", "example.org",
+                                         "198.51.100.31")],
+   "new sources: the approved (cidr rule) and the forwarding one do not "
+   "alert, the unknown one does", r.stdout, r.stderr, got)
+
 # the same source two more days: one episode, still not sent again
 r = ingest(cfg, url, "newsrc-again", [rep("Rcv", "new-0", 0, records=[
     dict(ip="198.51.100.7", count=400)])])
