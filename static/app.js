@@ -335,6 +335,20 @@ function howTls(q) {
 
 /* ---- pages ------------------------------------------------------------- */
 
+/* The Overview's summary of Readiness: what p=reject would do, filled in
+ * when the simulation answers (it reads records: it may take longer than
+ * the rollups the rest of the page reads). */
+function readinessCard(q) {
+  const c = card('Under p=reject', '…', 'simulating', link('readiness', q, { p: 'reject', sp: 'reject' }), 'k-readiness');
+  api('simulate', simQuery(q, { p: 'reject', sp: 'reject' })).then((d) => {
+    const t = simTotals(d.domains);
+    c.querySelector('.v').textContent = num(t.q + t.r);
+    c.querySelector('.n').textContent = t.approved === 0 ? 'would fail; no approved senders yet'
+      : `would fail, ${num(t.approvedFail)} of approved senders`;
+  }).catch((e) => { c.querySelector('.n').textContent = 'could not simulate: ' + e.message; });
+  return c;
+}
+
 async function pageOverview(q) {
   const d = await api('overview', filterQuery(q));
   const t = { messages: 0, pass: 0, spf: 0, dkim: 0, reports: 0 };
@@ -350,7 +364,8 @@ async function pageOverview(q) {
     card('DMARC pass', pct(t.pass, t.messages), `${num(t.pass)} aligned`, rl, 'k-pass'),
     card('SPF aligned', pct(t.spf, t.messages), `${num(t.spf)} messages`, link('alignment', q), 'k-spf'),
     card('DKIM aligned', pct(t.dkim, t.messages), `${num(t.dkim)} messages`, link('alignment', q), 'k-dkim'),
-    card('Failing', num(t.messages - t.pass), 'not aligned', link('sources', q, { sort: 'fail' }), 'k-fail')));
+    card('Failing', num(t.messages - t.pass), 'not aligned', link('sources', q, { sort: 'fail' }), 'k-fail'),
+    readinessCard(q)));
 
   const { box, canvas } = chartBox();
   out.push(panel('Messages per day', el('div', { class: 'note' }, 'Click a day for the reports behind it.'), box));
@@ -975,15 +990,56 @@ async function sendersPanel(q, domain) {
     el('div', { class: 'toolbar' }, input, add), msg);
 }
 
+/* The simulator's query: the filter without a reporter (a policy applies
+ * to every receiver's reports). */
+function simQuery(q, extra) {
+  const u = new URLSearchParams(filterQuery(q, extra));
+  u.delete('reporter');
+  return u.toString();
+}
+
+/* The simulator's totals of every domain. */
+function simTotals(domains) {
+  const t = { messages: 0, pass: 0, q: 0, r: 0, approvedFail: 0, approved: 0 };
+  for (const r of domains) {
+    t.messages += r.messages; t.pass += r.pass; t.q += r.would_quarantine; t.r += r.would_reject;
+    t.approved += r.by_class.approved.messages; t.approvedFail += r.by_class.approved.would_fail;
+  }
+  return t;
+}
+
+/* The verdict on the simulated policy, with its reason. */
+function simVerdict(t) {
+  if (t.messages === 0) return ['unknown', 'Cannot tell: no reports in this period.'];
+  if (t.approved === 0)
+    return ['unknown', 'Cannot tell yet: no approved senders. Approve the sources that are yours (suggested below for a domain) and the simulation can say whose mail this policy would lose.'];
+  if (t.approvedFail > 0)
+    return ['fail', `Not ready: ${num(t.approvedFail)} messages of your approved senders would be quarantined or rejected. Fix those sources first (each says why).`];
+  return ['pass', `Ready for this policy: none of your approved senders would lose mail; ${num(t.q + t.r)} messages of unknown or forwarded sources would be quarantined or rejected.`];
+}
+
 async function pageReadiness(q) {
   const extra = {};
   for (const k of SIM_KEYS) extra[k] = q.get(k);
-  const d = await api('simulate', filterQuery(q, extra));
+  // the period, and the one of the same length before it
+  const { from, to } = period(q);
+  const days = Math.round((new Date(to) - new Date(from)) / 86400000) + 1;
+  const prevQ = new URLSearchParams(q);
+  prevQ.set('period', 'custom');
+  prevQ.set('from', addDays(from, -days));
+  prevQ.set('to', addDays(from, -1));
+  // all time has no period before it
+  const before = q.get('period') !== 'all' && prevQ.get('from') >= '1970-01-01';
+  const [d, p] = await Promise.all([api('simulate', simQuery(q, extra)),
+    before ? api('simulate', simQuery(prevQ, extra)) : { domains: [] }]);
   const out = [el('h1', {}, 'Readiness', el('span', { class: 'sub' }, 'what a stricter policy would do to this period\'s mail')),
     simControls(q)];
   if (d.domains.length === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
-  const t = { messages: 0, pass: 0, q: 0, r: 0 };
-  for (const r of d.domains) { t.messages += r.messages; t.pass += r.pass; t.q += r.would_quarantine; t.r += r.would_reject; }
+  const t = simTotals(d.domains), pt = simTotals(p.domains);
+  const [cls, words] = simVerdict(t);
+  const change = !before ? 'all time has no period before it' : pt.messages === 0 ? 'no reports in the period before' :
+    `would pass ${pct(pt.pass, pt.messages)} in the ${days} days before (${((100 * t.pass / t.messages) - (100 * pt.pass / pt.messages) >= 0 ? '+' : '')}${((100 * t.pass / t.messages) - (100 * pt.pass / pt.messages)).toFixed(1)} points now)`;
+  out.push(el('div', { class: 'verdict ' + cls, id: 'sim-verdict' }, words, ' ', el('span', { class: 'note', id: 'sim-change' }, 'Compared: ', change, '.')));
   out.push(el('div', { class: 'cards' },
     card('Messages', num(t.messages), `${d.domains.length} domains`, reportsLink(q), 'k-sim-messages'),
     card('Would pass', pct(t.pass, t.messages), `${num(t.pass)} aligned`, link('alignment', q), 'k-sim-pass'),

@@ -209,6 +209,12 @@ try {
   ok(src.includes('<script>alert(2)</script>.hostile.example'), 'hostile header_from shown as text');
   await shot('source');
 
+  // Overview summarises readiness: what p=reject would fail
+  await visit('#/overview?period=all');
+  await waitFor(() => /\d/.test(document.querySelector('#k-readiness .v')?.textContent || ''), null, 10000);
+  ok(Number((await text('#k-readiness .v')).replace(/\D/g, '')) > 0,
+    'overview: the Readiness card says what p=reject would fail', await text('#k-readiness'));
+
   // Readiness: the simulator's controls change the figures
   await visit('#/readiness?period=all&p=none&sp=none');
   const cardv = (id) => page.$eval('#' + id + ' .v', (e) => e.textContent);
@@ -220,6 +226,13 @@ try {
   await waitFor(() => document.querySelector('#k-sim-reject .v')?.textContent !== '0', null, 10000);
   const rej = await cardv('k-sim-reject');
   let rd = await text('main');
+  ok((await text('#sim-verdict')).match(/^(Ready for this policy|Not ready|Cannot tell yet)/) &&
+     (await text('#sim-change')).includes('all time has no period before it'),
+    'readiness: a verdict with its reason (all time: no period before)', await text('#sim-verdict'));
+  await visit('#/readiness?period=custom&from=2024-01-01&to=2026-12-31&p=reject');
+  ok(/Compared: (would pass [\d.]+% in the \d+ days before \([+-][\d.]+ points now\)|no reports in the period before)/.test(await text('#sim-change')),
+    'readiness: the change from the period of the same length before', await text('#sim-change'));
+  await visit('#/readiness?period=all&p=reject&sp=none');
   ok(Number(rej.replace(/\D/g, '')) > 0 && rd.includes('Sources that would lose mail') &&
      await page.$$eval('main table', (t) => t[1] ? t[1].querySelectorAll('tbody tr').length : 0) > 0,
     'readiness: p=reject lists the sources that would lose mail', rd.slice(0, 800));
