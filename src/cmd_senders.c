@@ -312,7 +312,8 @@ sync_parse(struct sync_parse *p, struct buf *text)
 		sync_line(p, line, s);
 	}
 	/* by domain in file order: the line of the rule over the cap */
-	qsort(p->r, p->n, sizeof(*p->r), file_rule_line_cmp);
+	if (p->n > 0)
+		qsort(p->r, p->n, sizeof(*p->r), file_rule_line_cmp);
 	for (i = 0, run = 0; i < p->n; i++) {
 		if (i > 0 && strcmp(p->r[i].domain, p->r[i - 1].domain) == 0)
 			run++;
@@ -322,7 +323,8 @@ sync_parse(struct sync_parse *p, struct buf *text)
 			sync_err(p, p->r[i].line, "more than %d rules for %s",
 			    SENDER_RULES_MAX, p->r[i].domain);
 	}
-	qsort(p->r, p->n, sizeof(*p->r), file_rule_cmp);
+	if (p->n > 0)
+		qsort(p->r, p->n, sizeof(*p->r), file_rule_cmp);
 	for (i = 0; i < p->n; i++) {
 		if (i > 0 && file_rule_cmp(&p->r[i], &p->r[i - 1]) != 0 &&
 		    strcmp(p->r[i].domain, p->r[i - 1].domain) == 0 &&

@@ -336,7 +336,9 @@ simulation_run(struct db *db, const struct db_export_filter *f,
 			sim_apply(d->cls_fail[c], &d->pol, &q, &rj);
 			d->cls_would_fail[c] = q + rj;
 		}
-		qsort(d->src, d->nsrc, sizeof(*d->src), source_cmp);
+		if (d->nsrc > 0)
+			qsort(d->src, d->nsrc, sizeof(*d->src),
+			    source_cmp);
 	}
 	*r_out = x.r;
 	return 0;
