@@ -171,18 +171,6 @@ alerts_json(const struct db_alert *const *v, size_t n, struct buf *b)
 	return rc == 0 ? 0 : -1;
 }
 
-/* dmarcd@ this host, when summary_from is not set. */
-static void
-alerts_default_from(char *buf, size_t len)
-{
-	char	host[256];
-
-	if (gethostname(host, sizeof(host)) == -1 || *host == '\0')
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(buf, len, "dmarcd@%s", host);
-}
-
 /* The alert mail: text/plain, 7bit or quoted-printable; *msg_r is the
  * caller's. */
 static int
@@ -192,8 +180,6 @@ alerts_message(const struct db_alert *const *v, size_t n, const char *from,
 	InternetAddressList	*fl, *tl;
 	GMimeMessage		*msg;
 	GMimeTextPart		*tp;
-	GMimeStream		*mem;
-	GByteArray		*bytes;
 	GDateTime		*now;
 	struct buf		 text;
 	char			 line[ALERT_LINE_MAX], subject[128], *id;
@@ -249,19 +235,7 @@ alerts_message(const struct db_alert *const *v, size_t n, const char *from,
 	g_object_unref(tp);
 	buf_free(&text);
 
-	mem = g_mime_stream_mem_new();
-	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, mem) == -1)
-		snprintf(err, errlen, "alerts: cannot write the message");
-	else {
-		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		if ((*msg_r = malloc(bytes->len + 1)) == NULL)
-			fatalx("out of memory");
-		memcpy(*msg_r, bytes->data, bytes->len);
-		(*msg_r)[bytes->len] = '\0';
-		*len_r = bytes->len;
-		rc = 0;
-	}
-	g_object_unref(mem);
+	rc = mail_bytes(msg, msg_r, len_r, err, errlen);
 	g_object_unref(msg);
 out:
 	if (fl != NULL)
@@ -284,7 +258,7 @@ alerts_send_mail(const struct conf *c, const struct db_alert *const *v,
 	if (c->summary_from != NULL && *c->summary_from != '\0')
 		snprintf(from, sizeof(from), "%s", c->summary_from);
 	else
-		alerts_default_from(from, sizeof(from));
+		mail_default_from(from, sizeof(from));
 	g_mime_init();
 	rc = alerts_message(v, n, from, c->alert_mail_to, &msg, &len, err,
 	    errlen);

@@ -38,18 +38,6 @@ summary_usage(void)
 	    "[--format mime|text|html]\n");
 }
 
-/* dmarcd@ this host, when summary_from is not set. */
-static void
-summary_default_from(char *buf, size_t len)
-{
-	char	host[256];
-
-	if (gethostname(host, sizeof(host)) == -1 || *host == '\0')
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(buf, len, "dmarcd@%s", host);
-}
-
 /* Prints or sends s; returns an exit status. */
 static int
 summary_output(const struct summary *s, const struct summary_mail *m,
@@ -182,7 +170,7 @@ cmd_summary(int argc, char **argv)
 	if (env.conf.summary_from != NULL && *env.conf.summary_from != '\0')
 		m.from = env.conf.summary_from;
 	else {
-		summary_default_from(from, sizeof(from));
+		mail_default_from(from, sizeof(from));
 		m.from = from;
 	}
 	m.to = env.conf.summary_to;	/* --to's, else the file's */

@@ -165,6 +165,12 @@ struct summary_mail {
  * free()) holds the bytes, LF line ends. */
 int	summary_message(const struct summary *s, const struct summary_mail *m,
 	    char **msg_r, size_t *len_r, char *err, size_t errlen);
+/* dmarcd@ this host: the From: when summary_from is not set. */
+void	mail_default_from(char *buf, size_t len);
+/* msg's bytes (LF line ends) into *msg_r (caller frees) and *len_r. */
+struct _GMimeMessage;
+int	mail_bytes(struct _GMimeMessage *msg, char **msg_r, size_t *len_r,
+	    char *err, size_t errlen);
 /* Pipes msg to sendmail with the To: recipients on the command line.
  * Returns 0, DB_ETEMP when sendmail exits EX_TEMPFAIL, else -1. */
 int	summary_sendmail(const struct summary_mail *m, const char *msg,

@@ -107,6 +107,41 @@ mail_text_part(const char *subtype, const char *text)
 	return GMIME_OBJECT(tp);
 }
 
+void
+mail_default_from(char *buf, size_t len)
+{
+	char	host[256];
+
+	if (gethostname(host, sizeof(host)) == -1 || *host == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, len, "dmarcd@%s", host);
+}
+
+int
+mail_bytes(GMimeMessage *msg, char **msg_r, size_t *len_r, char *err,
+    size_t errlen)
+{
+	GMimeStream	*mem;
+	GByteArray	*bytes;
+	int		 rc = -1;
+
+	mem = g_mime_stream_mem_new();
+	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, mem) == -1)
+		snprintf(err, errlen, "mail: cannot write the message");
+	else {
+		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		if ((*msg_r = malloc(bytes->len + 1)) == NULL)
+			fatalx("out of memory");
+		memcpy(*msg_r, bytes->data, bytes->len);
+		(*msg_r)[bytes->len] = '\0';
+		*len_r = bytes->len;
+		rc = 0;
+	}
+	g_object_unref(mem);
+	return rc;
+}
+
 int
 summary_message(const struct summary *s, const struct summary_mail *m,
     char **msg_r, size_t *len_r, char *err, size_t errlen)
@@ -116,8 +151,6 @@ summary_message(const struct summary *s, const struct summary_mail *m,
 	GMimeMessage		*msg;
 	GMimeMultipart		*alt;
 	GMimeObject		*part;
-	GMimeStream		*mem;
-	GByteArray		*bytes;
 	GDateTime		*now;
 	struct buf		 text, html, subject;
 	const char		*fqdn = NULL, *at;
@@ -175,20 +208,7 @@ summary_message(const struct summary *s, const struct summary_mail *m,
 	g_mime_message_set_mime_part(msg, GMIME_OBJECT(alt));
 	g_object_unref(alt);
 
-	mem = g_mime_stream_mem_new();
-	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, mem) ==
-	    -1) {
-		snprintf(err, errlen, "summary: cannot write the message");
-	} else {
-		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		if ((*msg_r = malloc(bytes->len + 1)) == NULL)
-			fatalx("out of memory");
-		memcpy(*msg_r, bytes->data, bytes->len);
-		(*msg_r)[bytes->len] = '\0';
-		*len_r = bytes->len;
-		rc = 0;
-	}
-	g_object_unref(mem);
+	rc = mail_bytes(msg, msg_r, len_r, err, errlen);
 	g_object_unref(msg);
 out:
 	g_object_unref(from);
