@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1047,9 +1046,9 @@ api_senders_edit(struct httpd *h, const struct api_param *params,
 		api_error(reply, 400, "domain: expected a domain");
 		return;
 	}
-	for (i = 0; domain[i] != '\0'; i++)
-		dom[i] = tolower((unsigned char)domain[i]);
-	dom[i] = '\0';
+	/* as every domain is stored (the reports' and the CLI's) */
+	snprintf(dom, sizeof(dom), "%s", domain);
+	str_domain_norm(dom);
 	if (rule == NULL || sender_rule_parse(rule, &kind, value,
 	    sizeof(value), err, sizeof(err)) != 0) {
 		snprintf(msg, sizeof(msg), "rule: %s", rule == NULL ?

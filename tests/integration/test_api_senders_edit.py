@@ -111,9 +111,10 @@ s, j = post(ADD + "&note=our%20ESP", token=token,
 ok(s == 200 and j == {"domain": "edit.example", "rule": "dkim esp.example",
                       "added": True}, "alice adds a rule (same Origin)",
    s, j)
-s, j = post(ADD.replace("edit.example", "EDIT.Example"), token=token)
+s, j = post(ADD.replace("edit.example", "EDIT.Example."), token=token)
 ok(s == 200 and j.get("added") is False,
-   "the same rule again (domain case ignored): not added twice", s, j)
+   "the same rule again (domain case and final dot ignored): not added "
+   "twice", s, j)
 ok(dash.pg.psql("dmarcd", "SELECT domain || ' ' || kind || ' ' || value ||"
                 " ' ' || note FROM sender_rule").strip() ==
    "edit.example dkim esp.example our ESP", "stored, normalised, its note")
