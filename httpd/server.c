@@ -382,7 +382,7 @@ httpd_api(struct httpd *h, struct MHD_Connection *c, const char *method,
 }
 
 /* The access handler: GET/HEAD, and POST of the approved-sender edits
- * (parameters in the query string, any body ignored); /api/... or a
+ * (parameters in the query string, no body); /api/... or a
  * static file. */
 static enum MHD_Result
 httpd_access(void *cls, struct MHD_Connection *c, const char *url,
@@ -391,6 +391,7 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 {
 	static char		 posting;
 	struct httpd		*h = cls;
+	const char		*cl;
 	const struct httpd_file	*f;
 	const struct httpd_user	*who;
 	enum MHD_Result		 ret = MHD_NO;
@@ -400,16 +401,22 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 	(void)upload_data;
 	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
 	    strcmp(url, "/api/senders") == 0) {
-		/* the first call has no body yet; then its bytes, dropped
-		 * unread; then the end, where the request is answered */
+		/* the first call comes before any body: an edit has none
+		 * (its parameters are the query's), so one announced is
+		 * refused there, and bytes that come all the same end the
+		 * connection; the last call answers */
 		if (*con_cls == NULL) {
+			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+			if (cl != NULL && strcmp(cl, "0") != 0)
+				return httpd_send_text(h, c,
+				    MHD_HTTP_CONTENT_TOO_LARGE,
+				    "an edit takes no body\n");
 			*con_cls = &posting;
 			return MHD_YES;
 		}
-		if (*upload_data_size != 0) {
-			*upload_data_size = 0;
-			return MHD_YES;
-		}
+		if (*upload_data_size != 0)
+			return MHD_NO;
 	} else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		/* answered at once, before any request body is read */

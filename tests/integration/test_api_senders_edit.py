@@ -157,6 +157,12 @@ ok(s == 200 and j.get("removed") is True and dash.pg.psql(
    "alice removes it", s, j)
 s, j = post(ADD.replace("add", "remove"), token=token)
 ok(s == 200 and j.get("removed") is False, "removing it again: false", s, j)
+s, j = req("/api/senders?" + ADD, "-X", "POST", "-u", "alice:s3cret", "-H",
+           "X-Dmarcd-CSRF: " + token, "--data-binary", "x" * 100000)
+ok(s == 413 and dash.pg.psql("dmarcd", "SELECT count(*) FROM sender_rule")
+   .strip() == "0", "an edit with a body: 413, nothing read or written", s, j)
+s, j = req("/api/meta", "-u", "bob:s3cret")
+ok(s == 200, "the server still answers after it", s)
 dash.stop()
 
 # --- a new server, a new token ------------------------------------------------
