@@ -389,7 +389,6 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
-	static char		 posting;
 	struct httpd		*h = cls;
 	const char		*cl;
 	const struct httpd_file	*f;
@@ -406,17 +405,27 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 		 * refused there, and bytes that come all the same end the
 		 * connection; the last call answers */
 		if (*con_cls == NULL) {
+			/* who may edit is known before the body: anyone
+			 * else is answered at once (401, 403) */
+			if (!httpd_authorized(h, c, &ret, &who))
+				return ret;
+			if (who == NULL || !who->senders ||
+			    !httpd_csrf_ok(h, c))
+				return httpd_api(h, c, method, url, who);
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 			    MHD_HTTP_HEADER_CONTENT_LENGTH);
 			if (cl != NULL && strcmp(cl, "0") != 0)
 				return httpd_send_text(h, c,
 				    MHD_HTTP_CONTENT_TOO_LARGE,
 				    "an edit takes no body\n");
-			*con_cls = &posting;
+			/* the user, for the last call (users live as long
+			 * as the server) */
+			*con_cls = (void *)(uintptr_t)who;
 			return MHD_YES;
 		}
 		if (*upload_data_size != 0)
 			return MHD_NO;
+		return httpd_api(h, c, method, url, *con_cls);
 	} else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		/* answered at once, before any request body is read */
