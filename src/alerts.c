@@ -180,9 +180,8 @@ alerts_message(const struct db_alert *const *v, size_t n, const char *from,
 	InternetAddressList	*fl, *tl;
 	GMimeMessage		*msg;
 	GMimeTextPart		*tp;
-	GDateTime		*now;
 	struct buf		 text;
-	char			 line[ALERT_LINE_MAX], subject[128], *id;
+	char			 line[ALERT_LINE_MAX], subject[128];
 	size_t			 i;
 	int			 rc = -1;
 
@@ -216,16 +215,7 @@ alerts_message(const struct db_alert *const *v, size_t n, const char *from,
 	snprintf(subject, sizeof(subject), "dmarcd alert: %s%s",
 	    db_alert_rule_name(v[0]->rule), n > 1 ? " and more" : "");
 	g_mime_message_set_subject(msg, subject, "utf-8");
-	now = g_date_time_new_now_local();
-	g_mime_message_set_date(msg, now);
-	g_date_time_unref(now);
-	id = g_mime_utils_generate_message_id(NULL);
-	g_mime_message_set_message_id(msg, id);
-	g_free(id);
-	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted",
-	    "auto-generated", NULL);
-	g_mime_object_set_header(GMIME_OBJECT(msg), "MIME-Version", "1.0",
-	    NULL);
+	mail_headers(msg, fl);
 	tp = g_mime_text_part_new_with_subtype("plain");
 	g_mime_text_part_set_text(tp, text.data);
 	g_mime_part_set_content_encoding(GMIME_PART(tp),

@@ -167,8 +167,13 @@ int	summary_message(const struct summary *s, const struct summary_mail *m,
 	    char **msg_r, size_t *len_r, char *err, size_t errlen);
 /* dmarcd@ this host: the From: when summary_from is not set. */
 void	mail_default_from(char *buf, size_t len);
-/* msg's bytes (LF line ends) into *msg_r (caller frees) and *len_r. */
+/* Date, a Message-ID of the From: domain, Auto-Submitted (RFC 3834) and
+ * MIME-Version: what every mail dmarcd sends carries. */
 struct _GMimeMessage;
+struct _InternetAddressList;
+void	mail_headers(struct _GMimeMessage *msg,
+	    struct _InternetAddressList *from);
+/* msg's bytes (LF line ends) into *msg_r (caller frees) and *len_r. */
 int	mail_bytes(struct _GMimeMessage *msg, char **msg_r, size_t *len_r,
 	    char *err, size_t errlen);
 /* Pipes msg to sendmail with the To: recipients on the command line.

@@ -118,6 +118,34 @@ mail_default_from(char *buf, size_t len)
 	snprintf(buf, len, "dmarcd@%s", host);
 }
 
+void
+mail_headers(GMimeMessage *msg, InternetAddressList *from)
+{
+	InternetAddress	*first;
+	GDateTime	*now;
+	const char	*fqdn = NULL, *at;
+	char		*id;
+
+	now = g_date_time_new_now_local();
+	g_mime_message_set_date(msg, now);
+	g_date_time_unref(now);
+	/* the Message-ID names the sender's domain, not this host's */
+	first = internet_address_list_length(from) > 0 ?
+	    internet_address_list_get_address(from, 0) : NULL;
+	if (first != NULL && INTERNET_ADDRESS_IS_MAILBOX(first) &&
+	    (at = strrchr(internet_address_mailbox_get_idn_addr(
+	    INTERNET_ADDRESS_MAILBOX(first)), '@')) != NULL)
+		fqdn = at + 1;
+	id = g_mime_utils_generate_message_id(fqdn);
+	g_mime_message_set_message_id(msg, id);
+	g_free(id);
+	/* RFC 3834: no vacation replies, no bounces of bounces */
+	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted",
+	    "auto-generated", NULL);
+	g_mime_object_set_header(GMIME_OBJECT(msg), "MIME-Version", "1.0",
+	    NULL);
+}
+
 int
 mail_bytes(GMimeMessage *msg, char **msg_r, size_t *len_r, char *err,
     size_t errlen)
@@ -147,14 +175,10 @@ summary_message(const struct summary *s, const struct summary_mail *m,
     char **msg_r, size_t *len_r, char *err, size_t errlen)
 {
 	InternetAddressList	*from, *to;
-	InternetAddress		*first;
 	GMimeMessage		*msg;
 	GMimeMultipart		*alt;
 	GMimeObject		*part;
-	GDateTime		*now;
 	struct buf		 text, html, subject;
-	const char		*fqdn = NULL, *at;
-	char			*id;
 	int			 rc = -1;
 
 	if ((from = mail_addresses(m->from, err, errlen, "from")) == NULL)
@@ -180,23 +204,7 @@ summary_message(const struct summary *s, const struct summary_mail *m,
 	internet_address_list_append(g_mime_message_get_addresses(msg,
 	    GMIME_ADDRESS_TYPE_TO), to);
 	g_mime_message_set_subject(msg, subject.data, "utf-8");
-	now = g_date_time_new_now_local();
-	g_mime_message_set_date(msg, now);
-	g_date_time_unref(now);
-	/* the Message-ID names the sender's domain, not this host's */
-	first = internet_address_list_get_address(from, 0);
-	if (INTERNET_ADDRESS_IS_MAILBOX(first) &&
-	    (at = strrchr(internet_address_mailbox_get_idn_addr(
-	    INTERNET_ADDRESS_MAILBOX(first)), '@')) != NULL)
-		fqdn = at + 1;
-	id = g_mime_utils_generate_message_id(fqdn);
-	g_mime_message_set_message_id(msg, id);
-	g_free(id);
-	/* RFC 3834: no vacation replies, no bounces of bounces */
-	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted",
-	    "auto-generated", NULL);
-	g_mime_object_set_header(GMIME_OBJECT(msg), "MIME-Version", "1.0",
-	    NULL);
+	mail_headers(msg, from);
 
 	alt = g_mime_multipart_new_with_subtype("alternative");
 	part = mail_text_part("plain", text.data);
