@@ -54,6 +54,14 @@ alert_class_row(void *ctx, const struct db_sim_row *r, char *err,
 	return 0;
 }
 
+/* The filter's state: the database, and the rules of the domain last
+ * asked about (candidates come by domain: loaded once a domain). */
+struct alert_filter {
+	struct db		*db;
+	char			*domain;
+	struct sender_rules	*rules;
+};
+
 /*
  * The new-source rule alerts for unknown sources only: a source most of
  * whose messages an approved-sender rule of the domain covers, or that
@@ -64,26 +72,34 @@ alert_class_row(void *ctx, const struct db_sim_row *r, char *err,
 static bool
 alerts_filter(void *ctx, const struct db_alert *a)
 {
-	struct db		*db = ctx;
-	struct sender_rules	*rs;
+	struct alert_filter	*f = ctx;
 	struct alert_class	 ac;
 	char			 err[512];
 	int			 c, most = SENDER_UNKNOWN;
 
 	if (a->rule != DB_ALERT_NEW_SOURCE)
 		return true;
-	if ((rs = sender_rules_new()) == NULL)
-		fatalx("out of memory");
+	if (f->domain == NULL || strcmp(f->domain, a->domain) != 0) {
+		sender_rules_free(f->rules);
+		free(f->domain);
+		if ((f->rules = sender_rules_new()) == NULL ||
+		    (f->domain = strdup(a->domain)) == NULL)
+			fatalx("out of memory");
+		if (db_senders_load(f->db, a->domain, f->rules, err,
+		    sizeof(err)) != 0) {
+			log_warnx("alerts: %s", err);
+			free(f->domain);
+			f->domain = NULL;
+			return true;
+		}
+	}
 	memset(&ac, 0, sizeof(ac));
-	ac.rules = rs;
-	if (db_senders_load(db, a->domain, rs, err, sizeof(err)) != 0 ||
-	    db_simulate_source(db, a->domain, a->key, alert_class_row, &ac,
+	ac.rules = f->rules;
+	if (db_simulate_source(f->db, a->domain, a->key, alert_class_row, &ac,
 	    err, sizeof(err)) != 0) {
 		log_warnx("alerts: %s", err);
-		sender_rules_free(rs);
 		return true;
 	}
-	sender_rules_free(rs);
 	for (c = 0; c < SIM_CLASSES; c++)
 		if (ac.messages[c] > ac.messages[most])
 			most = c;
@@ -326,6 +342,7 @@ alerts_check(struct db *db, const struct conf *c, bool dry_run,
     enum alerts_format fmt, FILE *out, char *err, size_t errlen)
 {
 	struct db_alert_rules	  r;
+	struct alert_filter	  flt;
 	struct db_alerts	  l;
 	const struct db_alert	**v = NULL;
 	char			  e2[1024];
@@ -342,8 +359,13 @@ alerts_check(struct db *db, const struct conf *c, bool dry_run,
 	r.threshold[DB_ALERT_PASS_DROP] = c->alert_pass_drop;
 	r.threshold[DB_ALERT_REPORTER_SILENT] = c->alert_reporter_silent;
 	r.threshold[DB_ALERT_QUARANTINE_GROWTH] = c->alert_quarantine_growth;
-	if ((rc = db_alerts_evaluate(db, &r, want_mail, want_hook, !dry_run,
-	    alerts_filter, db, &l, err, errlen)) != 0)
+	memset(&flt, 0, sizeof(flt));
+	flt.db = db;
+	rc = db_alerts_evaluate(db, &r, want_mail, want_hook, !dry_run,
+	    alerts_filter, &flt, &l, err, errlen);
+	sender_rules_free(flt.rules);
+	free(flt.domain);
+	if (rc != 0)
 		return rc;
 	if ((mail = calloc(l.n + 1, sizeof(*mail))) == NULL ||
 	    (hook = calloc(l.n + 1, sizeof(*hook))) == NULL ||
