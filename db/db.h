@@ -392,12 +392,21 @@ struct db_sim_row {
 	const char		*service, *service_type, *ptr;
 	bool			 ptr_verified;
 	uint64_t		 count;
+	size_t			 profile;	/* db_simulate_days: the
+						 * row's profile, 1.. in this
+						 * call; else 0 */
 };
 typedef int (*db_sim_policy_fn)(void *ctx, const struct db_sim_policy *p,
     char *err, size_t errlen);
 typedef int (*db_sim_row_fn)(void *ctx, const struct db_sim_row *r,
     char *err, size_t errlen);
 int	db_simulate(struct db *db, const struct db_export_filter *f,
+	    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, char *err,
+	    size_t errlen);
+/* The same from the rollup (sql/015_simulator.sql), for the reports whose
+ * day (dmarcd_report_day, as the dashboard's pages count them) the period
+ * overlaps: rows that share a profile share its arrays. */
+int	db_simulate_days(struct db *db, const struct db_export_filter *f,
 	    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, char *err,
 	    size_t errlen);
 /* The same groups for the records of one source (ip, text) of domain. */

@@ -982,10 +982,10 @@ api_simulate(struct api_ctx *x)
 		return -1;
 	}
 	if ((rc = x->h->cfg.simulate(x->db, &q, b, err, sizeof(err))) != 0) {
-		if (rc != -1)
-			log_warnx("%s", err);
-		api_error(x->reply, rc == -1 ? 500 : 503, rc == -1 ?
-		    "response too large" : "database unavailable");
+		log_warnx("%s", err);
+		api_error(x->reply, rc == DB_ETEMP ? 503 : 500,
+		    rc == DB_ETEMP ? "database unavailable" :
+		    "the simulation failed (the server's log says why)");
 		return -1;
 	}
 	return api_end(x, 0);

@@ -30,8 +30,8 @@
 
 /* The policy simulator behind /api/simulate (src/simulation.c, given by
  * cmd_serve.c, so httpd/ needs nothing of policy/): appends a JSON array
- * of the domains' simulations to out.  0, or DB_ETEMP / DB_EPERM / -1
- * (out full) with err. */
+ * of the domains' simulations to out.  0, or DB_ETEMP / DB_EPERM (out
+ * full too) with err. */
 struct httpd_sim_query {
 	const char	*domain;		/* NULL: every domain */
 	const char	*since, *until;		/* as dmarcd export takes */

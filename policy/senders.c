@@ -496,16 +496,25 @@ is_pass(const char *const *results, size_t i)
 
 /* The rule of rs the record's source matches, or NULL. */
 static const struct rule *
-match_record(const struct sender_rules *rs, const struct sender_record *rec)
+match_source(const struct sender_rules *rs, const struct sender_record *rec)
 {
 	const struct rule	*r;
-	size_t			 i;
 
 	if ((r = match_service(rs, rec->service)) != NULL ||
 	    (r = match_ip(rs, rec->ip)) != NULL)
 		return r;
 	if (rec->ptr_verified && (r = match_name(rs, K_PTR, rec->ptr)) != NULL)
 		return r;
+	return NULL;
+}
+
+/* The rule of rs the record's passing results match, or NULL. */
+static const struct rule *
+match_auth(const struct sender_rules *rs, const struct sender_record *rec)
+{
+	const struct rule	*r;
+	size_t			 i;
+
 	for (i = 0; rec->dkim_domain != NULL && i < rec->ndkim; i++)
 		if (is_pass(rec->dkim_result, i) &&
 		    (r = match_name(rs, K_DKIM, rec->dkim_domain[i])) != NULL)
@@ -540,8 +549,9 @@ forwarded_own_dkim(const struct sender_record *rec)
 	return false;
 }
 
+/* What the results say of forwarding: a reason, or the DKIM pattern. */
 static bool
-forwarded(const struct sender_record *rec)
+forwarded_auth(const struct sender_record *rec)
 {
 	static const char *const reasons[] = {
 		"forwarded", "mailing_list", "trusted_forwarder",
@@ -553,24 +563,48 @@ forwarded(const struct sender_record *rec)
 			if (rec->reason_type[i] != NULL &&
 			    strcasecmp(rec->reason_type[i], reasons[j]) == 0)
 				return true;
-	if (rec->service_type != NULL &&
-	    strcasecmp(rec->service_type, "forwarder") == 0)
-		return true;
 	return forwarded_own_dkim(rec);
+}
+
+void
+sender_classify_auth(const struct sender_rules *rs,
+    const struct sender_record *rec, struct sender_auth_part *part)
+{
+	const struct rule	*r;
+
+	part->rule = rs != NULL && (r = match_auth(rs, rec)) != NULL ?
+	    r->text : NULL;
+	part->forwarded = forwarded_auth(rec);
+}
+
+enum sender_class
+sender_classify_with(const struct sender_rules *rs,
+    const struct sender_record *rec, const struct sender_auth_part *part,
+    const char **rule_r)
+{
+	const struct rule	*r;
+	const char		*rule = NULL;
+
+	if (rs != NULL && (r = match_source(rs, rec)) != NULL)
+		rule = r->text;		/* a source rule comes first */
+	else
+		rule = part->rule;
+	if (rule_r != NULL)
+		*rule_r = rule;
+	if (rule != NULL)
+		return SENDER_APPROVED;
+	if (part->forwarded || (rec->service_type != NULL &&
+	    strcasecmp(rec->service_type, "forwarder") == 0))
+		return SENDER_FORWARDED;
+	return SENDER_UNKNOWN;
 }
 
 enum sender_class
 sender_classify(const struct sender_rules *rs,
     const struct sender_record *rec, const char **rule_r)
 {
-	const struct rule	*r = NULL;
+	struct sender_auth_part	 part;
 
-	if (rule_r != NULL)
-		*rule_r = NULL;
-	if (rs != NULL && (r = match_record(rs, rec)) != NULL) {
-		if (rule_r != NULL)
-			*rule_r = r->text;
-		return SENDER_APPROVED;
-	}
-	return forwarded(rec) ? SENDER_FORWARDED : SENDER_UNKNOWN;
+	sender_classify_auth(rs, rec, &part);
+	return sender_classify_with(rs, rec, &part, rule_r);
 }

@@ -79,4 +79,22 @@ enum sender_class sender_classify(const struct sender_rules *,
 	    const struct sender_record *, const char **rule_r);
 const char *sender_class_name(enum sender_class); /* "approved", "forwarded", "unknown" */
 
+/*
+ * sender_classify in two parts, for a caller that sees many records
+ * alike in their results (the simulator: one profile, many sources).
+ * sender_classify_auth reads only header_from and the results (the dkim
+ * and spf rules, the override reasons, the forwarded DKIM pattern);
+ * sender_classify_with adds the source's part (service, cidr, ptr, a
+ * forwarder's service type) to it: together exactly sender_classify.
+ */
+struct sender_auth_part {
+	const char	*rule;		/* a dkim or spf rule matched, or NULL */
+	bool		 forwarded;
+};
+void	sender_classify_auth(const struct sender_rules *,
+	    const struct sender_record *, struct sender_auth_part *);
+enum sender_class sender_classify_with(const struct sender_rules *,
+	    const struct sender_record *, const struct sender_auth_part *,
+	    const char **rule_r);
+
 #endif

@@ -17,6 +17,12 @@
 
 #define SIM_DOMAINS_MAX	1000000
 
+struct sim_prof_done {
+	struct sim_verdict	 v;
+	struct sender_auth_part	 part;
+	bool			 done;
+};
+
 struct sim_fold {
 	const struct sim_opts	*o;
 	void			(*adjust)(void *, struct sim_domain *);
@@ -26,6 +32,11 @@ struct sim_fold {
 	struct sim_source	 s;	/* the rows' source, being folded */
 	bool			 in_source;
 	bool			 sorted;	/* r->dom, by name */
+	/* by_day: what each profile's results amount to (its verdict and
+	 * its part of the class, under its domain's rules), computed at
+	 * its first row */
+	struct sim_prof_done	*pv;
+	size_t			 npv;
 };
 
 static char *
@@ -191,9 +202,8 @@ find_domain(struct sim_fold *x, const char *name)
 	    domain_cmp);
 }
 
-enum sender_class
-simulation_class(const struct sender_rules *rules, const struct db_sim_row *r,
-    const char **rule_r)
+static void
+sender_record_of(const struct db_sim_row *r, struct sender_record *sr_out)
 {
 	struct sender_record	 sr;
 
@@ -214,7 +224,60 @@ simulation_class(const struct sender_rules *rules, const struct db_sim_row *r,
 	sr.nspf = r->nspf;
 	sr.reason_type = r->reason_type;
 	sr.nreason = r->nreason;
+	*sr_out = sr;
+}
+
+enum sender_class
+simulation_class(const struct sender_rules *rules, const struct db_sim_row *r,
+    const char **rule_r)
+{
+	struct sender_record	 sr;
+
+	sender_record_of(r, &sr);
 	return sender_classify(rules, &sr, rule_r);
+}
+
+/* A row's verdict and its results' part of its class: once a profile
+ * (their libpsl lookups are most of a row's cost), else every time. */
+static void
+evaluate(struct sim_fold *x, const struct sender_rules *rules,
+    const struct db_sim_row *r, const struct sender_record *sr,
+    struct sim_verdict *v, struct sender_auth_part *part)
+{
+	struct sim_auth	 a;
+	size_t		 i = r->profile - 1, n;
+
+	if (r->profile > 0 && i < x->npv && x->pv[i].done) {
+		*v = x->pv[i].v;
+		*part = x->pv[i].part;
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.domain = r->domain;
+	a.header_from = r->header_from;
+	a.dkim_domain = r->dkim_domain;
+	a.dkim_result = r->dkim_result;
+	a.ndkim = r->ndkim;
+	a.spf_domain = r->spf_domain;
+	a.spf_scope = r->spf_scope;
+	a.spf_result = r->spf_result;
+	a.nspf = r->nspf;
+	sim_evaluate(&a, v);
+	sender_classify_auth(rules, sr, part);
+	if (r->profile == 0)
+		return;
+	if (i >= x->npv) {
+		n = x->npv ? x->npv : 64;
+		while (n <= i)
+			n *= 2;
+		if ((x->pv = reallocarray(x->pv, n, sizeof(*x->pv))) == NULL)
+			fatalx("out of memory");
+		memset(x->pv + x->npv, 0, (n - x->npv) * sizeof(*x->pv));
+		x->npv = n;
+	}
+	x->pv[i].v = *v;
+	x->pv[i].part = *part;
+	x->pv[i].done = true;
 }
 
 static int
@@ -222,8 +285,9 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 {
 	struct sim_fold		*x = ctx;
 	struct sim_domain	*d;
-	struct sim_auth		 a;
 	struct sim_verdict	 v;
+	struct sender_record	 sr;
+	struct sender_auth_part	 part;
 	enum sender_class	 cls;
 	enum sim_disp		 req;
 	const char		*rule;
@@ -246,18 +310,9 @@ on_row(void *ctx, const struct db_sim_row *r, char *err, size_t errlen)
 		x->s.service = xstrdup(r->service);
 		x->in_source = true;
 	}
-	memset(&a, 0, sizeof(a));
-	a.domain = r->domain;
-	a.header_from = r->header_from;
-	a.dkim_domain = r->dkim_domain;
-	a.dkim_result = r->dkim_result;
-	a.ndkim = r->ndkim;
-	a.spf_domain = r->spf_domain;
-	a.spf_scope = r->spf_scope;
-	a.spf_result = r->spf_result;
-	a.nspf = r->nspf;
-	sim_evaluate(&a, &v);
-	cls = simulation_class(d->rules, r, &rule);
+	sender_record_of(r, &sr);
+	evaluate(x, d->rules, r, &sr, &v, &part);
+	cls = sender_classify_with(d->rules, &sr, &part, &rule);
 	if (rule != NULL && x->s.rule == NULL)
 		x->s.rule = xstrdup(rule);
 	d->messages += r->count;
@@ -314,7 +369,9 @@ simulation_run(struct db *db, const struct db_export_filter *f,
 		fatalx("out of memory");
 	rc = db_senders_list(db, f->domain, on_rule, x.r, err, errlen);
 	if (rc == 0)
-		rc = db_simulate(db, f, on_policy, on_row, &x, err, errlen);
+		rc = (o->by_day ? db_simulate_days : db_simulate)(db, f,
+		    on_policy, on_row, &x, err, errlen);
+	free(x.pv);
 	if (rc == 0 && x.cur != NULL)
 		source_done(&x);
 	if (x.in_source) {
@@ -496,6 +553,7 @@ simulation_api(struct db *db, const struct httpd_sim_query *q,
 	o.aspf = q->aspf;
 	o.testing = q->testing;
 	o.pct = q->pct;
+	o.by_day = true;
 	if ((rc = simulation_run(db, &f, &o, NULL, NULL, &r, err,
 	    errlen)) != 0)
 		return rc;
@@ -507,7 +565,7 @@ simulation_api(struct db *db, const struct httpd_sim_query *q,
 	simulation_free(&r);
 	if (rc != 0) {
 		snprintf(err, errlen, "simulate: response too large");
-		return -1;
+		return DB_EPERM;
 	}
 	return 0;
 }

@@ -18,10 +18,14 @@
 
 #define SIM_CLASSES	3	/* approved, forwarded, unknown (senders.h) */
 
-/* Overrides of the published policy; NULL / -1: not given. */
+/* Overrides of the published policy; NULL / -1: not given.  by_day: the
+ * reports of the days the period overlaps, from the rollup
+ * (db_simulate_days), as the dashboard counts them; else the reports as
+ * `dmarcd export` chooses them, from record. */
 struct sim_opts {
 	const char	*p, *sp, *np, *adkim, *aspf, *testing;
 	int		 pct;
+	bool		 by_day;
 };
 
 struct sim_source {

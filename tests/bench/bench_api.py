@@ -167,7 +167,7 @@ CALLS = [
     ("sources 30d type=esp", "/api/sources?limit=100&type=esp&" + F30),
     ("services 30d", "/api/services?" + F30),
     ("services 90d domain", "/api/services?domain=d3.example&" + F90),
-    # the simulator reads record, not a rollup (yet): the budget is 200 ms
+    # the simulator reads its rollup (sql/015_simulator.sql): budget 200 ms
     ("simulate 30d domain", "/api/simulate?p=reject&domain=d3.example&"
      + F30),
     ("simulate 30d", "/api/simulate?p=reject&" + F30),

@@ -374,6 +374,26 @@ for qs, args in (("p=reject&pct=50", ["--p", "reject", "--pct", "50"]),
        sorted(cli, key=lambda o: o["domain"]),
        "/api/simulate?%s: every domain as dmarcd simulate %s" %
        (qs, " ".join(args)), s, r.stderr.decode()[-300:])
+# with approved senders: a source rule (cidr) and a results rule (dkim)
+# of a domain, so the rollup's cached classes meet both kinds
+dom = next(o for o in cli if len(o["sources"]) >= 2)
+for rule in (["cidr", dom["sources"][0]["ip"]], ["dkim", dom["domain"]]):
+    r = subprocess.run([D, "senders", "--db", dash.url, "add",
+                        dom["domain"]] + rule, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    ok(r.returncode == 0, "senders add %s" % " ".join(rule), r.stderr)
+s, _, j = jget("/api/simulate?p=reject&" + ALL)
+r = subprocess.run([D, "simulate", "--db", dash.url, "--since", "1970-01-01",
+                    "--until", "2070-01-01", "--p", "reject"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+cli = [json.loads(line) for line in r.stdout.decode().splitlines()]
+mine = [o for o in cli if o["domain"] == dom["domain"]]
+ok(s == 200 and r.returncode == 0 and
+   sorted(j.get("domains", []), key=lambda o: o["domain"]) ==
+   sorted(cli, key=lambda o: o["domain"]) and
+   mine[0]["by_class"]["approved"]["messages"] > 0 and
+   mine[0]["sources"][0]["class"] == "approved",
+   "/api/simulate with approved senders: as dmarcd simulate", mine)
 s, _, j = jget("/api/simulate?domain=hostile.example&p=reject&" + ALL)
 ok(s == 200 and [o["domain"] for o in j.get("domains", [])] ==
    ["hostile.example"] and j["domains"][0]["policy"]["p"] == "reject",

@@ -64,19 +64,20 @@ def strip_source(objs):
 
 # --- migrations -------------------------------------------------------------
 # sql/010_schema.sql is 001..010 squashed: a database those left at
-# version 10 takes 011 (source_host), 012 (classifier), 013 (senders)
-# and 014 (alerts) on its data;
+# version 10 takes 011 (source_host), 012 (classifier), 013 (senders),
+# 014 (alerts) and 015 (the simulator's rollup) on its data;
 # the functions (sql/functions.sql) are applied at the latest version,
 # whenever the database's copy differs from the binary's.
 FUNCS = "SELECT count(*) FROM dmarcd_functions"
 url = pg.createdb("mig")
 r = dm(url, "db", "status")
-ok(r.returncode == 0 and b"schema: version 0 of 14" in r.stdout
+ok(r.returncode == 0 and b"schema: version 0 of 15" in r.stdout
    and b"pending: 010_schema" in r.stdout and
    b"pending: 011_source_host" in r.stdout and
    b"pending: 012_classifier" in r.stdout and
    b"pending: 013_senders" in r.stdout and
-   b"pending: 014_alerts" in r.stdout, "db status on an empty database",
+   b"pending: 014_alerts" in r.stdout and
+   b"pending: 015_simulator" in r.stdout, "db status on an empty database",
    r.stdout, r.stderr)
 r = dm(url, "db", "migrate", "--to", "10")
 ok(r.returncode == 0 and b"from version 0 to 10" in r.stdout,
@@ -93,16 +94,46 @@ pg.psql("mig", "INSERT INTO report (domain, org_name, report_id, begin_time,"
         " '192.0.2.7', 1, 1, 0, 0, 1, '{a.example}', '{}', '{old.example}'),"
         " ('2024-01-02', '2001:db8::1', 1, 1, 0, 0, 1, '{a.example}', '{}',"
         " '{old.example}')")
+# records of that report and of a second one still queued for its rollup:
+# 015 adds the first to sim_day, under two profiles (the first two records
+# share one), and leaves the queued one to the folder
+pg.psql("mig", "INSERT INTO report (domain, org_name, report_id,"
+        " begin_time, end_time) VALUES ('old.example', 'o', 'queued',"
+        " '2024-01-02 00:00+00', '2024-01-02 23:59+00');"
+        " INSERT INTO rollup_queue SELECT domain, id FROM report"
+        " WHERE report_id = 'queued';"
+        " INSERT INTO record (domain, report, ordinal, source_ip, count,"
+        " header_from, dkim_domain, dkim_result, spf_domain, spf_result)"
+        " SELECT 'old.example', r.id, o, '192.0.2.7', o * 10,"
+        " 'old.example', CASE WHEN o = 3 THEN '{other.example}'::text[]"
+        " ELSE '{old.example}' END, '{pass}', '{old.example}', '{fail}'"
+        " FROM report r, generate_series(1, 3) o WHERE r.domain ="
+        " 'old.example'")
 r = dm(url, "db", "migrate")
-ok(r.returncode == 0 and b"from version 10 to 14" in r.stdout and
+ok(r.returncode == 0 and b"from version 10 to 15" in r.stdout and
    pg.psql("mig", "SELECT string_agg(version::text, ',' ORDER BY version)"
-           " FROM dmarcd_schema").strip() == "10,11,12,13,14" and
+           " FROM dmarcd_schema").strip() == "10,11,12,13,14,15" and
    pg.psql("mig", "SELECT count(*) FROM pg_tables WHERE tablename IN"
            " ('sender_rule', 'alert_episode', 'alert_mark')").strip() == "3" and
    pg.psql("mig", FUNCS).strip() == "1" and
    pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
-   .strip() == "1", "011 to 014 on a version-10 database, then the functions",
+   .strip() == "1", "011 to 015 on a version-10 database, then the functions",
    r.stdout, r.stderr)
+ok(pg.psql("mig", "SELECT string_agg(p.dkim_domain[1] || ' ' || s.messages,"
+           " ',' ORDER BY s.messages) FROM sim_day s JOIN auth_profile p"
+           " ON p.domain = s.domain AND p.id = s.profile").strip() ==
+   "old.example 30,other.example 30" and
+   pg.psql("mig", "SELECT count(*) FROM auth_profile").strip() == "2",
+   "015: the rolled-up report's records in sim_day by profile, the queued"
+   " report's left to its fold")
+pg.psql("mig", "SELECT dmarcd_rollup_queued(10)")
+ok(pg.psql("mig", "SELECT string_agg(p.dkim_domain[1] || ' ' || s.day || ' '"
+           " || s.messages, ',' ORDER BY s.day, s.messages) FROM sim_day s"
+           " JOIN auth_profile p ON p.domain = s.domain AND p.id = s.profile"
+           " WHERE s.day = '2024-01-02'").strip() ==
+   "old.example 2024-01-02 30,other.example 2024-01-02 30" and
+   pg.psql("mig", "SELECT count(*) FROM auth_profile").strip() == "2",
+   "the fold adds the queued report under the profiles already stored")
 ok(pg.psql("mig", "SELECT string_agg(host(ip) || ' ' || state, ',' ORDER BY"
            " ip) FROM source_host").strip() ==
    "192.0.2.7 pending,2001:db8::1 pending",
@@ -110,6 +141,7 @@ ok(pg.psql("mig", "SELECT string_agg(host(ip) || ' ' || state, ',' ORDER BY"
 r = dm(url, "db", "migrate")
 ok(r.returncode == 0 and b"nothing to do" in r.stdout, "migrate again: no-op")
 # functions replaced whenever the recorded copy differs, keeping the data
+daily_rows = pg.psql("mig", "SELECT count(*) FROM daily").strip()
 pg.psql("mig", "DROP VIEW daily; DROP FUNCTION dmarcd_rollup_queued(int)")
 r = dm(url, "export")
 ok(r.returncode == 0 and pg.psql("mig", "SELECT count(*) FROM pg_views"
@@ -118,9 +150,9 @@ ok(r.returncode == 0 and pg.psql("mig", "SELECT count(*) FROM pg_views"
 pg.psql("mig", "UPDATE dmarcd_functions SET sha256 = 'stale'")
 r = dm(url, "export")
 ok(r.returncode == 0 and pg.psql(
-   "mig", "SELECT count(*) FROM daily").strip() == "0" and
+   "mig", "SELECT count(*) FROM daily").strip() == daily_rows != "0" and
    pg.psql("mig", "SELECT dmarcd_rollup_queued(10)").strip() == "0" and
-   pg.psql("mig", "SELECT count(*) FROM report").strip() == "1",
+   pg.psql("mig", "SELECT count(*) FROM report").strip() == "2",
    "another digest: the functions are re-applied on open, the data kept",
    r.stderr)
 pg.psql("mig", "UPDATE dmarcd_functions SET sha256 = 'stale'")
