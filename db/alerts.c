@@ -77,6 +77,35 @@
 	" HAVING max(day) < " TODAY " - $2::integer" \
 	" ORDER BY 3 DESC, 1, 2" LIMIT
 
+/* A source of a domain with approved senders whose latest day of the last
+ * week had at least $2 % of its messages failing DMARC (as the reporters
+ * evaluated it), while under $2 % failed in the 30 days before the week.
+ * The caller keeps the sources the domain's rules approve. */
+#define APPROVED_FAIL_QUERY \
+	"WITH l AS (SELECT DISTINCT ON (domain, source_ip) domain," \
+	"  source_ip, day, messages, messages - pass AS fail FROM dash_ip" \
+	"  WHERE day > " TODAY " - " XSTR(DB_ALERTS_NEW_DAYS) \
+	"  AND day <= " TODAY " AND messages >= " \
+	XSTR(DB_ALERTS_MIN_MESSAGES) \
+	"  AND domain IN (SELECT DISTINCT domain FROM sender_rule)" \
+	"  ORDER BY domain, source_ip, day DESC)," \
+	" h AS (SELECT i.domain, i.source_ip, sum(i.messages) AS messages," \
+	"  sum(i.messages - i.pass) AS fail FROM dash_ip i" \
+	"  JOIN l ON l.domain = i.domain AND l.source_ip = i.source_ip" \
+	"  WHERE i.day > " TODAY " - " XSTR(DB_ALERTS_NEW_DAYS) " - " \
+	XSTR(DB_ALERTS_HISTORY_DAYS) \
+	"  AND i.day <= " TODAY " - " XSTR(DB_ALERTS_NEW_DAYS) \
+	"  GROUP BY 1, 2)" \
+	" SELECT l.domain, host(l.source_ip)," \
+	" floor(100.0 * l.fail / l.messages)::bigint," \
+	" l.fail || ' of ' || l.messages || ' messages failing on ' ||" \
+	" l.day || ', ' || round(100.0 * h.fail / h.messages, 1) ||" \
+	" ' % in the 30 days before the last 7'" \
+	" FROM l JOIN h ON h.domain = l.domain AND h.source_ip = l.source_ip" \
+	" WHERE 100.0 * l.fail >= $2::bigint * l.messages" \
+	" AND h.messages > 0 AND 100.0 * h.fail < $2::bigint * h.messages" \
+	" ORDER BY 3 DESC, l.messages DESC, 1, 2" LIMIT
+
 #define UPSERT \
 	"INSERT INTO alert_episode (domain, rule, key, value, threshold," \
 	" detail) VALUES ($1, $2, $3, $4, $5, $6)" \
@@ -104,6 +133,7 @@
 
 static const char *const rule_names[DB_ALERT_NRULES] = {
 	"new_source", "pass_drop", "reporter_silent", "quarantine_growth",
+	"approved_fail",
 };
 
 const char *
@@ -282,16 +312,22 @@ static int
 alerts_rules(struct db *db, const struct db_alert_rules *r,
     db_alert_filter_fn filter, void *ctx, char *err, size_t errlen)
 {
-	static const char *const sql[] = {
-		NEW_SOURCE_QUERY, PASS_DROP_QUERY, REPORTER_SILENT_QUERY,
+	static const struct {
+		enum db_alert_rule	 rule;
+		const char		*sql;
+	} q[] = {
+		{ DB_ALERT_NEW_SOURCE, NEW_SOURCE_QUERY },
+		{ DB_ALERT_PASS_DROP, PASS_DROP_QUERY },
+		{ DB_ALERT_REPORTER_SILENT, REPORTER_SILENT_QUERY },
+		{ DB_ALERT_APPROVED_FAIL, APPROVED_FAIL_QUERY },
 	};
 	const char	*v[1];
+	size_t		 j;
 	int		 i, rc;
 
-	for (i = 0; i < (int)nitems(sql); i++)
-		if (r->threshold[i] > 0 && (rc = alerts_rule_query(db, r,
-		    (enum db_alert_rule)i, sql[i], filter, ctx, err,
-		    errlen)) != 0)
+	for (j = 0; j < nitems(q); j++)
+		if (r->threshold[q[j].rule] > 0 && (rc = alerts_rule_query(db,
+		    r, q[j].rule, q[j].sql, filter, ctx, err, errlen)) != 0)
 			return rc;
 	if ((rc = alerts_quarantine(db, r, filter, ctx, err, errlen)) != 0)
 		return rc;

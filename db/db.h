@@ -531,12 +531,15 @@ int	db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
 					 * day's drop stays recent */
 #define DB_ALERTS_HISTORY_DAYS	30	/* "seen before", "expected" */
 #define DB_ALERTS_RETRY_DAYS	7	/* an unsent alert is retried */
+#define DB_ALERTS_MIN_MESSAGES	10	/* a day's messages for a failure
+					 * rate to mean something */
 
 enum db_alert_rule {
 	DB_ALERT_NEW_SOURCE,
 	DB_ALERT_PASS_DROP,
 	DB_ALERT_REPORTER_SILENT,
 	DB_ALERT_QUARANTINE_GROWTH,
+	DB_ALERT_APPROVED_FAIL,
 	DB_ALERT_NRULES
 };
 

@@ -77,3 +77,9 @@ JOIN auth_profile p ON p.domain = c.domain AND p.digest =
 WHERE NOT EXISTS (SELECT 1 FROM rollup_queue q
     WHERE q.domain = r.domain AND q.report = r.id)
 GROUP BY 1, 2, 3, 4;
+
+-- the alert rule of an approved source starting to fail (db/alerts.c)
+ALTER TABLE alert_episode DROP CONSTRAINT alert_episode_rule_check;
+ALTER TABLE alert_episode ADD CONSTRAINT alert_episode_rule_check
+    CHECK (rule IN ('new_source', 'pass_drop', 'reporter_silent',
+    'quarantine_growth', 'approved_fail'));

@@ -31,7 +31,8 @@ alerts_configured(const struct conf *c)
 	dest = (c->alert_mail_to != NULL && *c->alert_mail_to != '\0') ||
 	    (c->alert_webhook != NULL && *c->alert_webhook != '\0');
 	rule = c->alert_new_source > 0 || c->alert_pass_drop > 0 ||
-	    c->alert_reporter_silent > 0 || c->alert_quarantine_growth > 0;
+	    c->alert_reporter_silent > 0 || c->alert_quarantine_growth > 0 ||
+	    c->alert_approved_fail > 0;
 	return dest && rule;
 }
 
@@ -65,9 +66,10 @@ struct alert_filter {
 /*
  * The new-source rule alerts for unknown sources only: a source most of
  * whose messages an approved-sender rule of the domain covers, or that
- * forwards (dmarcd senders), is expected mail.  A source that cannot be
- * classed (the database failing) alerts: better a needless alert than a
- * missed spoofer.
+ * forwards (dmarcd senders), is expected mail.  The approved-failing rule
+ * alerts for approved sources only: most of the source's messages (every
+ * report of it) covered by a rule.  A source that cannot be classed (the
+ * database failing) alerts: better a needless alert than a missed one.
  */
 static bool
 alerts_filter(void *ctx, const struct db_alert *a)
@@ -77,7 +79,7 @@ alerts_filter(void *ctx, const struct db_alert *a)
 	char			 err[512];
 	int			 c, most = SENDER_UNKNOWN;
 
-	if (a->rule != DB_ALERT_NEW_SOURCE)
+	if (a->rule != DB_ALERT_NEW_SOURCE && a->rule != DB_ALERT_APPROVED_FAIL)
 		return true;
 	if (f->domain == NULL || strcmp(f->domain, a->domain) != 0) {
 		sender_rules_free(f->rules);
@@ -103,7 +105,8 @@ alerts_filter(void *ctx, const struct db_alert *a)
 	for (c = 0; c < SIM_CLASSES; c++)
 		if (ac.messages[c] > ac.messages[most])
 			most = c;
-	return most == SENDER_UNKNOWN;
+	return most == (a->rule == DB_ALERT_NEW_SOURCE ? SENDER_UNKNOWN :
+	    SENDER_APPROVED);
 }
 
 /* One alert as a sentence, unescaped (the callers escape). */
@@ -124,6 +127,10 @@ alert_summary(const struct db_alert *a, struct buf *b)
 	case DB_ALERT_QUARANTINE_GROWTH:
 		return buf_printf(b, "quarantine grew by %lld items: %s",
 		    (long long)a->value, a->detail);
+	case DB_ALERT_APPROVED_FAIL:
+		return buf_printf(b, "approved source %s of %s failing DMARC"
+		    " (%lld %%): %s", a->key, a->domain, (long long)a->value,
+		    a->detail);
 	default:
 		return buf_adds(b, "?");
 	}
@@ -359,6 +366,7 @@ alerts_check(struct db *db, const struct conf *c, bool dry_run,
 	r.threshold[DB_ALERT_PASS_DROP] = c->alert_pass_drop;
 	r.threshold[DB_ALERT_REPORTER_SILENT] = c->alert_reporter_silent;
 	r.threshold[DB_ALERT_QUARANTINE_GROWTH] = c->alert_quarantine_growth;
+	r.threshold[DB_ALERT_APPROVED_FAIL] = c->alert_approved_fail;
 	memset(&flt, 0, sizeof(flt));
 	flt.db = db;
 	rc = db_alerts_evaluate(db, &r, want_mail, want_hook, !dry_run,

@@ -236,6 +236,10 @@ static const struct conf_entry conf_table[] = {
 	{ "alert_quarantine_growth", N(alert_quarantine_growth, 0, 0, 1000000),
 	  NOOPT("alerts ingest"),
 	  "the quarantine grew by N items or more", false },
+	{ "alert_approved_fail", N(alert_approved_fail, 0, 0, 100),
+	  NOOPT("alerts ingest"),
+	  "an approved source had N % or more of a day's messages failing "
+	  "DMARC, after a month under that", false },
 };
 
 #undef S

@@ -92,6 +92,7 @@ struct conf {
 	uint64_t	 alert_pass_drop;	/* percentage points */
 	uint64_t	 alert_reporter_silent;	/* days */
 	uint64_t	 alert_quarantine_growth;	/* items */
+	uint64_t	 alert_approved_fail;	/* percent of a day's messages */
 };
 
 /* Defaults, then the file (NULL: $DMARCD_CONF, else CONF_DEFAULT_FILE, which

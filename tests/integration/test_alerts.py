@@ -229,6 +229,43 @@ ok(r.returncode == 0 and len(hook.posts) == n0 + 1 and cluster.psql(
     "drop", "SELECT count(closed) FROM alert_episode").strip() == "1",
    "a recovered rate closes the episode, sending nothing", r.stdout)
 
+# --- an approved source starting to fail ----------------------------------
+# 203.0.113.0/24 approved: .9 passed for weeks and fails 60 % on its latest
+# day (alerts: 50 set); .10 failed all along (not starting); .11 fails 10 %
+# (under 50); 198.51.100.40 starts failing but nobody approved it
+url = cluster.createdb("apfail")
+cfg = conf("apfail", alert_approved_fail=50, alert_webhook=hook.url())
+A, C, E, U = "203.0.113.9", "203.0.113.10", "203.0.113.11", "198.51.100.40"
+xmls = [rep("Rcv", "h-%d" % n, n, records=[
+    dict(ip=A, count=100), dict(ip=C, count=100, **fail),
+    dict(ip=E, count=100), dict(ip=U, count=100)]) for n in range(8, 21)]
+xmls.append(rep("Rcv", "l-1", 1, records=[
+    dict(ip=A, count=40), dict(ip=A, count=60, **fail),
+    dict(ip=C, count=100, **fail), dict(ip=E, count=90),
+    dict(ip=E, count=10, **fail), dict(ip=U, count=100, **fail)]))
+r = ingest(plain, url, "apfail", xmls)
+ok(r.returncode == 0 and b"14 reports" in r.stdout, "approved history in",
+   r.stdout, r.stderr)
+n0 = len(hook.posts)
+r = check(cfg, url)
+ok(r.returncode == 0 and len(hook.posts) == n0,
+   "no approved senders: the rule has nothing to watch", r.stdout, r.stderr)
+cluster.psql("apfail", "INSERT INTO sender_rule (domain, kind, value)"
+             " VALUES ('example.org', 'cidr', '203.0.113.0/24')")
+r = check(cfg, url)
+got = hook.alerts(n0)
+ok(r.returncode == 0 and keyed(got) == [("approved_fail", "example.org", A)],
+   "the approved source that starts failing alerts; failing all along, "
+   "under the threshold or not approved does not", r.stdout, r.stderr, got)
+ok(got and got[0]["value"] == 60 and got[0]["threshold"] == 50 and
+   got[0]["detail"] == "60 of 100 messages failing on %s, 0.0 %% in the 30"
+   " days before the last 7" % (TODAY - datetime.timedelta(1)) and
+   "approved source %s of example.org failing DMARC" % A in
+   got[0]["summary"], "its figures", got)
+r = check(cfg, url)
+ok(r.returncode == 0 and len(hook.posts) == n0 + 1,
+   "a second evaluation sends nothing new", r.stdout)
+
 # --- silent reporter --------------------------------------------------------
 url = cluster.createdb("silent")
 cfg = conf("silent", alert_reporter_silent=3, alert_webhook=hook.url())
