@@ -39,9 +39,12 @@ CREATE TABLE auth_profile (
 	PRIMARY KEY (domain, id)
 );
 CREATE UNIQUE INDEX auth_profile_digest ON auth_profile (domain, digest);
+-- the simulator asks for the profiles its rows name, by id alone
+CREATE INDEX auth_profile_id ON auth_profile (id);
 
 -- Messages by day (dmarcd_report_day), source and profile.  Read from
--- the primary key alone for one domain, from sim_day_day for all.
+-- the primary key alone for one domain, from sim_day_day for all (the
+-- profile names its domain).
 CREATE TABLE sim_day (
 	domain		text NOT NULL,
 	day		date NOT NULL,
@@ -51,7 +54,11 @@ CREATE TABLE sim_day (
 	PRIMARY KEY (domain, day, source_ip, profile) INCLUDE (messages)
 );
 CREATE INDEX sim_day_day ON sim_day (day)
-    INCLUDE (domain, source_ip, profile, messages);
+    INCLUDE (profile, source_ip, messages);
+-- how many (profile, source) a period holds: without it the planner
+-- guessed 184,000 groups for 43,000 and planned its hash for them
+CREATE STATISTICS sim_day_groups (ndistinct) ON profile, source_ip
+    FROM sim_day;
 
 -- the records already stored: the distinct profiles first (grouped
 -- before digesting), then every record's messages under its profile;
@@ -83,3 +90,6 @@ ALTER TABLE alert_episode DROP CONSTRAINT alert_episode_rule_check;
 ALTER TABLE alert_episode ADD CONSTRAINT alert_episode_rule_check
     CHECK (rule IN ('new_source', 'pass_drop', 'reporter_silent',
     'quarantine_growth', 'approved_fail'));
+
+ANALYZE auth_profile;
+ANALYZE sim_day;
