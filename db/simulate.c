@@ -53,16 +53,26 @@
 
 /* Days of the reports' dmarcd_report_day: those the period overlaps. */
 #define SIM_DAYS_FILTER \
-	" WHERE ($1::text IS NULL OR s.domain = $1)" \
+	" WHERE ($1::text IS NULL OR s.domain = $1)" SIM_DAYS_FILTER_DAY
+#define SIM_DAYS_FILTER_DAY \
 	" AND ($2::timestamptz IS NULL OR s.day >=" \
 	"  ($2::timestamptz AT TIME ZONE 'UTC')::date)" \
 	" AND ($3::timestamptz IS NULL OR s.day < (($3::timestamptz" \
 	"  AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date)"
+/* Each domain of the period (dash_day, tiny) and its latest report there,
+ * found backwards from the period's end in report_period: a report's
+ * day is the middle of its period, so it begins before its day ends. */
 #define SIM_DAYS_POLICY_QUERY \
-	"SELECT DISTINCT ON (r.domain) r.domain, r.p, r.sp, r.np, r.pct," \
-	" r.adkim, r.aspf, r.testing FROM report r, LATERAL (SELECT" \
-	" r.domain, dmarcd_report_day(r.begin_time, r.end_time) AS day) s" \
-	SIM_DAYS_FILTER " ORDER BY r.domain, r.begin_time DESC, r.id DESC"
+	"SELECT d.domain, r.p, r.sp, r.np, r.pct, r.adkim, r.aspf, r.testing" \
+	" FROM (SELECT DISTINCT s.domain FROM dash_day s" SIM_DAYS_FILTER \
+	"  ) d CROSS JOIN LATERAL (SELECT r.* FROM report r" \
+	"  WHERE r.domain = d.domain AND ($3::timestamptz IS NULL OR" \
+	"  r.begin_time < (($3::timestamptz AT TIME ZONE 'UTC') +" \
+	"  interval '1 day' - interval '1 microsecond')::date::timestamp" \
+	"  AT TIME ZONE 'UTC') AND EXISTS (SELECT 1 FROM (SELECT" \
+	"  dmarcd_report_day(r.begin_time, r.end_time) AS day) s" \
+	"  WHERE true" SIM_DAYS_FILTER_DAY ")" \
+	"  ORDER BY r.begin_time DESC, r.id DESC LIMIT 1) r"
 /* the period's sums by profile and source (a profile is of one domain:
  * no domain in the key), with what is known of the source */
 #define SIM_DAYS_QUERY \
