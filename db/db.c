@@ -61,12 +61,27 @@ db_result_error(struct db *db, const PGresult *res, const char *what,
 		msg = PQerrorMessage(db->conn);
 	str_escape(clean, sizeof(clean), msg, strcspn(msg, "\n"));
 	snprintf(err, errlen, "%s: %s", what, *clean ? clean : "no answer");
-	if (db != NULL)
+	if (db != NULL) {
 		db->retryable = db_result_retryable(res);
+		snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
+		    st != NULL ? st : "");
+	}
 	if (db != NULL && db->conn != NULL &&
 	    PQstatus(db->conn) != CONNECTION_OK)
 		return DB_ETEMP;
 	return sqlstate_temporary(st) ? DB_ETEMP : DB_EPERM;
+}
+
+const char *
+db_write_refused(const struct db *db)
+{
+	if (db == NULL)
+		return NULL;
+	if (strcmp(db->sqlstate, "25006") == 0)	/* read_only_sql_transaction */
+		return "read-only";
+	if (strcmp(db->sqlstate, "42501") == 0)	/* insufficient_privilege */
+		return "not allowed";
+	return NULL;
 }
 
 void

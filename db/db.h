@@ -36,6 +36,7 @@ struct message_sink;
 #define DB_EPERM	(-1)
 #define DB_ETEMP	(-2)
 #define DB_ERETRY	(-3)	/* db_batch_*: see there */
+#define DB_EFULL	(-4)	/* a cap of the data: db_senders_add */
 
 #define DB_NAME		"dmarcd"	/* database of the embedded cluster */
 /* the embedded cluster's user (as root) and shared_buffers by default */
@@ -62,6 +63,7 @@ struct db {
 	bool		 rollup_later;	/* queue rollups (rollup_queue), for
 					 * many concurrent one-message
 					 * transactions */
+	char		 sqlstate[6];	/* of the last error, "" if none */
 };
 
 /* db.c */
@@ -73,6 +75,10 @@ void	db_close(struct db **db);
 /* Ends the open transaction, if any, without keeping it (errors ignored:
  * a broken connection has no transaction left either). */
 void	db_rollback(struct db *db);
+/* What the last error says of writing, for a clear refusal: "read-only"
+ * (a hot standby, a read-only transaction), "not allowed" (the role has
+ * no right to write there) or NULL. */
+const char *db_write_refused(const struct db *db);
 /* Runs a command without parameters (BEGIN, COMMIT, SAVEPOINT ...). */
 int	db_exec(struct db *db, const char *sql, char *err, size_t errlen);
 /* Classifies a failed result (res may be NULL): DB_ETEMP or DB_EPERM, with
@@ -427,7 +433,7 @@ typedef int (*db_sender_rule_fn)(void *ctx, const struct db_sender_rule *r,
 int	db_senders_list(struct db *db, const char *domain,
 	    db_sender_rule_fn fn, void *ctx, char *err, size_t errlen);
 /* Adds r (*added_r false when it was there: its note replaced when r has
- * one); DB_EPERM when the domain has max rules already. */
+ * one); DB_EFULL when the domain has max rules already. */
 int	db_senders_add(struct db *db, const struct db_sender_rule *r,
 	    size_t max, bool *added_r, char *err, size_t errlen);
 /* Removes r (a service of any case); *removed_r false when not there. */
@@ -520,6 +526,14 @@ int	db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
 	    bool *duplicate_r, char *err, size_t errlen);
 int	db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
 	    FILE *out, char *err, size_t errlen);
+
+/* grant.c: makes role (a login role, created when missing) able to read
+ * dmarcd's tables, or with ingest to write their rows too, now and in the
+ * tables later migrations make (default privileges of the calling role,
+ * which should own the schema); never to create or alter one.  One
+ * transaction.  *created_r: the role was created. */
+int	db_grant(struct db *db, const char *role, bool ingest, bool *created_r,
+	    char *err, size_t errlen);
 
 /* alerts.c: the alert rules' conditions over the rollups and the
  * quarantine, and their episodes (sql/014_alerts.sql).  An episode opens

@@ -182,6 +182,28 @@ migrate_refuse(int current, char *err, size_t errlen)
 	return 0;
 }
 
+/* A hot standby cannot be migrated: its primary is (the standby then
+ * replays it).  Said plainly, not as the first refused statement. */
+static int
+in_recovery(struct db *db, int current, char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	res = PQexec(db->conn, "SELECT pg_is_in_recovery()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_result_error(db, res, "schema", err, errlen);
+	else if (*PQgetvalue(res, 0, 0) == 't') {
+		snprintf(err, errlen, "schema: the database is a hot standby"
+		    " at version %d; this dmarcd needs version %d and its"
+		    " functions: run dmarcd db migrate against the primary",
+		    current, db_schema_latest());
+		rc = DB_EPERM;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 db_migrate(struct db *db, int target, int *from_r, int *to_r, char *err,
     size_t errlen)
@@ -209,6 +231,8 @@ db_migrate(struct db *db, int target, int *from_r, int *to_r, char *err,
 			*to_r = current;
 		return 0;
 	}
+	if ((rc = in_recovery(db, current, err, errlen)) != 0)
+		return rc;
 	if ((rc = db_exec(db, "BEGIN", err, errlen)) != 0 ||
 	    (rc = db_exec(db, MIGRATE_LOCK, err, errlen)) != 0 ||
 	    (rc = db_exec(db, VERSION_TABLE, err, errlen)) != 0 ||

@@ -105,7 +105,7 @@ db_senders_add(struct db *db, const struct db_sender_rule *r, size_t max,
 	    strtoull(PQgetvalue(res, 0, 0), NULL, 10) >= max) {
 		snprintf(err, errlen, "senders add: the domain has %zu rules "
 		    "already (at most %zu)", max, max);
-		rc = DB_EPERM;
+		rc = DB_EFULL;
 		goto fail;
 	}
 	*added_r = strcmp(PQgetvalue(res, 0, 1), "0") == 0;

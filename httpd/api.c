@@ -1004,7 +1004,7 @@ api_senders_edit(struct httpd *h, const struct api_param *params,
 	struct db_sender_rule	 r;
 	struct db		*db = NULL;
 	const char		*action = NULL, *domain = NULL, *rule = NULL;
-	const char		*note = NULL, *kind, **slot;
+	const char		*note = NULL, *kind, **slot, *why;
 	char			 value[SENDER_RULE_LEN_MAX + 1], dom[256];
 	char			 err[512], msg[600];
 	char			 text[SENDER_RULE_LEN_MAX + 16];
@@ -1087,9 +1087,9 @@ api_senders_edit(struct httpd *h, const struct api_param *params,
 		    sizeof(err));
 	else
 		rc = db_senders_remove(db, &r, &done, err, sizeof(err));
+	why = rc != 0 ? db_write_refused(db) : NULL;
 	db_close(&db);
-	if (rc == DB_EPERM && *action == 'a') {
-		/* the domain's cap of rules: the one refusal an add meets */
+	if (rc == DB_EFULL) {
 		snprintf(msg, sizeof(msg), "the domain has %d rules already",
 		    SENDER_RULES_MAX);
 		api_error(reply, 409, msg);
@@ -1097,7 +1097,17 @@ api_senders_edit(struct httpd *h, const struct api_param *params,
 	}
 	if (rc != 0) {
 		log_warnx("%s", err);
-		api_error(reply, 503, "database unavailable");
+		/* a dashboard on a hot standby, or with a read-only role */
+		if (why != NULL && strcmp(why, "read-only") == 0)
+			api_error(reply, 503, "the database is read-only here"
+			    " (a hot standby): edit the approved senders on the"
+			    " primary (dmarcd senders)");
+		else if (why != NULL)
+			api_error(reply, 503, "this server's database role may"
+			    " not write: edit the approved senders as one that"
+			    " may (dmarcd senders)");
+		else
+			api_error(reply, 503, "database unavailable");
 		return;
 	}
 	snprintf(text, sizeof(text), "%s %s", kind, value);

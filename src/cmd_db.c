@@ -1,6 +1,6 @@
 /*
- * cmd_db.c - `dmarcd db migrate|status|start|stop`: the schema and the
- * embedded cluster.
+ * cmd_db.c - `dmarcd db migrate|status|start|stop|grant`: the schema, the
+ * embedded cluster and the roles of a shared server.
  */
 #include "config.h"
 
@@ -17,7 +17,8 @@ static void
 db_usage(void)
 {
 	fprintf(stderr, "usage: dmarcd db [-f FILE] [--db URL] "
-	    "migrate [--to N] | status | start | stop\n");
+	    "migrate [--to N] | status | start | stop |\n"
+	    "       grant ROLE --read-only|--ingest\n");
 }
 
 static int
@@ -103,18 +104,47 @@ db_stop_cmd(struct cmd_env *env)
 	return rc == 1 ? 1 : 0;
 }
 
+static int
+db_grant_cmd(struct cmd_env *env, const char *role, int kind)
+{
+	struct db	*db = NULL;
+	char		 err[1024], clean[200];
+	bool		 created;
+	int		 rc;
+
+	if ((rc = db_open(&env->dbc, true, &db, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
+	}
+	rc = db_grant(db, role, kind == 'I', &created, err, sizeof(err));
+	db_close(&db);
+	if (rc != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
+	}
+	str_escape(clean, sizeof(clean), role, strlen(role));
+	printf("role %s%s: %s\n", clean, created ? " (created, no password:"
+	    " set one with ALTER ROLE ... PASSWORD)" : "", kind == 'I' ?
+	    "may read and write dmarcd's rows (ingest, lmtp, enrich, alerts)"
+	    " but not change its schema" : "may read dmarcd's tables (serve,"
+	    " export, summary) and write nothing");
+	return 0;
+}
+
 int
 cmd_db(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'D' },
 		{ "to", required_argument, NULL, 'T' },
+		{ "read-only", no_argument, NULL, 'R' },
+		{ "ingest", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_env	 env;
-	const char	*sub;
+	const char	*sub, *role = NULL;
 	char		 err[1024], conninfo[1024];
-	int		 ch, rc, target = 0;
+	int		 ch, rc, target = 0, kind = 0;
 
 	memset(&env, 0, sizeof(env));
 	while ((ch = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1)
@@ -129,16 +159,21 @@ cmd_db(int argc, char **argv)
 	sub = argv[optind];
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0;	/* a full restart: options may follow ROLE too */
 	while ((ch = getopt_long(argc, argv, "f:", longopts, NULL)) != -1) {
 		if (ch == 'T' && strcmp(sub, "migrate") == 0)
 			target = atoi(optarg);
+		else if ((ch == 'R' || ch == 'I') && strcmp(sub, "grant") == 0 &&
+		    (kind == 0 || kind == ch))
+			kind = ch;
 		else if (cmd_common_opt(&env, ch, optarg) == -1) {
 			db_usage();
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (strcmp(sub, "grant") == 0 && optind + 1 == argc && kind != 0)
+		role = argv[optind++];
+	if (optind != argc || (strcmp(sub, "grant") == 0 && role == NULL)) {
 		db_usage();
 		return EXIT_USAGE;
 	}
@@ -148,6 +183,8 @@ cmd_db(int argc, char **argv)
 		rc = db_migrate_cmd(&env, target);
 	else if (strcmp(sub, "status") == 0)
 		rc = db_status_cmd(&env);
+	else if (strcmp(sub, "grant") == 0)
+		rc = db_grant_cmd(&env, role, kind);
 	else if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0) {
 		if (env.dbc.url != NULL && *env.dbc.url != '\0') {
 			log_warnx("db %s: a database URL is configured; only "

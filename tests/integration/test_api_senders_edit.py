@@ -12,6 +12,7 @@ classes; every other method and path still refused.
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -164,6 +165,23 @@ ok(s == 413 and dash.pg.psql("dmarcd", "SELECT count(*) FROM sender_rule")
 s, j = req("/api/meta", "-u", "bob:s3cret")
 ok(s == 200, "the server still answers after it", s)
 dash.stop()
+
+# --- a dashboard whose database role may not write -----------------------------
+r = subprocess.run([D, "db", "grant", "viewer", "--read-only", "--db",
+                    dash.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   env=dash.env)
+ok(r.returncode == 0, "db grant viewer --read-only", r.stderr)
+owner_url, dash.url = dash.url, dash.url.replace("user=postgres",
+                                                  "user=viewer")
+dash.serve(["--users", USERS])
+s, j = req("/api/meta", "-u", "alice:s3cret")
+s, j = post(ADD, token=j.get("csrf", ""))
+ok(s == 503 and "may not write" in j.get("error", "") and dash.pg.psql(
+    "dmarcd", "SELECT count(*) FROM sender_rule").strip() == "0",
+   "the server's role may not write: 503 saying so (not a cap, not 500)",
+   s, j)
+dash.stop()
+dash.url = owner_url
 
 # --- a new server, a new token ------------------------------------------------
 dash.serve(["--users", USERS])
