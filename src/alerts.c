@@ -279,6 +279,7 @@ alerts_send_mail(const struct conf *c, const struct db_alert *const *v,
 		memset(&m, 0, sizeof(m));
 		m.from = from;
 		m.to = c->alert_mail_to;
+		m.to_setting = "alert_mail_to";
 		m.sendmail = c->sendmail_path;
 		rc = summary_sendmail(&m, msg, len, err, errlen);
 	}

@@ -36,6 +36,9 @@ int	alerts_check(struct db *db, const struct conf *c, bool dry_run,
 	    enum alerts_format fmt, FILE *out, char *err, size_t errlen);
 
 /* webhook.c */
+/* An http:// or https:// URL with something after the scheme, no blank:
+ * what webhook_post takes (check-config asks it too). */
+bool	webhook_url_ok(const char *url);
 /* POSTs body (JSON) to url, http:// or https:// only, no redirect
  * followed, within timeout seconds; 0 on a 2xx answer. */
 int	webhook_post(const char *url, const char *body, size_t len,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib.h"
+#include "alerts.h"
 #include "classify.h"
 #include "enricher.h"
 #include "conf.h"
@@ -56,6 +57,14 @@ cmd_check_config(int argc, char **argv)
 		fprintf(stderr, "%s: http_public_url: expected an http:// or "
 		    "https:// URL of at most %d bytes without blanks, quotes "
 		    "or angle brackets\n", name, SUMMARY_URL_MAX);
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
+	if (env.conf.alert_webhook != NULL && *env.conf.alert_webhook != '\0' &&
+	    !webhook_url_ok(env.conf.alert_webhook)) {
+		/* the URL itself is not printed: it may hold a secret */
+		fprintf(stderr, "%s: alert_webhook: expected an http:// or "
+		    "https:// URL\n", name);
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}

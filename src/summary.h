@@ -158,6 +158,8 @@ int	summary_subject(const struct summary *s, struct buf *out);
 struct summary_mail {
 	const char	*from;		/* RFC 5322 address list */
 	const char	*to;
+	const char	*to_setting;	/* its name in errors; NULL:
+					 * summary_to */
 	const char	*sendmail;	/* path of sendmail */
 };
 

@@ -27,10 +27,11 @@
 #define MAIL_ADDR_MAX		998	/* bytes of one address */
 #define SENDMAIL_EX_TEMPFAIL	75	/* EX_TEMPFAIL */
 
-/* Parses an operator's address list into mailboxes (groups flattened);
- * NULL when it holds none or one that could pass as an option. */
+/* Parses an operator's address list, the setting named setting, into
+ * mailboxes (groups flattened); NULL when it holds none or one that could
+ * pass as an option. */
 static InternetAddressList *
-mail_addresses(const char *s, char *err, size_t errlen, const char *what)
+mail_addresses(const char *s, char *err, size_t errlen, const char *setting)
 {
 	InternetAddressList	*l;
 	InternetAddress		*a;
@@ -38,16 +39,16 @@ mail_addresses(const char *s, char *err, size_t errlen, const char *what)
 	int			 i, n;
 
 	if (s == NULL || *s == '\0') {
-		snprintf(err, errlen, "summary: no %s address (set summary_%s "
-		    "in dmarcd.conf%s)", what, what,
-		    strcmp(what, "to") == 0 ? " or use --to" : "");
+		snprintf(err, errlen, "%s is not set (in dmarcd.conf%s)",
+		    setting, strcmp(setting, "summary_to") == 0 ?
+		    ", or use --to" : "");
 		return NULL;
 	}
 	if ((l = internet_address_list_parse(NULL, s)) == NULL ||
 	    (n = internet_address_list_length(l)) == 0) {
 		if (l != NULL)
 			g_object_unref(l);
-		snprintf(err, errlen, "summary: no valid %s address", what);
+		snprintf(err, errlen, "%s: no valid address", setting);
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
@@ -61,7 +62,8 @@ mail_addresses(const char *s, char *err, size_t errlen, const char *what)
 		    strlen(addr) > MAIL_ADDR_MAX ||
 		    strpbrk(addr, "\r\n\t ") != NULL) {
 			g_object_unref(l);
-			snprintf(err, errlen, "summary: bad %s address", what);
+			snprintf(err, errlen, "%s: a bad address (none may "
+			    "start with '-' or hold blanks)", setting);
 			return NULL;
 		}
 	}
@@ -181,9 +183,11 @@ summary_message(const struct summary *s, const struct summary_mail *m,
 	struct buf		 text, html, subject;
 	int			 rc = -1;
 
-	if ((from = mail_addresses(m->from, err, errlen, "from")) == NULL)
+	if ((from = mail_addresses(m->from, err, errlen, "summary_from")) ==
+	    NULL)
 		return -1;
-	if ((to = mail_addresses(m->to, err, errlen, "to")) == NULL) {
+	if ((to = mail_addresses(m->to, err, errlen, m->to_setting != NULL ?
+	    m->to_setting : "summary_to")) == NULL) {
 		g_object_unref(from);
 		return -1;
 	}
@@ -256,7 +260,8 @@ summary_sendmail(const struct summary_mail *m, const char *msg, size_t len,
 	pid_t			 pid;
 	int			 fds[2], status, rc = -1, werr = 0;
 
-	if ((to = mail_addresses(m->to, err, errlen, "to")) == NULL)
+	if ((to = mail_addresses(m->to, err, errlen, m->to_setting != NULL ?
+	    m->to_setting : "summary_to")) == NULL)
 		return -1;
 	/* explicit recipients rather than -t: only the To: we were given,
 	 * and none of them can be read as an option (mail_addresses) */

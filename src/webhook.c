@@ -30,6 +30,14 @@ webhook_discard(char *p, size_t size, size_t n, void *arg)
 	return r->len > WEBHOOK_REPLY_CAP ? 0 : size * n;
 }
 
+bool
+webhook_url_ok(const char *url)
+{
+	return url != NULL && (strncasecmp(url, "http://", 7) == 0 ||
+	    strncasecmp(url, "https://", 8) == 0) && strpbrk(url, " \t\r\n")
+	    == NULL && url[strcspn(url, ":") + 3] != '\0';
+}
+
 int
 webhook_post(const char *url, const char *body, size_t len,
     unsigned timeout, char *err, size_t errlen)
@@ -43,8 +51,7 @@ webhook_post(const char *url, const char *body, size_t len,
 	long			 status = 0;
 	int			 rc = -1;
 
-	if (strncasecmp(url, "http://", 7) != 0 &&
-	    strncasecmp(url, "https://", 8) != 0) {
+	if (!webhook_url_ok(url)) {
 		snprintf(err, errlen, "webhook: alert_webhook is not an "
 		    "http:// or https:// URL");
 		return -1;

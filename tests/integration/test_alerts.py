@@ -369,6 +369,18 @@ r = check(conf("file", alert_new_source=10,
 ok(r.returncode != 0 and b"not an http:// or https:// URL" in r.stderr and
    b"/etc/passwd" not in r.stderr, "file:// refused (the URL not logged)",
    r.stderr)
+r = _run([DMARCD, "check-config", "-f", conf(
+    "file2", alert_new_source=10, alert_webhook="file:///etc/passwd")],
+    timeout=60)
+ok(r.returncode == 78 and b"alert_webhook: expected an http://" in r.stderr
+   and b"/etc/passwd" not in r.stderr,
+   "check-config refuses it too, before any evaluation", r.stderr)
+r = check(conf("badto", alert_new_source=10, alert_mail_to="-oQ/tmp/x"),
+          url)
+ok(r.returncode != 0 and b"alert_mail_to: a bad address" in r.stderr and
+   b"summary" not in r.stderr,
+   "an alert_mail_to that could pass as an option: refused, by its name",
+   r.stderr)
 r = check(plain, url)
 ok(r.returncode == 78 and b"no destination" in r.stderr,
    "--check without a destination: exit 78", r.stderr)
