@@ -51,6 +51,9 @@ struct httpd_config {
 	const char	*tls_cert;	/* PEM files; both or neither */
 	const char	*tls_key;
 	const char	*users_file;	/* "name:crypt-hash" lines */
+	/* http_public_url: its origin is this dashboard's too (behind a
+	 * reverse proxy, whatever Host the proxy sends); NULL: none */
+	const char	*public_url;
 	httpd_simulate_fn simulate;	/* NULL: /api/simulate is 404 */
 	/* a service rule's name as the catalogue spells it, or NULL when
 	 * the catalogue has no such service (NULL hook: taken as given) */

@@ -316,11 +316,26 @@ httpd_authorized(const struct httpd *h, struct MHD_Connection *c,
 	return false;
 }
 
+/* Whether origin (scheme://host[:port], as a browser sends it) is that of
+ * url (http_public_url): the same up to the path, case ignored. */
+static bool
+same_origin(const char *origin, const char *url)
+{
+	const char	*s;
+	size_t		 n;
+
+	if (url == NULL || (s = strstr(url, "://")) == NULL)
+		return false;
+	n = (size_t)(s + 3 - url) + strcspn(s + 3, "/?#");
+	return strlen(origin) == n && strncasecmp(origin, url, n) == 0;
+}
+
 /*
  * An edit's protection against cross-site requests: the token of
  * /api/meta in X-Dmarcd-CSRF (a page of another site cannot set the
  * header without a CORS preflight, which is never granted), and an
- * Origin, when the browser sends one, of this very host.
+ * Origin, when the browser sends one, of this very host, or of the
+ * http_public_url a reverse proxy serves this dashboard at.
  */
 static bool
 httpd_csrf_ok(const struct httpd *h, struct MHD_Connection *c)
@@ -339,6 +354,8 @@ httpd_csrf_ok(const struct httpd *h, struct MHD_Connection *c)
 		return false;
 	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
 	if (origin == NULL)
+		return true;
+	if (same_origin(origin, h->cfg.public_url))
 		return true;
 	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_HOST);

@@ -48,6 +48,7 @@ serve_config(struct httpd_config *hc, const struct conf *c)
 	hc->tls_cert = serve_file(c->http_tls_cert);
 	hc->tls_key = serve_file(c->http_tls_key);
 	hc->users_file = serve_file(c->http_users);
+	hc->public_url = c->http_public_url;
 	hc->simulate = simulation_api;
 }
 

@@ -166,6 +166,24 @@ s, j = req("/api/meta", "-u", "bob:s3cret")
 ok(s == 200, "the server still answers after it", s)
 dash.stop()
 
+# --- behind a reverse proxy: the Origin of http_public_url ----------------------
+PUB = os.path.join(TMP, "public.conf")
+with open(PUB, "w") as f:
+    f.write("http_public_url = https://DMARC.example.org/dmarcd/\n")
+dash.serve(["--users", USERS, "-f", PUB])
+s, j = req("/api/meta", "-u", "alice:s3cret")
+token = j.get("csrf", "")
+s, j = post(ADD, token=token, origin="https://dmarc.example.org")
+ok(s == 200 and j.get("added") is True,
+   "the Origin of http_public_url is this dashboard's (a proxy's Host "
+   "aside)", s, j)
+for bad in ("https://dmarc.example.org.evil.example", "http://dmarc.example.org",
+            "https://dmarc.example.org:8443", "https://evil.example"):
+    s, j = post(ADD.replace("add", "remove"), token=token, origin=bad)
+    ok(s == 403, "Origin %s: 403" % bad, s, j)
+post(ADD.replace("add", "remove"), token=token, origin=dash.base)
+dash.stop()
+
 # --- a dashboard whose database role may not write -----------------------------
 r = subprocess.run([D, "db", "grant", "viewer", "--read-only", "--db",
                     dash.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
