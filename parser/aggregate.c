@@ -835,6 +835,10 @@ agg_leaf_end(struct agg_parser *p, enum agg_state f)
 			return agg_fail(p, "record %" PRIu64 ": <count> '%s' is "
 			    "not a number", p->r.n_records + 1,
 			    agg_quote(q, sizeof(q), s));
+		if (p->rec.count > AGG_COUNT_MAX)
+			return agg_fail(p, "record %" PRIu64 ": <count> %" PRIu64
+			    " is more than %" PRIu64 " (2^40) messages",
+			    p->r.n_records + 1, p->rec.count, AGG_COUNT_MAX);
 		p->have_count = 1;
 		return 0;
 	default:

@@ -26,6 +26,10 @@
 #define AGG_DEFAULT_ELEMENTS	10000000
 #define AGG_DEFAULT_RECORDS	1000000
 #define AGG_DEFAULT_TEXT	1024
+/* Messages of one record: far above any receiver's day (Google's largest
+ * reports count millions), far enough below 2^63 that the rollups' sums
+ * of many reports stay exact in PostgreSQL's bigint. */
+#define AGG_COUNT_MAX		((uint64_t)1 << 40)
 
 struct agg_limits {
 	unsigned	max_depth;		/* XML element nesting */

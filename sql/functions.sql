@@ -338,12 +338,18 @@ END;
 $$;
 
 -- Adds at most p_max queued reports to the rollups; returns how many.
--- Several folders may run at once: each takes the rows it deletes.
+-- Several folders may run at once: each takes the rows it deletes.  A
+-- report whose counts would overflow a rollup's sum (bigint) cannot be
+-- added; left in the queue it would stop every fold after it, so the
+-- batch is then added report by report and that one is left out of the
+-- rollups with a warning (it stays stored, report and records, for
+-- export; the parser's cap on a count makes this hostile input only).
 CREATE OR REPLACE FUNCTION dmarcd_rollup_queued(p_max integer) RETURNS integer
     LANGUAGE plpgsql AS $$
 DECLARE
 	d	text[];
 	i	bigint[];
+	k	integer;
 BEGIN
 	WITH q AS (
 		DELETE FROM rollup_queue WHERE (domain, report) IN (
@@ -356,7 +362,19 @@ BEGIN
 	IF d IS NULL THEN
 		RETURN 0;
 	END IF;
-	PERFORM dmarcd_rollup_set(d, i);
+	BEGIN
+		PERFORM dmarcd_rollup_set(d, i);
+	EXCEPTION WHEN numeric_value_out_of_range THEN
+		FOR k IN 1 .. cardinality(d) LOOP
+			BEGIN
+				PERFORM dmarcd_rollup_set(d[k:k], i[k:k]);
+			EXCEPTION WHEN numeric_value_out_of_range THEN
+				RAISE WARNING 'dmarcd: report % of % left out of'
+				    ' the rollups: its counts overflow them',
+				    i[k], d[k];
+			END;
+		END LOOP;
+	END;
 	RETURN cardinality(d);
 END;
 $$;

@@ -54,6 +54,20 @@ def report_xml(org="Example Receiver", report_id="r-1", domain="example.org",
             escape(domain), "".join(recs), "")).encode()
 
 
+# The database refusing a report for good, at COMMIT, as it would a sum out
+# of bigint's range: a deferred constraint trigger on report for the
+# report_id 'refused-1'.  (Counts cannot do it: the parser caps one at 2^40,
+# so a report's total fits.)  Run in the test's database once its schema is
+# there.
+REFUSE_AT_COMMIT = (
+    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF NEW.report_id = 'refused-1' THEN RAISE numeric_value_out_of_range"
+    " USING MESSAGE = 'bigint out of range (at commit)'; END IF;"
+    " RETURN NULL; END $$; CREATE CONSTRAINT TRIGGER refuse AFTER INSERT"
+    " ON report DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION"
+    " refuse()")
+
+
 def hostile_records():
     """Records whose strings exercise every escaping path (COPY, arrays,
     JSON, CSV)."""

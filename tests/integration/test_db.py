@@ -802,14 +802,19 @@ r = dm(url, "ingest", one)
 ok(r.returncode == 0 and rollups_differ("rollup") == [],
    "a single-file ingest keeps the rollups equal", r.stdout, r.stderr)
 
-# a report the database refuses only at COMMIT (each <count> fits a bigint,
-# the report's total does not) among good ones: the batch is stored again
-# one message a transaction, the refused one quarantined with its bytes and
-# the reason, the others stored; no run is blocked by it
+# a report the database refuses only at COMMIT among good ones: the batch
+# is stored again one message a transaction, the refused one quarantined
+# with its bytes and the reason, the others stored; no run is blocked by
+# it.  Counts cannot make that happen any more (the parser caps a count at
+# 2^40, so a report's total fits a bigint): a deferred constraint trigger
+# of the database refuses that report at COMMIT, as PostgreSQL would a sum
+# out of range.
 url = pg.createdb("refusedbatch")
+dm(url, "db", "migrate")
+pg.psql("refusedbatch", dbfix.REFUSE_AT_COMMIT)
 md = dbfix.maildir(os.path.join(tmp, "MaildirRefused"))
 refused = dbfix.report_xml(report_id="refused-1", records=[
-    dict(ip="192.0.2.%d" % i, count=6 * 10 ** 18) for i in (1, 2)])
+    dict(ip="192.0.2.%d" % i, count=6) for i in (1, 2)])
 for i in range(3):
     write(os.path.join(md, "new", "%d.good.host" % i), dbfix.report_xml(
         report_id="fine-%d" % i, records=[dict(ip="192.0.2.9", count=i + 1)]))
@@ -829,6 +834,16 @@ ok(pg.psql("refusedbatch", "SELECT count(*) FROM quarantine WHERE reason"
 ok(rollups_differ("refusedbatch") == [],
    "rollups equal rollups from record after the redo",
    *rollups_differ("refusedbatch"))
+pg.psql("refusedbatch", "DROP TRIGGER refuse ON report")
+md = dbfix.maildir(os.path.join(tmp, "MaildirHuge"))
+write(os.path.join(md, "new", "1.huge.host"), dbfix.report_xml(
+    report_id="huge-1", records=[dict(ip="192.0.2.1", count=6 * 10 ** 18)]))
+r = dm(url, "ingest", md)
+ok(r.returncode == 0 and b"1 quarantined" in r.stdout and pg.psql(
+    "refusedbatch", "SELECT count(*) FROM quarantine WHERE reason LIKE"
+    " '%<count> 6000000000000000000 is more than%'").strip() == "1",
+   "a count over 2^40 is refused by the parser: quarantined, saying why",
+   r.stdout, pg.psql("refusedbatch", "SELECT reason FROM quarantine"))
 
 # dmarcd_rollup_set over generated records (every combination of NULL,
 # pass and fail results, dispositions, overrides) equals a recomputation
@@ -906,6 +921,41 @@ ok(r.returncode == 0 and b"max_message_size = 10485760" in r.stdout and
    r.stdout, r.stderr)
 r = run([D, "check-config", "-f", os.path.join(tmp, "missing.conf")])
 ok(r.returncode == 78, "an explicit missing file is an error")
+# --- a queued report whose counts overflow a rollup ------------------------
+# two reports of one domain and day, 2^62 messages each (past the parser's
+# cap: written here directly), and a normal one: the fold adds what it can,
+# leaves the one that would overflow out, and the queue drains
+url_o = pg.createdb("overflow")
+dm(url_o, "db", "migrate")
+pg.psql("overflow", "INSERT INTO report (domain, org_name, report_id,"
+        " begin_time, end_time) VALUES ('big.example', 'o', 'b1',"
+        " '2024-05-01', '2024-05-01 23:59'), ('big.example', 'o', 'b2',"
+        " '2024-05-01', '2024-05-01 23:59'), ('small.example', 'o', 's1',"
+        " '2024-05-01', '2024-05-01 23:59');"
+        " INSERT INTO record (domain, report, ordinal, source_ip, count)"
+        " SELECT domain, id, 1, '192.0.2.1', CASE WHEN domain ="
+        " 'big.example' THEN 4611686018427387904 ELSE 5 END FROM report;"
+        " INSERT INTO rollup_queue SELECT domain, id FROM report")
+ok(pg.psql("overflow", "SELECT dmarcd_rollup_queued(100)").strip() == "3" and
+   pg.psql("overflow", "SELECT count(*) FROM rollup_queue").strip() == "0" and
+   pg.psql("overflow", "SELECT string_agg(domain || ' ' || messages, ','"
+           " ORDER BY domain) FROM dash_day").strip() ==
+   "big.example 4611686018427387904,small.example 5" and
+   pg.psql("overflow", "SELECT count(*) FROM report").strip() == "3",
+   "a report that would overflow a rollup is left out of the rollups, the"
+   " rest folded, the queue drained, every report kept")
+pg.psql("overflow", "INSERT INTO report (domain, org_name, report_id,"
+        " begin_time, end_time) VALUES ('small.example', 'o', 's2',"
+        " '2024-05-02', '2024-05-02 23:59'); INSERT INTO record (domain,"
+        " report, ordinal, source_ip, count) SELECT domain, id, 1,"
+        " '192.0.2.1', 6 FROM report WHERE report_id = 's2';"
+        " INSERT INTO rollup_queue SELECT domain, id FROM report"
+        " WHERE report_id = 's2'")
+ok(pg.psql("overflow", "SELECT dmarcd_rollup_queued(100)").strip() == "1" and
+   pg.psql("overflow", "SELECT sum(messages) FROM dash_day WHERE domain ="
+           " 'small.example'").strip() == "11",
+   "and the next fold is not stopped by it")
+
 write(conf, ("database = %s\n" % pg.url("rt")).encode())
 r = run([D, "export", "--domain", "example.net", "-f", conf],
         env={"DMARCD_DB": ""})

@@ -135,10 +135,11 @@ try:
        "too large: a quarantine row with its size, bytes not kept",
        cl.psql("watch", "SELECT size, reason FROM quarantine"))
 
-    # refused by the database for good (each <count> fits a bigint, their
-    # sum does not): kept in the quarantine with the reason, and done
+    # refused by the database for good, at COMMIT (dbfix.REFUSE_AT_COMMIT):
+    # kept in the quarantine with the reason, and done
+    cl.psql("watch", dbfix.REFUSE_AT_COMMIT)
     refused = dbfix.report_xml(report_id="refused-1", records=[
-        dict(ip="192.0.2.%d" % i, count=6 * 10 ** 18) for i in (1, 2)])
+        dict(ip="192.0.2.%d" % i, count=6) for i in (1, 2)])
     deliver("refused", refused)
     ok(wait_for(lambda: in_new() == 0 and len(seen()) == 8),
        "permanent store error: leaves new/", os.listdir(maildir + "/new"),

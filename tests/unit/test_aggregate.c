@@ -523,6 +523,8 @@ test_errors(const struct agg_limits *lim)
 	expect_error("err-missing-count.xml", lim, "record 3", "<count>");
 	expect_error("err-bad-count.xml", lim, "record 1: <count> '-5'",
 	    "not a number");
+	expect_error("err-huge-count.xml", lim, "record 1: <count> "
+	    "1099511627777", "(2^40)");
 	expect_error("err-bad-ip.xml", lim,
 	    "record 3: <source_ip> 'not-an-ip' is not an IPv4 or IPv6 address",
 	    NULL);
