@@ -183,6 +183,11 @@ arc_fail(struct unpack_arc *arc, struct unpack_stream *s)
 		msg = "unknown error";
 	if (arc->zip)
 		stream_fail(s, "corrupt zip: %s", msg);
+	else if (archive_filter_code(arc->a, 0) == ARCHIVE_FILTER_GZIP &&
+	    strcmp(msg, "Unrecognized archive format") == 0)
+		/* a sound gzip stream of nothing: the raw format has no
+		 * byte to recognise */
+		stream_fail(s, "empty gzip stream: it holds no report");
 	else if (strcasestr(msg, "truncat") != NULL ||
 	    strcasestr(msg, "premature") != NULL)
 		stream_fail(s, "truncated gzip stream");

@@ -487,6 +487,15 @@ test_archives(void)
 		buf_free(&b);
 	}
 
+	/* A sound gzip stream of no bytes. */
+	o.len = 0;
+	mk_gzip(&o, "", 0);
+	n = run(o.p, o.len, NULL, 65536, &g, err, sizeof(err));
+	ok(n == 1 && g.failed[0], "empty gzip: an item that fails");
+	is_str(g.failed[0] ? g.error[0] : "", "empty gzip stream: it holds no "
+	    "report", "empty gzip: the reason says so");
+	got_free(&g);
+
 	/* A zip of nothing but a directory. */
 	mk_zip(&o, z, 1);
 	n = run(o.p, o.len, NULL, 65536, &g, err, sizeof(err));
