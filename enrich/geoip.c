@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -41,7 +42,16 @@ geoip_open(const char *const *paths, int n, struct geoip **g_r, FILE *errs)
 	for (i = 0; i < n; i++) {
 		if ((rc = MMDB_open(paths[i], MMDB_MODE_MMAP,
 		    &g->dbs[g->n])) != MMDB_SUCCESS) {
-			fprintf(errs, "%s: %s\n", paths[i], MMDB_strerror(rc));
+			int	e = errno;
+
+			/* MMDB_IO_ERROR hides errno's reason: "No such
+			 * file", "Permission denied" */
+			if (rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR)
+				fprintf(errs, "%s: %s: %s\n", paths[i],
+				    MMDB_strerror(rc), strerror(e));
+			else
+				fprintf(errs, "%s: %s\n", paths[i],
+				    MMDB_strerror(rc));
 			bad++;
 			continue;
 		}

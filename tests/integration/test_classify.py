@@ -262,6 +262,13 @@ ok(got["192.0.2.20"]["service"] == "Example Corp" and
 ok(got["192.0.2.10"]["service"] == "Google",
    "the rest of the built-in catalogue still applies", got["192.0.2.10"])
 
+# a geoip_db that cannot be opened: check-config says why, errno and all
+write_conf("geoip_db = %s\n" % os.path.join(TMP, "missing.mmdb"))
+r = run([DMARCD, "check-config", "-f", CONF])
+ok(r.returncode == 78 and b"missing.mmdb: Error opening" in r.stderr and
+   b"No such file or directory" in r.stderr,
+   "a missing geoip_db: refused, with the system's reason", r.stderr)
+
 # --- no geoip_db: the network fields go, nothing else changes ---------------
 write_conf("services_file = %s\n" % sf)
 err = enrich(url)
