@@ -6,8 +6,9 @@
  * known of it), so a record type repeated a million times is read once.
  * db_simulate chooses the reports as db/export.c chooses them, from
  * record; db_simulate_days by their day, as the dashboard's pages do,
- * from the rollup of sql/015_simulator.sql: the period's distinct
- * profiles first, then (domain, source, profile) sums naming them.
+ * from the rollup of sql/015_simulator.sql: the period's sums by profile
+ * and source, then the profiles they name, the rows put in the order the
+ * caller folds them here rather than by the database.
  *
  * May touch: db.c.
  */
@@ -58,7 +59,8 @@
 	" AND ($2::timestamptz IS NULL OR s.day >=" \
 	"  ($2::timestamptz AT TIME ZONE 'UTC')::date)" \
 	" AND ($3::timestamptz IS NULL OR s.day < (($3::timestamptz" \
-	"  AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date)"
+	"  AT TIME ZONE 'UTC') + interval '1 day' -" \
+	"  interval '1 microsecond')::date)"
 /* Each domain of the period (dash_day, tiny) and its latest report there,
  * found backwards from the period's end in report_period: a report's
  * day is the middle of its period, so it begins before its day ends. */
