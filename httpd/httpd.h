@@ -1,6 +1,6 @@
 /*
  * httpd.h - the dashboard: a libmicrohttpd server with a read-only JSON API
- * under /api/ and the single-page app from static/.
+ * under /api/, the single-page app from static/, and /metrics, /healthz.
  *
  * Error contract: functions return 0 or -1 with a reason in a caller-owned
  * buffer (err, errlen; always terminated) unless stated otherwise.

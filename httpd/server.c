@@ -1,6 +1,7 @@
 /*
  * server.c - the libmicrohttpd daemon: routing, the headers every response
- * carries (CSP, nosniff, caching), gzip, and HTTP basic authentication.
+ * carries (CSP, nosniff, caching), gzip, HTTP basic authentication, and
+ * the count and time of every request answered (metrics.c).
  */
 #include "config.h"
 
