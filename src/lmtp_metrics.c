@@ -354,8 +354,10 @@ lmtp_metrics_start(struct daemon *d)
 
 	if (m->fd == -1)
 		return;
-	/* one thread: the handler and m->db are never used concurrently */
-	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	/* one thread (no pool): the handler and m->db are never used
+	 * concurrently; epoll where there is one, as lmtp's descriptors may
+	 * be many */
+	m->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, metrics_access, d,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)m->fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS,

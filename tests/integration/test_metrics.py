@@ -16,6 +16,7 @@ import math
 import os
 import re
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -197,13 +198,35 @@ open(conf, "w").close()
 env = dict(os.environ, DMARCD_CONF=conf, DMARCD_DB="")
 lmtp_port = httpdlib.free_port()
 metrics_port = httpdlib.free_port()
-argv = [D, "lmtp", "--foreground", "--db", url, "--listen",
-        "127.0.0.1:%d" % lmtp_port, "--metrics-listen",
-        "127.0.0.1:%d" % metrics_port, "--recipient", RCPT,
-        "--enrich", "off", "--workers", "2"]
+base_argv = [D, "lmtp", "--foreground", "--db", url, "--listen",
+             "127.0.0.1:%d" % lmtp_port, "--recipient", RCPT,
+             "--enrich", "off", "--workers", "2"]
 if os.geteuid() == 0:
-    argv += ["--user", pglib.UNPRIVILEGED]
+    base_argv += ["--user", pglib.UNPRIVILEGED]
+argv = base_argv + ["--metrics-listen", "127.0.0.1:%d" % metrics_port]
 lmtp_log = os.path.join(tmp, "lmtp.log")
+
+# refused before anything is served: not loopback, or a port in use
+bad = os.path.join(tmp, "bad.conf")
+with open(bad, "w") as f:
+    f.write("lmtp_metrics_listen = 0.0.0.0:%d\n" % metrics_port)
+r = dbfix.run([D, "check-config", "-f", bad])
+ok(r.returncode == 78 and b"not a loopback address" in r.stderr,
+   "check-config refuses a metrics listener off loopback", r.returncode,
+   r.stderr)
+r = dbfix.run(base_argv + ["--metrics-listen", "192.0.2.1:%d" %
+                           metrics_port], env=env, timeout=60)
+ok(r.returncode == 78 and b"not a loopback address" in r.stderr,
+   "lmtp refuses a metrics listener off loopback", r.returncode, r.stderr)
+taken = socket.socket()
+taken.bind(("127.0.0.1", 0))
+taken.listen(1)
+r = dbfix.run(base_argv + ["--metrics-listen", "127.0.0.1:%d" %
+                           taken.getsockname()[1]], env=env, timeout=60)
+taken.close()
+ok(r.returncode == 78 and b"lmtp_metrics_listen" in r.stderr,
+   "lmtp refuses to start when the metrics port is taken", r.returncode,
+   r.stderr)
 lmtp = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                         stderr=open(lmtp_log, "w"), env=env)
 LMTP_BASE = "http://127.0.0.1:%d" % metrics_port
@@ -217,6 +240,7 @@ with open(users, "w") as f:
     f.write("ops:%s\n" % pwhash)
 os.chmod(users, 0o600)
 serve_port = httpdlib.free_port()
+serve_log = os.path.join(tmp, "serve.log")
 SERVE_BASE = "http://127.0.0.1:%d" % serve_port
 serve = None
 
@@ -255,8 +279,8 @@ try:
     serve = subprocess.Popen([D, "serve", "--db", url, "--listen",
                               "127.0.0.1:%d" % serve_port, "--static-dir",
                               httpdlib.static_dir(), "--users", users],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env)
+                             stdout=subprocess.PIPE,
+                             stderr=open(serve_log, "w"), env=env)
     line = serve.stdout.readline().decode()
     ok("dashboard at" in line, "serve started", line)
 except Exception:
@@ -541,4 +565,6 @@ finally:
 
 ok(lmtp.returncode == 0, "lmtp stopped cleanly", lmtp.returncode,
    open(lmtp_log).read()[-2000:])
+ok(serve is not None and serve.returncode == 0, "serve stopped cleanly",
+   serve and serve.returncode, open(serve_log).read()[-2000:])
 done()
