@@ -29,8 +29,7 @@ metrics_add(metrics_counter *c, uint64_t n)
 uint64_t
 metrics_get(const metrics_counter *c)
 {
-	return atomic_load_explicit((metrics_counter *)(uintptr_t)c,
-	    memory_order_relaxed);
+	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
 void
