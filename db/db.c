@@ -7,10 +7,20 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
+
+/* every failed query and connection of the process (db_error_count) */
+static metrics_counter db_errors;
+
+uint64_t
+db_error_count(void)
+{
+	return metrics_get(&db_errors);
+}
 
 /* SQLSTATE classes and codes after which the same input may well succeed
  * later: connection problems, resources, shutdown, system errors. */
@@ -54,6 +64,7 @@ db_result_error(struct db *db, const PGresult *res, const char *what,
 	const char	*msg, *st = NULL;
 	char		 clean[400];
 
+	metrics_add(&db_errors, 1);
 	msg = res != NULL ? PQresultErrorMessage(res) : "";
 	if (res != NULL)
 		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -153,6 +164,7 @@ db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
 		str_escape(clean, sizeof(clean), msg, strcspn(msg, "\n"));
 		snprintf(err, errlen, "cannot connect to the database: %s",
 		    clean);
+		metrics_add(&db_errors, 1);
 		db_close(&db);
 		return DB_ETEMP;
 	}

@@ -85,6 +85,9 @@ int	db_exec(struct db *db, const char *sql, char *err, size_t errlen);
  * the server's message in err. */
 int	db_result_error(struct db *db, const PGresult *res, const char *what,
 	    char *err, size_t errlen);
+/* Failed queries (each db_result_error) and failed connections of this
+ * process since it started, for /metrics. */
+uint64_t db_error_count(void);
 /* Runs a query in single-row mode and calls row for each row, so a result
  * of any size is streamed.  row returns 0, or an error (with err filled),
  * after which the remaining rows are drained unseen.  Returns 0 or the
@@ -477,6 +480,25 @@ void	db_senders_suggestions_free(struct db_sender_suggestion *s, size_t n);
 /* store.c: adds the queued reports (db->rollup_later, rollup_queue) to the
  * rollups until the queue is empty, a few thousand a transaction. */
 int	db_rollup_drain(struct db *db, char *err, size_t errlen);
+
+/* metrics.c: the gauges /metrics reads from the database at scrape time
+ * (lmtp's listener and serve), and the trivial query of /healthz. */
+struct db_gauges {
+	uint64_t	rollup_queue;	/* reports not yet in the rollups */
+	double		rollup_lag;	/* seconds since the oldest of them was
+					 * received; 0 when none */
+	uint64_t	enrich_pending;	/* source_host rows 'pending' */
+	uint64_t	quarantine_open; /* quarantine items unresolved */
+};
+
+int	db_gauges_read(struct db *db, struct db_gauges *g, char *err,
+	    size_t errlen);
+/* Appends dmarcd_database_errors_total (db_error_count), then g (up:
+ * whether it was read; when not, only dmarcd_database_up 0) in the
+ * exposition format.  Returns as buf_add. */
+int	db_gauges_write(struct buf *out, const struct db_gauges *g, bool up);
+/* SELECT 1: 0, or DB_ETEMP / DB_EPERM with err. */
+int	db_ping(struct db *db, char *err, size_t errlen);
 
 /* cluster.c: the embedded default cluster. */
 /* $DMARCD_STATE_DIR, /var/lib/dmarcd as root, else $XDG_STATE_HOME/dmarcd

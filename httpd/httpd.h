@@ -1,6 +1,6 @@
 /*
  * httpd.h - the dashboard: a libmicrohttpd server with a read-only JSON API
- * under /api/ and the single-page app from static/.
+ * under /api/, the single-page app from static/, and /metrics, /healthz.
  *
  * Error contract: functions return 0 or -1 with a reason in a caller-owned
  * buffer (err, errlen; always terminated) unless stated otherwise.
@@ -91,8 +91,26 @@ struct httpd_pool {
 	const struct db_config *dbc;
 };
 
+/* What dmarcd_http_requests_total and _duration_seconds are labelled
+ * with: a fixed set, so no client can make up series. */
+enum httpd_endpoint {
+	HTTPD_EP_API,		/* GET /api/... */
+	HTTPD_EP_EDIT,		/* POST /api/senders */
+	HTTPD_EP_STATIC,	/* the pages, and any other path */
+	HTTPD_EP_METRICS,
+	HTTPD_EP_HEALTHZ,
+	HTTPD_EP_COUNT
+};
+#define HTTPD_STATUS_CLASSES	4	/* 2xx 3xx 4xx 5xx */
+
+struct httpd_metrics {
+	metrics_counter		 requests[HTTPD_EP_COUNT][HTTPD_STATUS_CLASSES];
+	struct metrics_histogram latency[HTTPD_EP_COUNT];
+};
+
 struct httpd {
 	struct httpd_config	 cfg;
+	struct httpd_metrics	 metrics;
 	struct httpd_file	 files[HTTPD_STATIC_FILES];
 	size_t			 nfiles;
 	struct httpd_user	 users[HTTPD_USERS_MAX];
@@ -165,6 +183,19 @@ void	httpd_pool_close(struct httpd_pool *p);
  * database is unreachable. */
 struct db *httpd_pool_get(struct httpd_pool *p, char *err, size_t errlen);
 void	httpd_pool_put(struct httpd_pool *p, struct db *db);
+
+/* metrics.c: GET /metrics and /healthz of the dashboard */
+void	httpd_metrics_init(struct httpd_metrics *m);
+/* The endpoint class of a request (its method and path). */
+enum httpd_endpoint httpd_endpoint_of(const char *method, const char *url);
+/* Counts a request answered with status after us microseconds. */
+void	httpd_metrics_request(struct httpd_metrics *m, enum httpd_endpoint ep,
+	    unsigned status, uint64_t us);
+/* The scrape into reply: the server's counters, the database's gauges
+ * (200, or 500 when it does not fit HTTPD_JSON_MAX). */
+void	httpd_metrics_reply(struct httpd *h, struct httpd_reply *reply);
+/* 200 "ok" when the database answers SELECT 1, else 503. */
+void	httpd_health_reply(struct httpd *h, struct httpd_reply *reply);
 
 /* api.c */
 /* A query-string parameter as the API saw it. */

@@ -1,6 +1,7 @@
 /*
  * server.c - the libmicrohttpd daemon: routing, the headers every response
- * carries (CSP, nosniff, caching), gzip, and HTTP basic authentication.
+ * carries (CSP, nosniff, caching), gzip, HTTP basic authentication, and
+ * the count and time of every request answered (metrics.c).
  */
 #include "config.h"
 
@@ -26,6 +27,11 @@
 	"users (http_tls_cert, http_tls_key, http_users); or listen on " \
 	"loopback behind a reverse proxy"
 #define HTTPD_PEM_MAX	(1 << 20)	/* bytes of a key or certificate */
+
+/* The status of the response this thread queued for the request it is
+ * answering (libmicrohttpd runs the access handler and queues its response
+ * in one thread), for dmarcd_http_requests_total; 0: none yet. */
+static _Thread_local unsigned httpd_status;
 
 bool
 httpd_is_loopback(const char *host)
@@ -128,6 +134,7 @@ httpd_queue(const struct httpd *h, struct MHD_Connection *c,
 	if (r == NULL)
 		return MHD_NO;
 	httpd_common_headers(h, r);
+	httpd_status = status;
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -311,6 +318,7 @@ httpd_authorized(const struct httpd *h, struct MHD_Connection *c,
 	httpd_common_headers(h, r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain; charset=utf-8");
+	httpd_status = MHD_HTTP_UNAUTHORIZED;
 	*ret_r = MHD_queue_basic_auth_fail_response(c, "dmarcd", r);
 	MHD_destroy_response(r);
 	return false;
@@ -398,11 +406,29 @@ httpd_api(struct httpd *h, struct MHD_Connection *c, const char *method,
 	return ret;
 }
 
-/* The access handler: GET/HEAD, and POST of the approved-sender edits
- * (parameters in the query string, no body); /api/... or a
- * static file. */
+/* /metrics or /healthz (metrics.c). */
 static enum MHD_Result
-httpd_access(void *cls, struct MHD_Connection *c, const char *url,
+httpd_probe(struct httpd *h, struct MHD_Connection *c, bool health)
+{
+	struct httpd_reply	 reply;
+	enum MHD_Result		 ret;
+
+	memset(&reply, 0, sizeof(reply));
+	buf_init(&reply.body, HTTPD_JSON_MAX);
+	if (health)
+		httpd_health_reply(h, &reply);
+	else
+		httpd_metrics_reply(h, &reply);
+	ret = httpd_send_reply(h, c, &reply);
+	buf_free(&reply.body);
+	return ret;
+}
+
+/* Routes a request: GET/HEAD, and POST of the approved-sender edits
+ * (parameters in the query string, no body); /api/..., /metrics,
+ * /healthz or a static file. */
+static enum MHD_Result
+httpd_route(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
@@ -448,8 +474,14 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 		/* answered at once, before any request body is read */
 		return httpd_send_text(h, c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
+	/* before the users: a probe may not hold a password, and all it
+	 * tells is whether the database answers */
+	if (strcmp(url, "/healthz") == 0)
+		return httpd_probe(h, c, true);
 	if (!httpd_authorized(h, c, &ret, &who))
 		return ret;
+	if (strcmp(url, "/metrics") == 0)
+		return httpd_probe(h, c, false);
 	if (strncmp(url, "/api/", 5) == 0)
 		return httpd_api(h, c, method, url, who);
 	if (strcmp(url, "/") == 0)
@@ -458,6 +490,26 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 		return httpd_send_file(h, c, f);
 	return httpd_send_text(h, c, bad ? MHD_HTTP_BAD_REQUEST :
 	    MHD_HTTP_NOT_FOUND, bad ? "bad path\n" : "not found\n");
+}
+
+/* The access handler: httpd_route, timed and counted once it answered. */
+static enum MHD_Result
+httpd_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct httpd	*h = cls;
+	uint64_t	 start = metrics_now_us();
+	enum MHD_Result	 ret;
+
+	httpd_status = 0;
+	ret = httpd_route(cls, c, url, method, version, upload_data,
+	    upload_data_size, con_cls);
+	if (httpd_status != 0)
+		httpd_metrics_request(&h->metrics,
+		    httpd_endpoint_of(method, url), httpd_status,
+		    metrics_now_us() - start);
+	return ret;
 }
 
 static int
@@ -534,6 +586,7 @@ httpd_start(struct httpd *h, const struct httpd_config *cfg, char *err,
 	bool			 tls, v6;
 
 	memset(h, 0, sizeof(*h));
+	httpd_metrics_init(&h->metrics);
 	h->cfg = *cfg;
 	if (httpd_check_config(cfg, err, errlen) != 0 ||
 	    httpd_parse_listen(cfg->listen, host, sizeof(host), &port, err,

@@ -100,6 +100,12 @@ lmtp_reply(struct lmtp_session *s, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n > sizeof(line) - 3)
 		n = sizeof(line) - 3;
+	/* the last line of a reply ("250 ", not "250-") for the caller's
+	 * counts */
+	if (s->cb->reply != NULL && n >= 4 && line[3] == ' ' &&
+	    line[0] >= '2' && line[0] <= '5')
+		s->cb->reply(s->ctx, (unsigned)(line[0] - '0') * 100 +
+		    (unsigned)(line[1] - '0') * 10 + (unsigned)(line[2] - '0'));
 	line[n++] = '\r';
 	line[n++] = '\n';
 	if (buf_add(&s->out, line, n) == -1)

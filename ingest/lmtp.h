@@ -68,6 +68,9 @@ struct lmtp_callbacks {
 	 * and replaces anything but printable ASCII. */
 	enum lmtp_outcome (*deliver)(void *ctx, const struct lmtp_message *msg,
 	    const char **text_r);
+	/* A reply was queued: its three-digit code, once per reply (a
+	 * multi-line one counts once).  NULL: not told. */
+	void	(*reply)(void *ctx, unsigned code);
 };
 
 /* Where a session is, for the caller's timeouts and shutdown. */

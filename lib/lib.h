@@ -102,4 +102,49 @@ int	parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r);
 /* Seconds on CLOCK_MONOTONIC, for intervals. */
 double	now_seconds(void);
 
+/* metrics.c: counters and fixed-bucket histograms that any thread may bump
+ * (C11 atomics, relaxed: a scrape needs no ordering), and the Prometheus
+ * text exposition format 0.0.4 they are scraped in.  The writers append
+ * to a capped buffer and return as buf_add (-1: the cap is reached). */
+#define METRICS_BUCKETS_MAX	16
+#define METRICS_TEXT_MAX	(1 << 20)	/* bytes of one scrape */
+
+typedef _Atomic uint64_t metrics_counter;
+
+struct metrics_histogram {
+	const double	*bounds;	/* upper bounds in seconds, ascending;
+					 * +Inf is implied */
+	unsigned	 nbounds;	/* <= METRICS_BUCKETS_MAX */
+	metrics_counter	 bucket[METRICS_BUCKETS_MAX + 1]; /* not cumulative */
+	metrics_counter	 sum_us;	/* microseconds observed */
+};
+
+/* The latency buckets both servers use: 1 ms to 10 s. */
+extern const double metrics_latency_bounds[];
+extern const unsigned metrics_latency_nbounds;
+
+void	metrics_add(metrics_counter *c, uint64_t n);
+uint64_t metrics_get(const metrics_counter *c);
+void	metrics_histogram_init(struct metrics_histogram *h,
+	    const double *bounds, unsigned nbounds);
+void	metrics_observe(struct metrics_histogram *h, uint64_t us);
+/* Microseconds on CLOCK_MONOTONIC, for metrics_observe. */
+uint64_t metrics_now_us(void);
+/* The "# HELP" and "# TYPE" lines of a family (type "counter", "gauge"
+ * or "histogram"); its samples follow, all of them before the next
+ * family. */
+int	metrics_family(struct buf *out, const char *name, const char *type,
+	    const char *help);
+/* One sample line "name{k="v",...} value".  labels: key, value pairs
+ * ending with NULL (NULL: none); values are escaped as the format wants
+ * (backslash, double quote, newline). */
+int	metrics_sample(struct buf *out, const char *name,
+	    const char *const *labels, uint64_t value);
+int	metrics_sample_double(struct buf *out, const char *name,
+	    const char *const *labels, double value);
+/* A histogram's _bucket lines (cumulative, le="+Inf" last), _sum and
+ * _count, with labels on each. */
+int	metrics_histogram_write(struct buf *out, const char *name,
+	    const char *const *labels, const struct metrics_histogram *h);
+
 #endif

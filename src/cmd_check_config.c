@@ -51,6 +51,12 @@ cmd_check_config(int argc, char **argv)
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}
+	if (lmtp_metrics_check(env.conf.lmtp_metrics_listen, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "%s: lmtp_metrics_listen: %s\n", name, err);
+		cmd_env_free(&env);
+		return EXIT_CONFIG;
+	}
 	if (env.conf.http_public_url != NULL &&
 	    *env.conf.http_public_url != '\0' &&
 	    !summary_url_ok(env.conf.http_public_url)) {

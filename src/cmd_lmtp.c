@@ -4,7 +4,8 @@
  * event loop.  The daemon's parts are files of their own (lmtp_daemon.h):
  * lmtp_listen.c (listeners, privilege drop), lmtp_session.c (the event
  * loop and the sessions), lmtp_pool.c (the delivery threads),
- * lmtp_watch.c (the Maildir watcher) and rollup_folder.c (the rollups).
+ * lmtp_watch.c (the Maildir watcher), rollup_folder.c (the rollups) and
+ * lmtp_metrics.c (the counters and their /metrics listener).
  */
 #include "config.h"
 
@@ -120,6 +121,7 @@ lmtp_settings_apply(struct lmtp_settings *set, const struct cmd_env *env)
 	set->shutdown_timeout = c->lmtp_shutdown_timeout;
 	set->max_rcpts = c->lmtp_max_recipients;
 	set->max_line = c->lmtp_max_line;
+	set->metrics_listen = c->lmtp_metrics_listen;
 	if ((rc = setting_list(env, "lmtp_listen", c->lmtp_listen,
 	    set->listen, &set->nlisten, LMTP_LISTEN_MAX,
 	    &set->listen_copy)) != 0 ||
@@ -173,6 +175,8 @@ cmd_lmtp(int argc, char **argv)
 	d.set = &set;
 	d.cb.rcpt = session_rcpt;
 	d.cb.deliver = session_deliver;
+	d.cb.reply = lmtp_metrics_reply;
+	lmtp_metrics_init(&d.metrics);
 	pthread_mutex_init(&d.mu, NULL);
 	pthread_mutex_init(&d.open_mu, NULL);
 	pthread_cond_init(&d.cv, NULL);
@@ -206,6 +210,11 @@ cmd_lmtp(int argc, char **argv)
 			return EXIT_CONFIG;
 		}
 		d.nlisteners++;
+	}
+	if (lmtp_metrics_bind(&d) == -1) {
+		stop_listening(&d);
+		lmtp_undo(&d, &set);
+		return EXIT_CONFIG;
 	}
 	if (!set.foreground) {
 		if (daemon(0, 0) == -1)
@@ -256,9 +265,11 @@ cmd_lmtp(int argc, char **argv)
 		log_info("listening on %s", d.listeners[i].name);
 	}
 	daemon_start_threads(&d);
+	lmtp_metrics_start(&d);
 
 	event_loop(&d);
 
+	lmtp_metrics_stop(&d);
 	daemon_stop_threads(&d);
 	log_info("stopped");
 	stop_listening(&d);

@@ -150,6 +150,10 @@ static const struct conf_entry conf_table[] = {
 	  false },
 	{ "watch_maildirs", L(watch_maildirs, NULL), "lmtp", "maildir", "PATH",
 	  "Maildirs to follow with inotify and ingest; default none", false },
+	{ "lmtp_metrics_listen", S(lmtp_metrics_listen, NULL),
+	  "lmtp", "metrics-listen", "HOST:PORT",
+	  "loopback address of /metrics and /healthz (HTTP); default none",
+	  false },
 	{ "http_listen", S(http_listen, "127.0.0.1:8080"),
 	  "serve", "listen", "HOST:PORT",
 	  "where to listen (anything but loopback needs http_tls_cert, "

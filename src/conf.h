@@ -56,6 +56,7 @@ struct conf {
 	uint64_t	 lmtp_max_recipients;
 	char		*lmtp_recipients;	/* list of addresses */
 	char		*watch_maildirs;	/* list of Maildir paths */
+	char		*lmtp_metrics_listen;	/* HOST:PORT; NULL, "": off */
 	/* serve (cmd_serve.c) */
 	char		*http_listen;
 	char		*http_static_dir;

@@ -52,6 +52,9 @@ int	cmd_serve(int argc, char **argv);
 /* Completes hc (what the command line left unset) from c and the
  * defaults; check-config uses it to check what serve would. */
 void	serve_config(struct httpd_config *hc, const struct conf *c);
+/* lmtp_metrics.c: lmtp_metrics_listen as lmtp takes it (empty: none, or
+ * a loopback HOST:PORT); check-config runs it too.  0, or -1 with err. */
+int	lmtp_metrics_check(const char *spec, char *err, size_t errlen);
 /* cmd_summary.c */
 int	cmd_summary(int argc, char **argv);
 /* cmd_senders.c */

@@ -1,13 +1,14 @@
 /*
  * lmtp_daemon.h - what the files of `dmarcd lmtp` share: its settings, the
  * counted configuration, the sessions and jobs, and struct daemon.  Private
- * to cmd_lmtp.c, lmtp_listen.c, lmtp_session.c, lmtp_pool.c and
- * lmtp_watch.c.
+ * to cmd_lmtp.c, lmtp_listen.c, lmtp_session.c, lmtp_pool.c,
+ * lmtp_watch.c, lmtp_enrich.c and lmtp_metrics.c.
  *
  * Threads: the event loop (lmtp_session.c) owns the listeners and the
  * sessions; the delivery threads (lmtp_pool.c), the watcher (lmtp_watch.c)
  * and the rollup folder touch struct daemon only under mu (queue, done,
- * rc) and through runconf_get()/runconf_put().
+ * rc) and through runconf_get()/runconf_put(); the metrics listener's
+ * thread reads the counters of struct lmtp_metrics, which are atomic.
  */
 #ifndef DMARCD_LMTP_DAEMON_H
 #define DMARCD_LMTP_DAEMON_H
@@ -47,6 +48,7 @@ struct lmtp_settings {
 	unsigned	 nrecipients;
 	const char	*maildirs[LMTP_LIST_MAX];
 	unsigned	 nmaildirs;
+	const char	*metrics_listen;	/* NULL: none; read at start */
 	bool		 foreground;
 	bool		 syslog;
 	int		 verbose;
@@ -77,6 +79,7 @@ struct listener {
 };
 
 struct conn;
+struct MHD_Daemon;
 
 struct job {
 	struct conn			*conn;
@@ -87,6 +90,7 @@ struct job {
 	struct db_message_result	 res;
 	char				 err[512];
 	uint64_t			 start_ms;
+	uint64_t			 start_us;	/* for the metrics */
 	struct job			*next;
 };
 
@@ -106,6 +110,37 @@ struct conn {
 	struct job		 job;
 	char			 reply[160];	/* delivery text */
 	struct conn		*prev, *next;
+};
+
+/* What dmarcd_lmtp_deliveries_total counts one of per message. */
+enum lmtp_delivery {
+	LMTP_DELIVERY_STORED,		/* a new report or more: 250 */
+	LMTP_DELIVERY_DUPLICATE,	/* only reports stored before: 250 */
+	LMTP_DELIVERY_QUARANTINED,	/* no usable report, kept: 250 */
+	LMTP_DELIVERY_TEMPFAIL,		/* not stored: 451 */
+	LMTP_DELIVERY_COUNT
+};
+enum lmtp_report_kind { LMTP_KIND_AGGREGATE, LMTP_KIND_FAILURE,
+	LMTP_KIND_TLS, LMTP_KIND_COUNT };
+#define LMTP_REPLY_CLASSES	4	/* 2xx 3xx 4xx 5xx */
+
+/* lmtp_metrics.c's counters (bumped by the event loop) and its listener
+ * (a libmicrohttpd thread of its own, with a database connection of its
+ * own for the gauges). */
+struct lmtp_metrics {
+	metrics_counter		 deliveries[LMTP_DELIVERY_COUNT];
+	metrics_counter		 replies[LMTP_REPLY_CLASSES];
+	metrics_counter		 reports[LMTP_KIND_COUNT];
+	metrics_counter		 duplicates[LMTP_KIND_COUNT];
+	metrics_counter		 records;
+	metrics_counter		 quarantined;
+	metrics_counter		 sessions;
+	struct metrics_histogram latency;	/* DATA's dot to the reply */
+	int			 fd;		/* -1: no listener */
+	char			 name[64];
+	struct MHD_Daemon	*mhd;
+	struct db		*db;		/* the listener thread's */
+	unsigned		 gen;
 };
 
 struct daemon {
@@ -145,6 +180,7 @@ struct daemon {
 	pthread_t		 enrich_thread;
 	unsigned		 enrich_gen;
 	bool			 enrich_quit, enriching;
+	struct lmtp_metrics	 metrics;
 };
 
 /* lmtp_pool.c: the counted configuration, the delivery threads, and
@@ -177,6 +213,22 @@ void	drop_privileges(const struct passwd *pw);
 void	enrich_thread_start(struct daemon *d);
 /* Ends the pass in progress and waits for the thread. */
 void	enrich_thread_stop(struct daemon *d);
+
+/* lmtp_metrics.c: the counters and the /metrics, /healthz listener */
+void	lmtp_metrics_init(struct lmtp_metrics *m);
+/* Binds set->metrics_listen (before the privilege drop and the fork);
+ * -1 when it is not a loopback HOST:PORT or cannot be bound (logged). */
+int	lmtp_metrics_bind(struct daemon *d);
+/* Serves on the bound socket (after the fork: a thread of its own). */
+void	lmtp_metrics_start(struct daemon *d);
+void	lmtp_metrics_stop(struct daemon *d);
+/* Counts a finished delivery once: outcome, what it stored, its time. */
+void	lmtp_metrics_delivered(struct daemon *d, const struct job *j,
+	    uint64_t us);
+/* lmtp_callbacks.reply: a reply queued by a session. */
+void	lmtp_metrics_reply(void *ctx, unsigned code);
+/* The 421 of a connection refused (too many sessions): no session. */
+void	lmtp_metrics_reply_busy(struct daemon *d);
 
 /* lmtp_watch.c: the Maildir watcher's thread */
 void	*watch_main(void *arg);

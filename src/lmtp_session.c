@@ -76,6 +76,7 @@ session_deliver(void *ctx, const struct lmtp_message *m, const char **text_r)
 	j->data = m->data;
 	j->len = m->len;
 	j->start_ms = now_ms();
+	j->start_us = metrics_now_us();
 	snprintf(j->source, sizeof(j->source), "lmtp:%s from=<%s>", c->id,
 	    m->sender);
 	c->delivering = true;
@@ -271,6 +272,7 @@ conn_delivered(struct daemon *d, struct job *j)
 	uint64_t		 ms = now_ms() - j->start_ms;
 
 	c->delivering = false;
+	lmtp_metrics_delivered(d, j, metrics_now_us() - j->start_us);
 	if (j->rc == 0 && j->res.quarantined && j->res.reports == 0 &&
 	    j->res.duplicates == 0) {
 		out = LMTP_STORED;
@@ -362,6 +364,7 @@ accept_event(struct daemon *d, struct listener *l)
 			/* a courtesy: the socket may not take it */
 			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 			close(fd);
+			lmtp_metrics_reply_busy(d);
 			log_warnx("%s: %u sessions already, connection "
 			    "refused", l->name, d->nconns);
 			sl = sizeof(ss);
@@ -396,6 +399,7 @@ accept_event(struct daemon *d, struct listener *l)
 		rc = runconf_get(d);
 		lim.max_message = rc->lim.unpack.max_message_size;
 		runconf_put(d, rc);
+		metrics_add(&d->metrics.sessions, 1);
 		c->s = lmtp_session_new(&lim, &d->cb, c, d->hostname);
 		if ((c->next = d->conns) != NULL)
 			c->next->prev = c;

@@ -42,7 +42,7 @@ fuzz_deliver(void *ctx, const struct lmtp_message *m, const char **text_r)
 	return (enum lmtp_outcome)(f->n % 3);
 }
 
-static const struct lmtp_callbacks fuzz_cb = { fuzz_rcpt, fuzz_deliver };
+static const struct lmtp_callbacks fuzz_cb = { fuzz_rcpt, fuzz_deliver, NULL };
 
 /* Runs the whole input through one session; replies go to out. */
 static void

@@ -1,6 +1,8 @@
-/* test_lib.c - the capped buffer, the JSON encoder, log escaping, spool. */
+/* test_lib.c - the capped buffer, the JSON encoder, log escaping, spool,
+ * the metrics' exposition format. */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "lib.h"
@@ -146,10 +148,56 @@ test_wrap(void)
 	buf_free(&b);
 }
 
+/* The exposition format (lib/metrics.c): escaping, buckets, the cap. */
+static void
+test_metrics(void)
+{
+	static const double		 bounds[] = { 0.001, 0.5 };
+	static struct metrics_histogram	 h;
+	const char			*l[] = { "k", "a\\b\"c\nd", "z", "",
+					    NULL };
+	metrics_counter			 c;
+	struct buf			 b;
+
+	buf_init(&b, 4096);
+	atomic_init(&c, 0);
+	metrics_add(&c, 3);
+	metrics_add(&c, 4);
+	is_int(metrics_get(&c), 7, "metrics: a counter adds");
+	metrics_family(&b, "x_total", "counter", "line\nback\\slash \"q\"");
+	metrics_sample(&b, "x_total", l, metrics_get(&c));
+	metrics_sample(&b, "y", NULL, 0);
+	buf_addc(&b, '\0');
+	is_str(b.data, "# HELP x_total line\\nback\\\\slash \"q\"\n"
+	    "# TYPE x_total counter\n"
+	    "x_total{k=\"a\\\\b\\\"c\\nd\",z=\"\"} 7\n"
+	    "y 0\n", "metrics: HELP and label values escaped, no braces "
+	    "without labels");
+	buf_reset(&b);
+	metrics_histogram_init(&h, bounds, nitems(bounds));
+	metrics_observe(&h, 1000);	/* 1 ms: le="0.001" holds it */
+	metrics_observe(&h, 1001);
+	metrics_observe(&h, 2000000);
+	metrics_histogram_write(&b, "t_seconds", NULL, &h);
+	buf_addc(&b, '\0');
+	is_str(b.data, "t_seconds_bucket{le=\"0.001\"} 1\n"
+	    "t_seconds_bucket{le=\"0.5\"} 2\n"
+	    "t_seconds_bucket{le=\"+Inf\"} 3\n"
+	    "t_seconds_sum 2.002001\n"
+	    "t_seconds_count 3\n",
+	    "metrics: buckets cumulative, +Inf last, _sum in seconds");
+	buf_free(&b);
+	buf_init(&b, 8);
+	ok(metrics_family(&b, "long_name", "gauge", "h") == -1,
+	    "metrics: the buffer's cap is an error");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_buf();
+	test_metrics();
 	test_wrap();
 	test_json();
 	test_escape();

@@ -23,6 +23,7 @@ struct harness {
 	struct buf		 msgs;		/* delivered messages, "|"-joined
 						 * "sender>rcpt,rcpt:data" */
 	unsigned		 ndeliver;
+	struct buf		 codes;		/* told the reply callback */
 };
 
 static int
@@ -51,7 +52,30 @@ h_deliver(void *ctx, const struct lmtp_message *m, const char **text_r)
 	return h->pending ? LMTP_PENDING : h->outcome;
 }
 
-static const struct lmtp_callbacks h_cb = { h_rcpt, h_deliver };
+static void
+h_reply(void *ctx, unsigned code)
+{
+	struct harness	*h = ctx;
+
+	buf_printf(&h->codes, "%u ", code);
+}
+
+static const struct lmtp_callbacks h_cb = { h_rcpt, h_deliver, h_reply };
+
+/* The codes the reply callback should have been told: the last line of
+ * each reply in out ("250 ", not "250-"). */
+static void
+h_codes_of(const char *out, struct buf *want)
+{
+	const char	*p, *nl;
+
+	for (p = out; p != NULL && *p != '\0'; p = nl != NULL ? nl + 1 :
+	    NULL) {
+		nl = strchr(p, '\n');
+		if (strlen(p) >= 4 && p[3] == ' ')
+			buf_printf(want, "%.3s ", p);
+	}
+}
 
 static void
 h_drain(struct harness *h, struct lmtp_session *s)
@@ -76,6 +100,7 @@ h_run(struct harness *h, const struct lmtp_limits *lim, const char *in,
 
 	buf_init(&h->out, CAP);
 	buf_init(&h->msgs, CAP);
+	buf_init(&h->codes, CAP);
 	h->ndeliver = 0;
 	s = lmtp_session_new(lim, &h_cb, h, "mx.test");
 	while (pos < len) {
@@ -101,8 +126,9 @@ script(const char *name, const struct lmtp_limits *limp, struct harness *h,
 	static const size_t	 chunks[] = { 0, 1, 2, 3, 7 };
 	struct lmtp_limits	 lim;
 	struct lmtp_session	*s;
+	struct buf		 codes;
 	size_t			 i;
-	char			 label[200];
+	char			 label[200], clabel[240];
 
 	if (limp == NULL)
 		lmtp_limits_default(&lim);
@@ -116,12 +142,20 @@ script(const char *name, const struct lmtp_limits *limp, struct harness *h,
 			snprintf(label, sizeof(label), "%s (%zu by %zu)", name,
 			    chunks[i], chunks[i]);
 		is_str(h->out.data ? h->out.data : "", want_out, label);
+		buf_init(&codes, CAP);
+		h_codes_of(h->out.data, &codes);
+		buf_addc(&codes, '\0');
+		buf_addc(&h->codes, '\0');
+		snprintf(clabel, sizeof(clabel), "%s: reply callback", label);
+		is_str(h->codes.data, codes.data, clabel);
+		buf_free(&codes);
 		if (want_msgs != NULL)
 			is_str(h->msgs.data ? h->msgs.data : "", want_msgs,
 			    label);
 		lmtp_session_free(&s);
 		buf_free(&h->out);
 		buf_free(&h->msgs);
+		buf_free(&h->codes);
 	}
 }
 
@@ -342,6 +376,7 @@ test_errors(void)
 		lmtp_session_free(&s);
 		buf_free(&h.out);
 		buf_free(&h.msgs);
+		buf_free(&h.codes);
 	}
 
 	lmtp_limits_default(&lim);
@@ -483,6 +518,7 @@ test_big(void)
 	lmtp_session_free(&s);
 	buf_free(&h.out);
 	buf_free(&h.msgs);
+	buf_free(&h.codes);
 	buf_free(&in);
 	buf_free(&want);
 }
