@@ -116,6 +116,10 @@ fixed = {"error": "AGG_MAX_ERRORS", "reason": "AGG_MAX_REASONS",
 want = {k: int(re.search(r"#define %s\s+(\d+)" % v, agg).group(1))
         for k, v in fixed.items()}
 defines = set(re.findall(r"#define (AGG_MAX_\w+)", agg))
+# a record's count: parser/aggregate.h
+want["count"] = c_value(re.search(
+    r"#define AGG_COUNT_MAX\s+(.+)", open(os.path.join(
+        top, "parser", "aggregate.h")).read()).group(1))
 arf = c_limits("parser/forensic.c", "arf_limits_default")
 tls = c_limits("parser/tlsrpt.c", "tlsrpt_limits_default")
 labels = {"report part": ("arf", "max_part"), "field": ("arf", "max_field"),
