@@ -155,16 +155,6 @@ rule_from_name(const char *s, enum db_alert_rule *r)
 	return -1;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return p;
-}
-
 /* Opens or keeps the episode of a (the filter first). */
 static int
 alerts_hold(struct db *db, struct db_alert *a, db_alert_filter_fn filter,

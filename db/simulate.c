@@ -123,6 +123,7 @@ struct sim_ctx {
 };
 
 #define SIM_WORK_MEM		"64MB"
+#define SIM_TIME_LEN		40	/* a time parameter as text */
 #define SIM_IDS_CAP		(64 * 1024 * 1024)	/* the profiles' ids,
 							 * as text */
 
@@ -197,20 +198,24 @@ sim_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 	return x->fn(x->ctx, &r, err, errlen);
 }
 
+/* The callbacks into x, and the filter's parameters into v: domain,
+ * since, until (SIM_TIME_LEN bytes each). */
+static void
+sim_start(struct sim_ctx *x, const struct db_export_filter *f,
+    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, const char *v[3],
+    char *since, char *until)
+{
+	memset(x, 0, sizeof(*x));
+	x->pfn = pfn;
+	x->fn = fn;
+	x->ctx = ctx;
+	v[0] = f->domain;
+	v[1] = db_export_time_param(f->since, since, SIM_TIME_LEN);
+	v[2] = db_export_time_param(f->until, until, SIM_TIME_LEN);
+}
+
 enum { D_PROFILE, D_IP, D_COUNT, D_SERVICE, D_TYPE, D_PTR, D_VERIFIED };
 enum { P_ID, P_DOMAIN, P_FROM, P_ARRAYS };	/* P_ARRAYS: NARRAYS of them */
-
-static char *
-xstrdup(const char *s)
-{
-	char	*c;
-
-	if (s == NULL)
-		return NULL;
-	if ((c = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return c;
-}
 
 static int
 prof_cmp(const void *a, const void *b)
@@ -450,17 +455,11 @@ db_simulate_days(struct db *db, const struct db_export_filter *f,
 	struct sim_ctx	 x;
 	PGresult	*res = NULL;
 	const char	*v[3];
-	char		 since[40], until[40];
+	char		 since[SIM_TIME_LEN], until[SIM_TIME_LEN];
 	size_t		 i, j;
 	int		 rc;
 
-	memset(&x, 0, sizeof(x));
-	x.pfn = pfn;
-	x.fn = fn;
-	x.ctx = ctx;
-	v[0] = f->domain;
-	v[1] = db_export_time_param(f->since, since, sizeof(since));
-	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	sim_start(&x, f, pfn, fn, ctx, v, since, until);
 	rc = db_each_row(db, "simulate: policies", SIM_DAYS_POLICY_QUERY, 3,
 	    v, policy_row, &x, err, errlen);
 	/* the period's sums are hashed in memory: on disk (the default
@@ -522,17 +521,11 @@ db_simulate(struct db *db, const struct db_export_filter *f,
 {
 	struct sim_ctx	 x;
 	const char	*v[3];
-	char		 since[40], until[40];
+	char		 since[SIM_TIME_LEN], until[SIM_TIME_LEN];
 	size_t		 i;
 	int		 rc;
 
-	memset(&x, 0, sizeof(x));
-	x.pfn = pfn;
-	x.fn = fn;
-	x.ctx = ctx;
-	v[0] = f->domain;
-	v[1] = db_export_time_param(f->since, since, sizeof(since));
-	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	sim_start(&x, f, pfn, fn, ctx, v, since, until);
 	rc = db_each_row(db, "simulate: policies", SIM_POLICY_QUERY, 3, v,
 	    policy_row, &x, err, errlen);
 	if (rc == 0)

@@ -72,16 +72,6 @@ lmtp_limits_default(struct lmtp_limits *l)
 	l->max_output = LMTP_OUTPUT_DEFAULT;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return p;
-}
-
 /* Appends one reply line; a client that never reads its replies loses its
  * session rather than our memory. */
 static void __attribute__((format(printf, 2, 3)))

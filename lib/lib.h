@@ -61,6 +61,8 @@ void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+/* strdup, NULL for NULL; out of memory is fatal (fatalx). */
+char	*xstrdup(const char *s);
 /* Escapes control characters and invalid UTF-8 of s[0..n) into dst (size
  * dstlen, always terminated, truncated with "..." when short). */
 void	str_escape(char *dst, size_t dstlen, const char *s, size_t n);

@@ -153,3 +153,15 @@ now_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+char *
+xstrdup(const char *s)
+{
+	char	*c;
+
+	if (s == NULL)
+		return NULL;
+	if ((c = strdup(s)) == NULL)
+		fatalx("out of memory");
+	return c;
+}

@@ -39,18 +39,6 @@ struct sim_fold {
 	size_t			 npv;
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char	*c;
-
-	if (s == NULL)
-		return NULL;
-	if ((c = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return c;
-}
-
 /* The policy a domain is simulated under: the options over what it
  * published; sp defaults to p, np to sp (RFC 7489 6.3, DMARCbis). */
 static void

@@ -31,18 +31,6 @@ struct summary_q {
 	size_t		 errlen;
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if (s == NULL)
-		return NULL;
-	if ((p = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return p;
-}
-
 static uint64_t
 col_u64(PGresult *res, int row, int c)
 {
