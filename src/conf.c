@@ -100,7 +100,7 @@ static const struct conf_entry conf_table[] = {
 	  NOOPT(NULL), "records per report", false },
 	{ "max_text", Z(max_text, AGG_DEFAULT_TEXT, 64, 1 << 20),
 	  NOOPT(NULL), "bytes of one text value in a report", false },
-	{ "ingest_fold_rollups", N(ingest_fold_rollups, 0, 0, 1),
+	{ "ingest_fold_rollups", N(ingest_fold_rollups, 1, 0, 1),
 	  NOOPT("ingest"),
 	  "1 queues each batch's rollups and folds them on a second "
 	  "connection while it reads on; 0 writes them in the batch's "

@@ -688,6 +688,11 @@ def rollups_differ(db):
 
 
 url = pg.createdb("rollup")
+# the rollups in each batch's own transaction (ingest_fold_rollups = 0);
+# the folded default is the section after this one
+sync = os.path.join(tmp, "sync.conf")
+write(sync, b"ingest_fold_rollups = 0\n")
+os.chmod(sync, 0o600)
 md = dbfix.maildir(os.path.join(tmp, "MaildirR"))
 orgs = ["Example Receiver", "Other <b>Org</b>", None]
 for i in range(60):
@@ -741,7 +746,7 @@ shutil.copytree(md, md_fold)
 r = dm(url, "db", "migrate")
 pg.psql("rollup", "ALTER TABLE quarantine ADD CONSTRAINT test_refuse"
         " CHECK (source NOT LIKE '%refuse%')")
-r = dm(url, "ingest", md)
+r = dm(url, "ingest", "-f", sync, md)
 ok(pg.psql("rollup", "SELECT count(*) FILTER (WHERE report_id = 'part-ok'),"
            " count(*) FILTER (WHERE report_id IN ('part-cut', 'gone-1'))"
            " FROM report").strip() == "1|0" and
@@ -759,7 +764,7 @@ ok(pg.psql("rollup", "SELECT count(*) FROM daily WHERE source_ip ="
    "a message rolled back inside the batch is not in the rollups")
 pg.psql("rollup", "ALTER TABLE quarantine DROP CONSTRAINT test_refuse")
 before = pg.psql("rollup", "SELECT sum(messages) FROM dash_summary").strip()
-r = dm(url, "ingest", md)
+r = dm(url, "ingest", "-f", sync, md)
 ok(r.returncode == 0 and rollups_differ("rollup") == [] and
    pg.psql("rollup", "SELECT count(*) FROM report WHERE report_id ="
            " 'gone-1'").strip() == "1",
@@ -768,8 +773,9 @@ ok(r.returncode == 0 and rollups_differ("rollup") == [] and
 ok(pg.psql("rollup", "SELECT sum(messages) FROM dash_summary").strip() ==
    str(int(before) + 1000), "second ingest: duplicates add nothing",
    before)
-# ingest_fold_rollups: the same batches, their rollups folded on a second
-# connection meanwhile; when ingest returns they are all there
+# ingest_fold_rollups = 1 (the default, written out here): the same
+# batches, their rollups folded on a second connection meanwhile; when
+# ingest returns they are all there
 url_f = pg.createdb("rollupf")
 dm(url_f, "db", "migrate")
 pg.psql("rollupf", "ALTER TABLE quarantine ADD CONSTRAINT test_refuse"
