@@ -351,6 +351,58 @@ skip_bom_space(const unsigned char *p, size_t len)
 	return i;
 }
 
+/*
+ * What the sniffers read of p: the bytes themselves, or, for UTF-16 text
+ * (a byte order mark FF FE or FE FF, or none but a document starting
+ * "<\0" or "\0<"), its first characters decoded into buf (bufsize bytes)
+ * with those outside ASCII as '?'.  libxml2 reads the document itself in
+ * whichever encoding it is; the sniffers only look for '<', '{' and their
+ * ASCII marks.
+ */
+static const unsigned char *
+sniff_view(const unsigned char *p, size_t len, unsigned char *buf,
+    size_t bufsize, size_t *len_r)
+{
+	size_t	i, n = 0;
+	int	lo;
+
+	if (len >= 2 && p[0] == 0xff && p[1] == 0xfe) {
+		lo = 0;
+		i = 2;
+	} else if (len >= 2 && p[0] == 0xfe && p[1] == 0xff) {
+		lo = 1;
+		i = 2;
+	} else if (len >= 2 && p[0] == '<' && p[1] == 0) {
+		lo = 0;
+		i = 0;
+	} else if (len >= 2 && p[0] == 0 && p[1] == '<') {
+		lo = 1;
+		i = 0;
+	} else {
+		*len_r = len;
+		return p;
+	}
+	for (; i + 1 < len && n < bufsize; i += 2)
+		buf[n++] = p[i + 1 - lo] == 0 && p[i + lo] < 0x80 ?
+		    p[i + lo] : '?';
+	*len_r = n;
+	return buf;
+}
+
+/* The first character that is not a UTF-8 mark or white space, in any
+ * encoding sniff_view reads; 0 when none. */
+static int
+first_char(const unsigned char *p, size_t len)
+{
+	unsigned char	 buf[64];
+	const unsigned char *v;
+	size_t		 vl, i;
+
+	v = sniff_view(p, len, buf, sizeof(buf), &vl);
+	i = skip_bom_space(v, vl);
+	return i < vl ? v[i] : 0;
+}
+
 static bool
 is_gzip(const unsigned char *p, size_t len)
 {
@@ -369,11 +421,11 @@ is_zip(const unsigned char *p, size_t len)
 static enum unpack_kind
 kind_of_bytes(const unsigned char *p, size_t len)
 {
-	size_t	i = skip_bom_space(p, len);
+	int	c = first_char(p, len);
 
-	if (i < len && p[i] == '<')
+	if (c == '<')
 		return UNPACK_AGGREGATE;
-	if (i < len && p[i] == '{')
+	if (c == '{')
 		return UNPACK_TLSRPT;
 	return UNPACK_UNKNOWN;
 }
@@ -648,8 +700,11 @@ mem_has(const unsigned char *p, size_t len, const char *needle)
 static bool
 looks_like_report(const unsigned char *p, size_t len)
 {
-	size_t	i = skip_bom_space(p, len);
+	unsigned char	 buf[UNPACK_SNIFF];
+	size_t		 i;
 
+	p = sniff_view(p, len, buf, sizeof(buf), &len);
+	i = skip_bom_space(p, len);
 	p += i;
 	len -= i;
 	if (len > UNPACK_SNIFF)
@@ -953,6 +1008,7 @@ unpack_bytes(const void *data, size_t len, const char *name,
 	const unsigned char	*p = data;
 	char			 bname[UNPACK_NAME];
 	size_t			 i;
+	int			 c;
 
 	if (errlen > 0)
 		err[0] = '\0';
@@ -973,8 +1029,8 @@ unpack_bytes(const void *data, size_t len, const char *name,
 		return 0;
 	}
 	i = skip_bom_space(p, len);
-	if (is_gzip(p, len) || is_zip(p, len) ||
-	    (i < len && (p[i] == '<' || p[i] == '{'))) {
+	c = first_char(p, len);
+	if (is_gzip(p, len) || is_zip(p, len) || c == '<' || c == '{') {
 		stream_init_mem(&s, p, len, lim);
 		walk_stream(&w, &s, bname, 0);
 		if (w.items == 0)
@@ -1002,9 +1058,9 @@ unpack_fd(int fd, const char *name, const struct unpack_limits *lim,
 	struct buf		 all;
 	unsigned char		 head[UNPACK_PEEK], chunk[UNPACK_BLOCK];
 	char			 bname[UNPACK_NAME];
-	size_t			 hl = 0, i;
+	size_t			 hl = 0;
 	ssize_t			 n;
-	int			 rc;
+	int			 c, rc;
 
 	while (hl < sizeof(head)) {
 		n = read(fd, head + hl, sizeof(head) - hl);
@@ -1018,9 +1074,8 @@ unpack_fd(int fd, const char *name, const struct unpack_limits *lim,
 			break;
 		hl += n;
 	}
-	i = skip_bom_space(head, hl);
-	if (!is_gzip(head, hl) && !is_zip(head, hl) && i < hl &&
-	    (head[i] == '<' || head[i] == '{')) {
+	c = first_char(head, hl);
+	if (!is_gzip(head, hl) && !is_zip(head, hl) && (c == '<' || c == '{')) {
 		/* A bare document: stream it, never hold it whole. */
 		if (errlen > 0)
 			err[0] = '\0';
