@@ -338,8 +338,17 @@ enum db_export_format {
 	DB_EXPORT_CSV,
 };
 
+/* The condition of the domains a user may see: $n a text[] literal of
+ * them, NULL for every domain (" AND (...)"; col: the domain column).
+ * Planned with the value (an unnamed statement), so NULL costs nothing. */
+#define DB_DOMAINS_AND(col, n) \
+	" AND ($" #n "::text[] IS NULL OR " col " = ANY ($" #n "::text[]))"
+
 struct db_export_filter {
 	const char	*domain;	/* NULL = all */
+	/* and only these (a text[] literal, as the users file resolved
+	 * them for a user: httpd_user_domains); NULL = no restriction */
+	const char	*domains;
 	const char	*since;		/* period ends at or after (timestamptz
 					 * text or unix seconds) */
 	const char	*until;		/* period begins before */
@@ -548,6 +557,13 @@ int	db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
 	    bool *duplicate_r, char *err, size_t errlen);
 int	db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
 	    FILE *out, char *err, size_t errlen);
+
+/* access.c: the domains the database holds that match any of patterns
+ * (domain_pattern_ok) into out, as a text[] literal with its '\0' (for
+ * DB_DOMAINS_AND; "{}" when none).  out's cap: DB_USER_DOMAINS_MAX. */
+#define DB_USER_DOMAINS_MAX	(16 << 20)	/* bytes of that list */
+int	db_user_domains(struct db *db, const char *const *patterns, size_t n,
+	    struct buf *out, char *err, size_t errlen);
 
 /* grant.c: makes role (a login role, created when missing) able to read
  * dmarcd's tables, or with ingest to write their rows too, now and in the

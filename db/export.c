@@ -40,6 +40,7 @@
 	" ON c.domain = r.domain AND c.report = r.id" \
 	" LEFT JOIN source_host h ON h.ip = c.source_ip" \
 	" WHERE ($1::text IS NULL OR r.domain = $1)" \
+	DB_DOMAINS_AND("r.domain", 4) \
 	" AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \
 	" AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)" \
 	" ORDER BY r.domain, r.id, c.ordinal"
@@ -442,7 +443,7 @@ db_export(struct db *db, const struct db_export_filter *f,
     enum db_export_format fmt, FILE *out, char *err, size_t errlen)
 {
 	struct agg_export	 x;
-	const char		*v[3];
+	const char		*v[4];
 	char			 since[40], until[40];
 	int			 rc;
 
@@ -456,10 +457,11 @@ db_export(struct db *db, const struct db_export_filter *f,
 	v[0] = f->domain;
 	v[1] = db_export_time_param(f->since, since, sizeof(since));
 	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	v[3] = f->domains;
 	buf_init(&x.b, EXPORT_BUF_CAP);
 	if (fmt == DB_EXPORT_CSV)
 		buf_adds(&x.b, csv_header);
-	rc = db_each_row(db, "export", EXPORT_QUERY, 3, v, agg_export_row, &x,
+	rc = db_each_row(db, "export", EXPORT_QUERY, 4, v, agg_export_row, &x,
 	    err, errlen);
 	if (rc == 0 && x.open && fmt == DB_EXPORT_JSON)
 		rc = agg_json_end(&x.b) == 0 ? 0 : DB_EPERM;

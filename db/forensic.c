@@ -52,6 +52,7 @@
 	" headers, headers_truncated, body, body_truncated, redacted" \
 	" FROM forensic" \
 	" WHERE ($1::text IS NULL OR domain = $1)" \
+	DB_DOMAINS_AND("domain", 4) \
 	" AND ($2::timestamptz IS NULL OR" \
 	"  coalesce(arrival, report_date, received) >= $2::timestamptz)" \
 	" AND ($3::timestamptz IS NULL OR" \
@@ -307,16 +308,17 @@ db_export_forensic(struct db *db, const struct db_export_filter *f,
     FILE *out, char *err, size_t errlen)
 {
 	struct forensic_export	 x;
-	const char		*v[3];
+	const char		*v[4];
 	char			 since[40], until[40];
 	int			 rc;
 
 	v[0] = f->domain;
 	v[1] = db_export_time_param(f->since, since, sizeof(since));
 	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	v[3] = f->domains;
 	buf_init(&x.b, FORENSIC_JSON_CAP);
 	x.out = out;
-	rc = db_each_row(db, "export", FORENSIC_SELECT, 3, v,
+	rc = db_each_row(db, "export", FORENSIC_SELECT, 4, v,
 	    forensic_export_row, &x, err, errlen);
 	buf_free(&x.b);
 	return rc;

@@ -25,19 +25,23 @@
 /* --- httpd/api.c ---------------------------------------------------------
  * Every filtered query takes the same text parameters (api_exec): $1
  * domain, $2 from, $3 to (dates, inclusive), $4 reporter, NULL when not
- * chosen; $5 ip, $6 limit, $7 offset, $8 id where the endpoint has them.
+ * chosen; $5 ip, $6 limit, $7 offset, $8 id where the endpoint has them;
+ * $9, $10 below; $11 the domains the user may see (DB_DOMAINS_AND: a
+ * text[], NULL for every domain), in every query that is not of one
+ * domain the API has checked already ($1 given).
  */
+#define Q_USER(col)	DB_DOMAINS_AND(col, 11)
 
 /* The filter of a rollup with a reporter column. */
 #define Q_ROLLUP_WHERE \
 	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
-	" $3::date AND ($4::text IS NULL OR reporter = $4)"
+	" $3::date AND ($4::text IS NULL OR reporter = $4)" Q_USER("domain")
 
 /* The same for the rollups without a reporter (dash_day ...): read only
  * when none is chosen; $4 unused. */
 #define Q_DAY_WHERE \
 	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
-	" $3::date AND $4::text IS NULL"
+	" $3::date AND $4::text IS NULL" Q_USER("domain")
 
 /* The rollups by alignment and disposition (dash_summary with a reporter,
  * else dash_day), by auth result (dash_auth, dash_auth_day) and by
@@ -69,7 +73,7 @@
 	" '')] END AS fail_header_from, ARRAY[r.domain] AS domains" \
 	" FROM report r JOIN record c ON c.domain = r.domain AND" \
 	" c.report = r.id WHERE ($1::text IS NULL OR r.domain = $1)" \
-	" AND coalesce(r.org_name, '') = $4 AND" \
+	Q_USER("r.domain") " AND coalesce(r.org_name, '') = $4 AND" \
 	" dmarcd_report_day(r.begin_time, r.end_time) BETWEEN" \
 	" $2::date AND $3::date"
 #define Q_IP_ROWS_DOMAIN \
@@ -77,41 +81,66 @@
 	" fail_reject, records, header_from, fail_header_from," \
 	" ARRAY[domain] AS domains FROM dash_ip WHERE domain = $1" \
 	" AND day BETWEEN $2::date AND $3::date"
+/* A user's domains (none chosen, $11 not NULL): dash_ip. */
+#define Q_IP_ROWS_USER \
+	"SELECT source_ip, messages, pass, fail_quarantine," \
+	" fail_reject, records, header_from, fail_header_from," \
+	" ARRAY[domain] AS domains FROM dash_ip WHERE domain =" \
+	" ANY ($11::text[]) AND day BETWEEN $2::date AND $3::date" \
+	" AND $1::text IS NULL"
 #define Q_IP_ROWS_ALL \
 	"SELECT source_ip, messages, pass, fail_quarantine," \
 	" fail_reject, records, header_from, fail_header_from, domains" \
 	" FROM dash_ip_all WHERE day BETWEEN $2::date AND $3::date" \
 	" AND $1::text IS NULL"
 
-/* GET /api/meta, no parameters.  domains: domain, first_day, last_day,
+/* Every domain the database holds anything of (reports, failure and TLS
+ * reports and their policy domains, quarantine, approved senders), from
+ * which a user's patterns are resolved (httpd_user_domains): a loose
+ * index scan of each table's primary key (domain first), one probe per
+ * domain.  Rows: domain. */
+#define Q_DOMAINS_OF(t) \
+	" SELECT d FROM (WITH RECURSIVE w(d) AS (SELECT min(domain) FROM " t \
+	" UNION ALL SELECT (SELECT min(domain) FROM " t " WHERE domain > w.d)" \
+	" FROM w WHERE w.d IS NOT NULL) SELECT d FROM w) x WHERE d IS NOT NULL"
+#define Q_KNOWN_DOMAINS \
+	Q_DOMAINS_OF("report") " UNION" Q_DOMAINS_OF("forensic") " UNION" \
+	Q_DOMAINS_OF("tlsrpt") " UNION" Q_DOMAINS_OF("tlsrpt_policy") \
+	" UNION" Q_DOMAINS_OF("quarantine") " UNION" \
+	Q_DOMAINS_OF("sender_rule")
+
+/* GET /api/meta, $11.  domains: domain, first_day, last_day,
  * messages.  reporters: reporter, last_day.  features (one row):
  * forensic, tlsrpt (the tables exist), today, quarantined (open). */
 #define Q_META_DOMAINS \
 	"SELECT domain, min(day)::text AS" \
 	" first_day, max(day)::text AS last_day, sum(messages)::bigint AS" \
-	" messages FROM dash_day GROUP BY domain ORDER BY domain" \
+	" messages FROM dash_day WHERE true" Q_USER("domain") \
+	" GROUP BY domain ORDER BY domain" \
 	" LIMIT 500"
 #define Q_META_REPORTERS \
 	"SELECT reporter, max(day)::text AS" \
-	" last_day FROM dash_reporter GROUP BY reporter ORDER BY reporter" \
+	" last_day FROM dash_reporter WHERE true" Q_USER("domain") \
+	" GROUP BY reporter ORDER BY reporter" \
 	" LIMIT 500"
 #define Q_META_FEATURES \
 	"SELECT to_regclass('forensic') IS" \
 	" NOT NULL AS forensic, to_regclass('tlsrpt') IS NOT NULL AS" \
 	" tlsrpt, current_date::text AS today, (SELECT count(*) FROM" \
-	" quarantine WHERE resolved IS NULL) AS quarantined"
+	" quarantine WHERE resolved IS NULL" Q_USER("domain") ") AS" \
+	" quarantined"
 /* forensic_domains, tlsrpt_domains: domain (a TLS report's policy
  * domain), first_day, last_day of its failure or TLS reports, by their
  * rollups' day: the empty state and "all time" of those pages, which
  * the aggregate reports' span does not give. */
 #define Q_META_FORENSIC \
 	"SELECT domain, min(day)::text AS" \
-	" first_day, max(day)::text AS last_day FROM forensic_daily GROUP BY" \
-	" domain ORDER BY domain LIMIT 500"
+	" first_day, max(day)::text AS last_day FROM forensic_daily WHERE" \
+	" true" Q_USER("domain") " GROUP BY domain ORDER BY domain LIMIT 500"
 #define Q_META_TLSRPT \
 	"SELECT domain, min(day)::text AS" \
-	" first_day, max(day)::text AS last_day FROM tlsrpt_daily GROUP BY" \
-	" domain ORDER BY domain LIMIT 500"
+	" first_day, max(day)::text AS last_day FROM tlsrpt_daily WHERE" \
+	" true" Q_USER("domain") " GROUP BY domain ORDER BY domain LIMIT 500"
 
 /* GET /api/overview, $1-$4; %s: Q_SUMMARY_*.  domains: domain,
  * messages, pass, spf_aligned, dkim_aligned (messages), records,
@@ -250,7 +279,9 @@
 	" service, service_type, asn, as_org, country," \
 	" extract(epoch FROM looked_up)::bigint AS looked_up," \
 	" extract(epoch FROM expires)::bigint AS expires FROM source_host" \
-	" WHERE ip = $5::inet"
+	" WHERE ip = $5::inet AND ($11::text[] IS NULL OR EXISTS (SELECT 1" \
+	" FROM record WHERE source_ip = $5::inet AND domain = ANY" \
+	" ($11::text[])))"
 
 /* GET /api/source, $1-$5 (record_source_ip).  summary: domain,
  * header_from, dkim_aligned, spf_aligned, disposition, messages,
@@ -264,7 +295,8 @@
 	" sum(c.count)::bigint AS messages, count(*)::bigint AS records" \
 	" FROM record c JOIN report r ON r.domain = c.domain AND r.id =" \
 	" c.report WHERE c.source_ip = $5::inet AND ($1::text IS NULL OR" \
-	" c.domain = $1) AND dmarcd_report_day(r.begin_time, r.end_time)" \
+	" c.domain = $1)" Q_USER("c.domain") " AND" \
+	" dmarcd_report_day(r.begin_time, r.end_time)" \
 	" BETWEEN $2::date AND $3::date AND ($4::text IS NULL OR" \
 	" coalesce(r.org_name, '') = $4) GROUP BY 1, 2, 3, 4, 5" \
 	" ORDER BY 6 DESC, 1, 2 LIMIT 500"
@@ -281,7 +313,8 @@
 	" c.reason_type, count(*) OVER () AS total FROM record c JOIN" \
 	" report r ON r.domain = c.domain AND r.id = c.report WHERE" \
 	" c.source_ip = $5::inet AND ($1::text IS NULL OR c.domain = $1)" \
-	" AND dmarcd_report_day(r.begin_time, r.end_time) BETWEEN" \
+	Q_USER("c.domain") " AND dmarcd_report_day(r.begin_time," \
+	" r.end_time) BETWEEN" \
 	" $2::date AND $3::date AND ($4::text IS NULL OR" \
 	" coalesce(r.org_name, '') = $4) ORDER BY r.end_time DESC, r.id" \
 	" DESC, c.ordinal LIMIT $6::int OFFSET $7::bigint"
@@ -314,7 +347,8 @@
 #define Q_REPORTS \
 	"SELECT" Q_REPORT_COLUMNS "," \
 	" count(*) OVER () AS total FROM report r WHERE ($1::text IS NULL" \
-	" OR r.domain = $1) AND dmarcd_report_day(r.begin_time," \
+	" OR r.domain = $1)" Q_USER("r.domain") " AND" \
+	" dmarcd_report_day(r.begin_time," \
 	" r.end_time) BETWEEN $2::date AND $3::date AND ($4::text IS NULL" \
 	" OR coalesce(r.org_name, '') = $4) AND ($5::inet IS NULL OR" \
 	" (r.domain, r.id) IN (SELECT domain, report FROM record WHERE" \
@@ -356,17 +390,18 @@
 	" $1 AND report = $2::bigint AND gz IS NOT NULL"
 
 /* GET /api/quarantine: $1 all ('t': resolved ones too), $2 limit,
- * $3 offset.  quarantine: domain, id, sha256 (hex), size, reason,
- * source, first_seen, last_seen (epoch), times_seen, resolved (epoch or
- * null), total. */
+ * $3 offset, $4 the user's domains (DB_DOMAINS_AND).  quarantine:
+ * domain, id, sha256 (hex), size, reason, source, first_seen, last_seen
+ * (epoch), times_seen, resolved (epoch or null), total. */
 #define Q_QUARANTINE_LIST \
 	"SELECT domain, id," \
 	" encode(sha256, 'hex') AS sha256, size, reason, source," \
 	" extract(epoch FROM first_seen)::bigint AS first_seen," \
 	" extract(epoch FROM last_seen)::bigint AS last_seen, times_seen," \
 	" extract(epoch FROM resolved)::bigint AS resolved," \
-	" count(*) OVER () AS total FROM quarantine WHERE $1::boolean OR" \
-	" resolved IS NULL ORDER BY last_seen DESC, id DESC LIMIT $2::int" \
+	" count(*) OVER () AS total FROM quarantine WHERE ($1::boolean OR" \
+	" resolved IS NULL)" DB_DOMAINS_AND("domain", 4) \
+	" ORDER BY last_seen DESC, id DESC LIMIT $2::int" \
 	" OFFSET $3::bigint"
 
 /* GET /api/quarantine/raw: $1 domain, $2 id; binary result: bytes. */
@@ -375,9 +410,10 @@
 	" $1 AND id = $2::bigint"
 
 /* --- httpd/api_reports.c ------------------------------------------------
- * Failure and TLS reports: $1 domain, $2 from, $3 to, $4 reporter as in
- * api.c; the day of a failure report is dmarcd_forensic_day(), of a TLS
- * report dmarcd_report_day() of its period, as their rollups'. */
+ * Failure and TLS reports: $1 domain, $2 from, $3 to, $4 reporter, $11
+ * the user's domains as in api.c; the day of a failure report is
+ * dmarcd_forensic_day(), of a TLS report dmarcd_report_day() of its
+ * period, as their rollups'. */
 
 #define Q_FORENSIC_DAY \
 	"dmarcd_forensic_day(arrival, report_date, received)"
@@ -401,7 +437,8 @@
 	"::bigint AS arrival, host(source_ip) AS source_ip, feedback_type," \
 	" auth_failure, original_mail_from, delivery_result, report_subject," \
 	" count(*) OVER () AS total FROM forensic WHERE" \
-	" ($1::text IS NULL OR domain = $1) AND " Q_FORENSIC_DAY \
+	" ($1::text IS NULL OR domain = $1)" Q_USER("domain") " AND " \
+	Q_FORENSIC_DAY \
 	" BETWEEN $2::date AND $3::date AND ($4::text IS NULL OR" \
 	" coalesce(reporter, '') = $4) AND ($5::text IS NULL OR" \
 	" source_ip = $5::inet) ORDER BY 4 DESC, id DESC" \
@@ -445,27 +482,37 @@
 	" FROM tlsrpt t JOIN tlsrpt_policy p ON p.report_domain = t.domain" \
 	" AND p.report = t.id JOIN tlsrpt_failure f ON f.domain = p.domain" \
 	" AND f.report = p.report AND f.policy = p.ordinal WHERE" \
-	" ($1::text IS NULL OR p.domain = $1) AND" \
+	" ($1::text IS NULL OR p.domain = $1)" Q_USER("p.domain") " AND" \
 	" dmarcd_report_day(t.begin_time, t.end_time) BETWEEN $2::date AND" \
 	" $3::date AND ($4::text IS NULL OR t.organization_name = $4)" \
 	" GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2, 3, 4 LIMIT 200"
-/* reports, $5 limit, $6 offset: domain, id, organization_name,
+/* reports, $6 limit, $7 offset: domain, id, organization_name,
  * report_id, begin, end (epoch), n_policies, successful, failed, total;
- * a report is a domain's when any of its policies is. */
+ * a report is a domain's when it is addressed to it or any of its
+ * policies is (Q_TLSRPT_SEEN). */
+#define Q_TLSRPT_SEEN(d) \
+	" (t.domain = " d " OR EXISTS (SELECT 1 FROM tlsrpt_policy p WHERE" \
+	" p.report_domain = t.domain AND p.report = t.id AND p.domain = " d \
+	"))"
 #define Q_TLSRPT_REPORTS \
 	"SELECT t.domain, t.id," \
 	" t.organization_name, t.report_id," \
 	" extract(epoch FROM t.begin_time)::bigint AS begin," \
 	" extract(epoch FROM t.end_time)::bigint AS end, t.n_policies," \
 	" t.successful, t.failed, count(*) OVER () AS total FROM tlsrpt t" \
-	" WHERE ($1::text IS NULL OR t.domain = $1 OR EXISTS (SELECT 1" \
-	" FROM tlsrpt_policy p WHERE p.report_domain = t.domain AND" \
-	" p.report = t.id AND p.domain = $1)) AND" \
-	" dmarcd_report_day(t.begin_time, t.end_time) BETWEEN $2::date AND" \
-	" $3::date AND ($4::text IS NULL OR t.organization_name = $4)" \
-	" ORDER BY t.begin_time DESC, t.id DESC LIMIT $5::int" \
-	" OFFSET $6::bigint"
+	" WHERE ($1::text IS NULL OR" Q_TLSRPT_SEEN("$1") ") AND" \
+	" ($11::text[] IS NULL OR" Q_TLSRPT_SEEN("ANY ($11::text[])") ")" \
+	" AND dmarcd_report_day(t.begin_time, t.end_time) BETWEEN" \
+	" $2::date AND $3::date AND ($4::text IS NULL OR" \
+	" t.organization_name = $4) ORDER BY t.begin_time DESC, t.id DESC" \
+	" LIMIT $6::int OFFSET $7::bigint"
 
+/* GET /api/tlsrpt/item: whether the user may see report $2 of $1: one
+ * row or none ($11 as above; $1 is the report's domain, which the user
+ * may not see when one of the report's policy domains is theirs). */
+#define Q_TLSRPT_ITEM_SEEN \
+	"SELECT 1 FROM tlsrpt t WHERE t.domain = $1 AND t.id = $2::bigint" \
+	" AND ($11::text[] IS NULL OR" Q_TLSRPT_SEEN("ANY ($11::text[])") ")"
 /* GET /api/tlsrpt/item: $1 domain, $2 id.  report (one row or none):
  * domain, id, organization_name, contact_info, report_id,
  * start_datetime, end_datetime, n_policies, successful, failed, source,
@@ -506,7 +553,8 @@
 #define Q_SUMMARY_REPORT_DAY \
 	"dmarcd_report_day(r.begin_time, r.end_time)"
 
-/* $1 prev_since, $2 since, $3 until, $4 domain or NULL.  Per domain and
+/* $1 prev_since, $2 since, $3 until, $4 domain or NULL, $5 the domains
+ * of summary --user (DB_DOMAINS_AND) or NULL.  Per domain and
  * period (current: true): domain, current, messages, pass, dkim, spf
  * (messages aligned), days with data. */
 #define Q_SUMMARY_TOTALS \
@@ -518,7 +566,7 @@
 	" coalesce(sum(messages) FILTER (WHERE spf_aligned), 0)," \
 	" count(DISTINCT day)" \
 	" FROM dash_day WHERE day >= $1::date AND day < $3::date" \
-	" AND ($4::text IS NULL OR domain = $4)" \
+	" AND ($4::text IS NULL OR domain = $4)" DB_DOMAINS_AND("domain", 5) \
 	" GROUP BY 1, 2 ORDER BY 1, 2"
 
 /* $1 domain, $2 window since, $3 until.  One row: messages, pass, dkim,
@@ -625,28 +673,32 @@
 	" ORDER BY cur DESC, name LIMIT " Q_STR(SUMMARY_MAX_REPORTERS)
 
 /* Quarantined messages of the period by domain ('' unknown); $1 since,
- * $2 until.  Rows: domain, count. */
+ * $2 until, $3 the user's domains or NULL.  Rows: domain, count. */
 #define Q_SUMMARY_QUARANTINE \
 	"SELECT domain, count(*) FROM quarantine" \
 	" WHERE first_seen >= $1::date AND first_seen < $2::date" \
+	DB_DOMAINS_AND("domain", 3) \
 	" GROUP BY 1 ORDER BY 1"
 
-/* No parameters.  One row: open quarantine rows, the last report's
- * arrival (epoch), whether the forensic and tlsrpt tables exist. */
+/* $1 the user's domains or NULL.  One row: open quarantine rows, the
+ * last report's arrival (epoch), whether the forensic and tlsrpt tables
+ * exist. */
 #define Q_SUMMARY_GLOBAL \
-	"SELECT (SELECT count(*) FROM quarantine WHERE resolved IS NULL)," \
-	" (SELECT extract(epoch FROM max(received))::bigint FROM report)," \
+	"SELECT (SELECT count(*) FROM quarantine WHERE resolved IS NULL" \
+	DB_DOMAINS_AND("domain", 1) ")," \
+	" (SELECT extract(epoch FROM max(received))::bigint FROM report" \
+	" WHERE true" DB_DOMAINS_AND("domain", 1) ")," \
 	" to_regclass('forensic') IS NOT NULL," \
 	" to_regclass('tlsrpt') IS NOT NULL"
 
 /* Failure or TLS reports of the period, by the day of their rollups, so
  * that the summary and the dashboard count the same reports.  $1 since,
- * $2 until, $3 domain (with the last %s).  %s: table, day expression
- * twice (Q_FORENSIC_DAY; Q_TLSRPT_REPORT_DAY), "" or Q_SUMMARY_AND_DOMAIN.
- * One row: count. */
+ * $2 until, $3 domain or NULL, $4 the user's domains or NULL.  %s: table,
+ * day expression twice (Q_FORENSIC_DAY; Q_TLSRPT_REPORT_DAY).  One row:
+ * count. */
 #define Q_TLSRPT_REPORT_DAY	"dmarcd_report_day(begin_time, end_time)"
-#define Q_SUMMARY_AND_DOMAIN	" AND domain = $3"
 #define Q_SUMMARY_REPORT_COUNT \
-	"SELECT count(*) FROM %s WHERE %s >= $1::date AND %s < $2::date%s"
+	"SELECT count(*) FROM %s WHERE %s >= $1::date AND %s < $2::date" \
+	" AND ($3::text IS NULL OR domain = $3)" DB_DOMAINS_AND("domain", 4)
 
 #endif

@@ -271,6 +271,7 @@ db_senders_load(struct db *db, const char *domain, struct sender_rules *rs,
 	" ON c.domain = r.domain AND c.report = r.id" \
 	" LEFT JOIN source_host h ON h.ip = c.source_ip" \
 	" WHERE ($1::text IS NULL OR r.domain = $1)" \
+	DB_DOMAINS_AND("r.domain", 4) \
 	" AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \
 	" AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)" \
 	" GROUP BY r.domain, c.source_ip, h.ip" \
@@ -498,7 +499,7 @@ db_senders_suggest(struct db *db, const struct db_export_filter *f,
     struct db_sender_suggestion **s_r, size_t *n_r, char *err, size_t errlen)
 {
 	struct suggest_ctx	 x;
-	const char		*v[3];
+	const char		*v[4];
 	char			 since[40], until[40];
 	size_t			 i, kept;
 	int			 rc;
@@ -511,8 +512,9 @@ db_senders_suggest(struct db *db, const struct db_export_filter *f,
 	v[0] = f->domain;
 	v[1] = db_export_time_param(f->since, since, sizeof(since));
 	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	v[3] = f->domains;
 	if (rc == 0)
-		rc = db_each_row(db, "senders suggest", SENDERS_SOURCES, 3, v,
+		rc = db_each_row(db, "senders suggest", SENDERS_SOURCES, 4, v,
 		    suggest_row, &x, err, errlen);
 	for (i = 0; i < x.ndoms; i++) {
 		free(x.doms[i].domain);

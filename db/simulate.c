@@ -25,7 +25,8 @@
 #define SIM_FILTER \
 	" WHERE ($1::text IS NULL OR r.domain = $1)" \
 	" AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \
-	" AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)"
+	" AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)" \
+	DB_DOMAINS_AND("r.domain", 4)
 
 #define SIM_POLICY_QUERY \
 	"SELECT DISTINCT ON (r.domain) r.domain, r.p, r.sp, r.np, r.pct," \
@@ -54,7 +55,8 @@
 
 /* Days of the reports' dmarcd_report_day: those the period overlaps. */
 #define SIM_DAYS_FILTER \
-	" WHERE ($1::text IS NULL OR s.domain = $1)" SIM_DAYS_FILTER_DAY
+	" WHERE ($1::text IS NULL OR s.domain = $1)" \
+	DB_DOMAINS_AND("s.domain", 4) SIM_DAYS_FILTER_DAY
 #define SIM_DAYS_FILTER_DAY \
 	" AND ($2::timestamptz IS NULL OR s.day >=" \
 	"  ($2::timestamptz AT TIME ZONE 'UTC')::date)" \
@@ -199,10 +201,10 @@ sim_row(void *ctx, const PGresult *res, char *err, size_t errlen)
 }
 
 /* The callbacks into x, and the filter's parameters into v: domain,
- * since, until (SIM_TIME_LEN bytes each). */
+ * since, until (SIM_TIME_LEN bytes each), domains. */
 static void
 sim_start(struct sim_ctx *x, const struct db_export_filter *f,
-    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, const char *v[3],
+    db_sim_policy_fn pfn, db_sim_row_fn fn, void *ctx, const char *v[4],
     char *since, char *until)
 {
 	memset(x, 0, sizeof(*x));
@@ -212,6 +214,7 @@ sim_start(struct sim_ctx *x, const struct db_export_filter *f,
 	v[0] = f->domain;
 	v[1] = db_export_time_param(f->since, since, SIM_TIME_LEN);
 	v[2] = db_export_time_param(f->until, until, SIM_TIME_LEN);
+	v[3] = f->domains;
 }
 
 enum { D_PROFILE, D_IP, D_COUNT, D_SERVICE, D_TYPE, D_PTR, D_VERIFIED };
@@ -454,13 +457,13 @@ db_simulate_days(struct db *db, const struct db_export_filter *f,
 {
 	struct sim_ctx	 x;
 	PGresult	*res = NULL;
-	const char	*v[3];
+	const char	*v[4];
 	char		 since[SIM_TIME_LEN], until[SIM_TIME_LEN];
 	size_t		 i, j;
 	int		 rc;
 
 	sim_start(&x, f, pfn, fn, ctx, v, since, until);
-	rc = db_each_row(db, "simulate: policies", SIM_DAYS_POLICY_QUERY, 3,
+	rc = db_each_row(db, "simulate: policies", SIM_DAYS_POLICY_QUERY, 4,
 	    v, policy_row, &x, err, errlen);
 	/* the period's sums are hashed in memory: on disk (the default
 	 * 4 MB) they took twice as long (30 days at 10M records: 14 MB,
@@ -469,7 +472,7 @@ db_simulate_days(struct db *db, const struct db_export_filter *f,
 		rc = db_exec(db, "SET work_mem = '" SIM_WORK_MEM "'", err,
 		    errlen);
 	if (rc == 0) {
-		res = PQexecParams(db->conn, SIM_DAYS_QUERY, 3, NULL, v, NULL,
+		res = PQexecParams(db->conn, SIM_DAYS_QUERY, 4, NULL, v, NULL,
 		    NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			rc = db_result_error(db, res, "simulate: the rollup",
@@ -520,16 +523,16 @@ db_simulate(struct db *db, const struct db_export_filter *f,
     size_t errlen)
 {
 	struct sim_ctx	 x;
-	const char	*v[3];
+	const char	*v[4];
 	char		 since[SIM_TIME_LEN], until[SIM_TIME_LEN];
 	size_t		 i;
 	int		 rc;
 
 	sim_start(&x, f, pfn, fn, ctx, v, since, until);
-	rc = db_each_row(db, "simulate: policies", SIM_POLICY_QUERY, 3, v,
+	rc = db_each_row(db, "simulate: policies", SIM_POLICY_QUERY, 4, v,
 	    policy_row, &x, err, errlen);
 	if (rc == 0)
-		rc = db_each_row(db, "simulate: records", SIM_ROWS_QUERY, 3,
+		rc = db_each_row(db, "simulate: records", SIM_ROWS_QUERY, 4,
 		    v, sim_row, &x, err, errlen);
 	for (i = 0; i < NARRAYS; i++)
 		free(x.v[i]);

@@ -28,6 +28,7 @@
 	"  FROM report r JOIN record c" \
 	"  ON c.domain = r.domain AND c.report = r.id" \
 	"  WHERE ($1::text IS NULL OR r.domain = $1)" \
+	DB_DOMAINS_AND("r.domain", 4) \
 	"  AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \
 	"  AND ($3::timestamptz IS NULL OR r.begin_time < $3::timestamptz)" \
 	"  GROUP BY c.source_ip) s" \
@@ -88,7 +89,7 @@ db_sources(struct db *db, const struct db_export_filter *f, db_source_fn fn,
     void *ctx, char *err, size_t errlen)
 {
 	struct sources_ctx	 x;
-	const char		*v[3];
+	const char		*v[4];
 	char			 since[40], until[40];
 	int			 rc;
 
@@ -98,7 +99,8 @@ db_sources(struct db *db, const struct db_export_filter *f, db_source_fn fn,
 	v[0] = f->domain;
 	v[1] = db_export_time_param(f->since, since, sizeof(since));
 	v[2] = db_export_time_param(f->until, until, sizeof(until));
-	rc = db_each_row(db, "sources", SOURCES_QUERY, 3, v, sources_row, &x,
+	v[3] = f->domains;
+	rc = db_each_row(db, "sources", SOURCES_QUERY, 4, v, sources_row, &x,
 	    err, errlen);
 	free(x.domains);
 	return rc;

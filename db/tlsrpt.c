@@ -286,6 +286,9 @@ db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
 	" WHERE ($1::text IS NULL OR t.domain = $1 OR EXISTS (SELECT 1" \
 	"  FROM tlsrpt_policy q WHERE q.report_domain = t.domain" \
 	"  AND q.report = t.id AND q.domain = $1))" \
+	" AND ($4::text[] IS NULL OR t.domain = ANY ($4::text[]) OR EXISTS" \
+	"  (SELECT 1 FROM tlsrpt_policy q WHERE q.report_domain = t.domain" \
+	"  AND q.report = t.id AND q.domain = ANY ($4::text[])))" \
 	" AND ($2::timestamptz IS NULL OR t.end_time >= $2::timestamptz)" \
 	" AND ($3::timestamptz IS NULL OR t.begin_time < $3::timestamptz)" \
 	" ORDER BY t.domain, t.id, p.ordinal, f.ordinal"
@@ -474,7 +477,7 @@ db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
     FILE *out, char *err, size_t errlen)
 {
 	struct tlsrpt_export	 e;
-	const char		*v[3];
+	const char		*v[4];
 	char			 since[40], until[40];
 	int			 rc;
 
@@ -482,9 +485,10 @@ db_export_tlsrpt(struct db *db, const struct db_export_filter *f,
 	v[0] = f->domain;
 	v[1] = db_export_time_param(f->since, since, sizeof(since));
 	v[2] = db_export_time_param(f->until, until, sizeof(until));
+	v[3] = f->domains;
 	buf_init(&e.b, TLSRPT_JSON_CAP);
 	e.out = out;
-	rc = db_each_row(db, "export", TLSRPT_SELECT, 3, v, tlsrpt_export_row,
+	rc = db_each_row(db, "export", TLSRPT_SELECT, 4, v, tlsrpt_export_row,
 	    &e, err, errlen);
 	buf_reset(&e.b);
 	if (rc == 0 && e.x.open && (tlsrpt_json(&e.b, e.x.source,

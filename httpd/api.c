@@ -352,7 +352,8 @@ api_exec(struct api_ctx *x, const char *sql, int n, const char *const *vals,
 	PGresult	*res;
 	char		 err[512];
 
-	static const Oid types[] = { 25, 25, 25, 25, 25, 25, 25, 25, 25, 25 };
+	static const Oid types[] = { 25, 25, 25, 25, 25, 25, 25, 25, 25, 25,
+	    25, 25 };
 
 	/* all text, so a parameter a query leaves unused is no error */
 	if ((size_t)n > nitems(types))
@@ -493,6 +494,20 @@ api_end(struct api_ctx *x, int rc)
 	return 0;
 }
 
+int
+api_exists(struct api_ctx *x, const char *sql, int n,
+    const char *const *vals)
+{
+	PGresult	*res;
+	int		 rc;
+
+	if ((res = api_exec(x, sql, n, vals, 0)) == NULL)
+		return -1;
+	rc = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}
+
 /* Runs one query and appends its rows under key; -1 when answered. */
 int
 api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
@@ -513,10 +528,6 @@ api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
 	return 0;
 }
 
-#define FILTER_VALS(x) \
-	{ (x)->domain, (x)->from, (x)->to, (x)->reporter, (x)->ip, \
-	  (x)->limit_s, (x)->offset_s, (x)->id_s, (x)->service, \
-	  (x)->service_type }
 
 /* The per-IP rows of the filter (Q_IP_ROWS_*): a reporter's records, one
  * domain's or every domain's rollup. */
@@ -527,6 +538,9 @@ api_ip_rows(const struct api_ctx *x)
 		return Q_IP_ROWS_REPORTER;
 	if (x->domain != NULL)
 		return Q_IP_ROWS_DOMAIN;
+	/* dash_ip_all is every domain's: a user's are summed from dash_ip */
+	if (x->domains != NULL)
+		return Q_IP_ROWS_USER;
 	return Q_IP_ROWS_ALL;
 }
 
@@ -539,6 +553,7 @@ api_ip_rows(const struct api_ctx *x)
 static int
 api_meta(struct api_ctx *x)
 {
+	const char	*vals[] = API_VALS(x);
 	struct buf	*b = &x->reply->body;
 	int		 rc;
 
@@ -549,14 +564,16 @@ api_meta(struct api_ctx *x)
 	rc |= json_key(b, "csrf", false);
 	rc |= json_str(b, x->h->csrf);
 	if (rc != 0 ||
-	    api_add_query(x, "domains", Q_META_DOMAINS, 0, NULL, false) != 0 ||
-	    api_add_query(x, "reporters", Q_META_REPORTERS, 0, NULL,
+	    api_add_query(x, "domains", Q_META_DOMAINS, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "forensic_domains", Q_META_FORENSIC, 0, NULL,
+	    api_add_query(x, "reporters", Q_META_REPORTERS, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "tlsrpt_domains", Q_META_TLSRPT, 0, NULL,
+	    api_add_query(x, "forensic_domains", Q_META_FORENSIC, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "features", Q_META_FEATURES, 0, NULL, true) != 0)
+	    api_add_query(x, "tlsrpt_domains", Q_META_TLSRPT, API_NV, vals,
+	    false) != 0 ||
+	    api_add_query(x, "features", Q_META_FEATURES, API_NV, vals,
+	    true) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -565,15 +582,15 @@ api_meta(struct api_ctx *x)
 static int
 api_overview(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 	char		 sql[2048];
 
 	snprintf(sql, sizeof(sql), Q_OVERVIEW_DOMAINS, SUMMARY_TABLE(x));
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "domains", sql, 4, vals, false) != 0)
+	    api_add_query(x, "domains", sql, API_NV, vals, false) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), Q_OVERVIEW_DAYS, SUMMARY_TABLE(x));
-	if (api_add_query(x, "days", sql, 4, vals, false) != 0)
+	if (api_add_query(x, "days", sql, API_NV, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -589,25 +606,25 @@ api_overview(struct api_ctx *x)
 static int
 api_alignment(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 	char		 sql[4096];
 
 	snprintf(sql, sizeof(sql), Q_ALIGNMENT_DAYS, AUTH_TABLE(x));
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "days", sql, 4, vals, false) != 0)
+	    api_add_query(x, "days", sql, API_NV, vals, false) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), Q_ALIGNMENT_SERIES, SUMMARY_TABLE(x));
-	if (api_add_query(x, "alignment", sql, 4, vals, false) != 0)
+	if (api_add_query(x, "alignment", sql, API_NV, vals, false) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), Q_ALIGNMENT_REASONS, REASON_TABLE(x));
-	if (api_add_query(x, "reasons", sql, 4, vals, false) != 0)
+	if (api_add_query(x, "reasons", sql, API_NV, vals, false) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), Q_ALIGNMENT_FAILING, api_ip_rows(x),
 	    api_ip_rows(x));
-	if (api_add_query(x, "failing_sources", sql, 4, vals, false) != 0)
+	if (api_add_query(x, "failing_sources", sql, API_NV, vals, false) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), Q_ALIGNMENT_SELECTORS, AUTH_TABLE(x));
-	if (api_add_query(x, "selectors", sql, 4, vals, false) != 0)
+	if (api_add_query(x, "selectors", sql, API_NV, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -624,7 +641,7 @@ api_sources(struct api_ctx *x)
 		{ "service", "service" }, { "type", "service_type" },
 		{ "ptr", "ptr" }, { "asn", "asn" }, { "country", "country" },
 	};
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 	char		 order[64], sql[4096];
 
 	if (api_order_by(x, sorts, nitems(sorts), order, sizeof(order)) != 0)
@@ -632,7 +649,7 @@ api_sources(struct api_ctx *x)
 	snprintf(sql, sizeof(sql), Q_SOURCES, api_ip_rows(x), order,
 	    api_ip_rows(x), order);
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "sources", sql, 10, vals, false) != 0)
+	    api_add_query(x, "sources", sql, API_NV, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -641,12 +658,12 @@ api_sources(struct api_ctx *x)
 static int
 api_services(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 	char		 sql[2048];
 
 	snprintf(sql, sizeof(sql), Q_SERVICES, api_ip_rows(x));
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "services", sql, 4, vals, false) != 0)
+	    api_add_query(x, "services", sql, API_NV, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -656,17 +673,17 @@ api_services(struct api_ctx *x)
 static int
 api_source(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 
 	if (x->ip == NULL) {
 		api_error(x->reply, 400, "ip: required");
 		return -1;
 	}
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "host", Q_SOURCE_HOST, 5, vals, true) != 0 ||
-	    api_add_query(x, "summary", Q_SOURCE_SUMMARY, 5, vals,
+	    api_add_query(x, "host", Q_SOURCE_HOST, API_NV, vals, true) != 0 ||
+	    api_add_query(x, "summary", Q_SOURCE_SUMMARY, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "records", Q_SOURCE_RECORDS, 7, vals,
+	    api_add_query(x, "records", Q_SOURCE_RECORDS, API_NV, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -799,10 +816,11 @@ api_senders(struct api_ctx *x)
 static int
 api_reporters(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "reporters", Q_REPORTERS, 4, vals, false) != 0)
+	    api_add_query(x, "reporters", Q_REPORTERS, API_NV, vals,
+	    false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -812,10 +830,10 @@ api_reporters(struct api_ctx *x)
 static int
 api_reports(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "reports", Q_REPORTS, 7, vals, false) != 0)
+	    api_add_query(x, "reports", Q_REPORTS, API_NV, vals, false) != 0)
 		return -1;
 	return api_end(x, 0);
 }
@@ -824,7 +842,7 @@ api_reports(struct api_ctx *x)
 static int
 api_report(struct api_ctx *x)
 {
-	const char	*vals[] = FILTER_VALS(x);
+	const char	*vals[] = API_VALS(x);
 	struct buf	*b = &x->reply->body;
 	int		 rc;
 
@@ -836,10 +854,10 @@ api_report(struct api_ctx *x)
 	rc |= json_key(b, "id", true);
 	rc |= buf_adds(b, x->id_s);
 	if (rc != 0 ||
-	    api_add_query(x, "document", Q_REPORT_DOCUMENT, 8, vals,
+	    api_add_query(x, "document", Q_REPORT_DOCUMENT, API_NV, vals,
 	    true) != 0 ||
-	    api_add_query(x, "report", Q_REPORT, 8, vals, true) != 0 ||
-	    api_add_query(x, "records", Q_REPORT_RECORDS, 8, vals,
+	    api_add_query(x, "report", Q_REPORT, API_NV, vals, true) != 0 ||
+	    api_add_query(x, "records", Q_REPORT_RECORDS, API_NV, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -907,12 +925,12 @@ static int
 api_quarantine(struct api_ctx *x)
 {
 	const char	*vals[] = { x->all ? "t" : "f", x->limit_s,
-			    x->offset_s };
+			    x->offset_s, x->domains };
 	struct buf	*b = &x->reply->body;
 
 	if (buf_adds(b, "{") != 0 || json_key(b, "all", true) != 0 ||
 	    buf_adds(b, x->all ? "true" : "false") != 0 ||
-	    api_add_query(x, "quarantine", Q_QUARANTINE_LIST, 3, vals,
+	    api_add_query(x, "quarantine", Q_QUARANTINE_LIST, 4, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -930,6 +948,11 @@ api_quarantine_raw(struct api_ctx *x)
 
 	if (x->id == 0) {
 		api_error(x->reply, 400, "id: required");
+		return -1;
+	}
+	/* a message of no known domain is nobody's but an admin's */
+	if (x->domain == NULL && x->domains != NULL) {
+		api_error(x->reply, 404, "no such quarantined message");
 		return -1;
 	}
 	if ((res = api_exec(x, Q_QUARANTINE_RAW, 2, vals, 1)) == NULL)
@@ -965,6 +988,7 @@ api_simulate(struct api_ctx *x)
 	strftime(until, sizeof(until), "%Y-%m-%d", &tm);
 	memset(&q, 0, sizeof(q));
 	q.domain = x->domain;
+	q.domains = x->domains;
 	q.since = x->from;
 	q.until = until;
 	q.p = x->p;
@@ -998,8 +1022,8 @@ api_simulate(struct api_ctx *x)
  * are read-only: the edit opens a connection of its own.
  */
 static void
-api_senders_edit(struct httpd *h, const struct api_param *params,
-    size_t n, struct httpd_reply *reply)
+api_senders_edit(struct httpd *h, const struct httpd_user *user,
+    const struct api_param *params, size_t n, struct httpd_reply *reply)
 {
 	struct db_sender_rule	 r;
 	struct db		*db = NULL;
@@ -1049,6 +1073,10 @@ api_senders_edit(struct httpd *h, const struct api_param *params,
 	/* as every domain is stored (the reports' and the CLI's) */
 	snprintf(dom, sizeof(dom), "%s", domain);
 	str_domain_norm(dom);
+	if (!httpd_user_sees(user, dom)) {
+		api_error(reply, 404, "no such domain");
+		return;
+	}
 	if (rule == NULL || sender_rule_parse(rule, &kind, value,
 	    sizeof(value), err, sizeof(err)) != 0) {
 		snprintf(msg, sizeof(msg), "rule: %s", rule == NULL ?
@@ -1144,38 +1172,70 @@ api_handle_post(struct httpd *h, const char *path,
 		    "/api/meta, from this origin");
 		return;
 	}
-	api_senders_edit(h, params, nparams, reply);
+	api_senders_edit(h, user, params, nparams, reply);
 }
 
 static const struct api_endpoint {
 	const char	*path;
 	unsigned	 params;
 	int		(*fn)(struct api_ctx *);
+	/* the endpoint decides whether a user sees its domain parameter */
+	bool		 own_check;
 } api_endpoints[] = {
-	{ "meta", 0, api_meta },
-	{ "overview", P_FILTER, api_overview },
-	{ "alignment", P_FILTER, api_alignment },
-	{ "sources", P_FILTER | P_PAGE | P_SORT | P_SERVICE, api_sources },
-	{ "services", P_FILTER, api_services },
-	{ "simulate", P_DOMAIN | P_PERIOD | P_POLICY, api_simulate },
-	{ "source", P_FILTER | P_IP | P_PAGE, api_source },
-	{ "reporters", P_FILTER, api_reporters },
-	{ "senders", P_DOMAIN | P_PERIOD, api_senders },
-	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports },
-	{ "report", P_DOMAIN | P_ID | P_PAGE, api_report },
-	{ "report/document", P_DOMAIN | P_ID, api_report_document },
-	{ "quarantine", P_ALL | P_PAGE, api_quarantine },
-	{ "quarantine/raw", P_DOMAIN | P_ID, api_quarantine_raw },
+	{ "meta", 0, api_meta, false },
+	{ "overview", P_FILTER, api_overview, false },
+	{ "alignment", P_FILTER, api_alignment, false },
+	{ "sources", P_FILTER | P_PAGE | P_SORT | P_SERVICE, api_sources,
+	    false },
+	{ "services", P_FILTER, api_services, false },
+	{ "simulate", P_DOMAIN | P_PERIOD | P_POLICY, api_simulate, false },
+	{ "source", P_FILTER | P_IP | P_PAGE, api_source, false },
+	{ "reporters", P_FILTER, api_reporters, false },
+	{ "senders", P_DOMAIN | P_PERIOD, api_senders, false },
+	{ "reports", P_FILTER | P_IP | P_PAGE, api_reports, false },
+	{ "report", P_DOMAIN | P_ID | P_PAGE, api_report, false },
+	{ "report/document", P_DOMAIN | P_ID, api_report_document, false },
+	{ "quarantine", P_ALL | P_PAGE, api_quarantine, false },
+	{ "quarantine/raw", P_DOMAIN | P_ID, api_quarantine_raw, false },
 	/* api_reports.c */
-	{ "forensic", P_FILTER | P_IP | P_PAGE, api_forensic },
-	{ "forensic/item", P_DOMAIN | P_ID, api_forensic_item },
-	{ "tlsrpt", P_FILTER | P_PAGE, api_tlsrpt },
-	{ "tlsrpt/item", P_DOMAIN | P_ID, api_tlsrpt_item },
+	{ "forensic", P_FILTER | P_IP | P_PAGE, api_forensic, false },
+	{ "forensic/item", P_DOMAIN | P_ID, api_forensic_item, false },
+	{ "tlsrpt", P_FILTER | P_PAGE, api_tlsrpt, false },
+	/* a TLS report is also its policy domains' */
+	{ "tlsrpt/item", P_DOMAIN | P_ID, api_tlsrpt_item, true },
 };
+
+/* A user with a domain list: the domains of it the database holds into
+ * x->domains, and the one asked for checked (404 when not theirs: as one
+ * that does not exist).  0, or -1 when answered. */
+static int
+api_user_domains(struct api_ctx *x, const struct httpd_user *user,
+    bool own_check)
+{
+	char	domain[API_TEXT_MAX + 1], err[512];
+	int	rc;
+
+	if (user == NULL || user->domains == NULL)
+		return 0;
+	if (x->domain != NULL && !own_check) {
+		snprintf(domain, sizeof(domain), "%s", x->domain);
+		str_domain_norm(domain);
+		if (!httpd_user_sees(user, domain)) {
+			api_error(x->reply, 404, "no such domain");
+			return -1;
+		}
+	}
+	buf_init(&x->domains_buf, DB_USER_DOMAINS_MAX);
+	if ((rc = db_user_domains(x->db, (const char *const *)user->domains,
+	    user->ndomains, &x->domains_buf, err, sizeof(err))) != 0)
+		return api_db_error(x, rc, err);
+	x->domains = x->domains_buf.data;
+	return 0;
+}
 
 void
 api_handle(struct httpd *h, const char *path, const struct api_param *params,
-    size_t nparams, struct httpd_reply *reply)
+    size_t nparams, const struct httpd_user *user, struct httpd_reply *reply)
 {
 	const struct api_endpoint	*e = NULL;
 	struct api_ctx			 x;
@@ -1201,6 +1261,8 @@ api_handle(struct httpd *h, const char *path, const struct api_param *params,
 		api_error(reply, 503, "database unavailable");
 		return;
 	}
-	e->fn(&x);
+	if (api_user_domains(&x, user, e->own_check) == 0)
+		e->fn(&x);
 	httpd_pool_put(&h->pool, x.db);
+	buf_free(&x.domains_buf);
 }

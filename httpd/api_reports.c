@@ -16,14 +16,14 @@
 int
 api_forensic(struct api_ctx *x)
 {
-	const char	*vals[] = { x->domain, x->from, x->to, x->reporter,
-			    x->ip, x->limit_s, x->offset_s };
+	const char	*vals[] = API_VALS(x);
 
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "days", Q_FORENSIC_DAYS, 4, vals, false) != 0 ||
-	    api_add_query(x, "sources", Q_FORENSIC_SOURCES, 4, vals,
+	    api_add_query(x, "days", Q_FORENSIC_DAYS, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "reports", Q_FORENSIC_REPORTS, 7, vals,
+	    api_add_query(x, "sources", Q_FORENSIC_SOURCES, API_NV, vals,
+	    false) != 0 ||
+	    api_add_query(x, "reports", Q_FORENSIC_REPORTS, API_NV, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -46,16 +46,15 @@ api_forensic_item(struct api_ctx *x)
 int
 api_tlsrpt(struct api_ctx *x)
 {
-	const char	*vals[] = { x->domain, x->from, x->to, x->reporter,
-			    x->limit_s, x->offset_s };
+	const char	*vals[] = API_VALS(x);
 
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "days", Q_TLSRPT_DAYS, 4, vals, false) != 0 ||
-	    api_add_query(x, "domains", Q_TLSRPT_DOMAINS, 4, vals,
+	    api_add_query(x, "days", Q_TLSRPT_DAYS, API_NV, vals, false) != 0 ||
+	    api_add_query(x, "domains", Q_TLSRPT_DOMAINS, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "failures", Q_TLSRPT_FAILURES, 4, vals,
+	    api_add_query(x, "failures", Q_TLSRPT_FAILURES, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "reports", Q_TLSRPT_REPORTS, 6, vals,
+	    api_add_query(x, "reports", Q_TLSRPT_REPORTS, API_NV, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);
@@ -66,13 +65,27 @@ api_tlsrpt(struct api_ctx *x)
 int
 api_tlsrpt_item(struct api_ctx *x)
 {
-	const char	*vals[] = { x->domain, x->id_s };
+	const char	*vals[API_NV] = { x->domain, x->id_s };
+	int		 rc;
 
+	vals[API_NV - 1] = x->domains;
+	/* a user sees a report addressed to one of their domains, or with
+	 * a policy of one */
+	if (x->domains != NULL && x->domain != NULL) {
+		rc = api_exists(x, Q_TLSRPT_ITEM_SEEN, API_NV, vals);
+		if (rc == -1)
+			return -1;
+		if (rc == 0) {
+			api_error(x->reply, 404, "no such domain");
+			return -1;
+		}
+	}
 	if (api_begin(x) != 0 ||
-	    api_add_query(x, "report", Q_TLSRPT_ITEM, 2, vals, true) != 0 ||
-	    api_add_query(x, "policies", Q_TLSRPT_POLICIES, 2, vals,
+	    api_add_query(x, "report", Q_TLSRPT_ITEM, API_NV, vals,
+	    true) != 0 ||
+	    api_add_query(x, "policies", Q_TLSRPT_POLICIES, API_NV, vals,
 	    false) != 0 ||
-	    api_add_query(x, "failures", Q_TLSRPT_ITEM_FAILURES, 2, vals,
+	    api_add_query(x, "failures", Q_TLSRPT_ITEM_FAILURES, API_NV, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);

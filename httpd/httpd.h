@@ -26,6 +26,7 @@
 #define HTTPD_GZIP_MIN		1024	/* smaller bodies go uncompressed */
 #define HTTPD_USERS_MAX		64	/* users in the users file */
 #define HTTPD_USERS_FILE_MAX	(64 * 1024)	/* bytes of the users file */
+#define HTTPD_USER_DOMAINS_MAX	256	/* domain patterns of one user */
 #define HTTPD_STATEMENT_TIMEOUT	"15s"	/* of one API query */
 
 /* The policy simulator behind /api/simulate (src/simulation.c, given by
@@ -34,6 +35,8 @@
  * full too) with err. */
 struct httpd_sim_query {
 	const char	*domain;		/* NULL: every domain */
+	const char	*domains;		/* and only these (a text[]
+						 * literal); NULL: no limit */
 	const char	*since, *until;		/* as dmarcd export takes */
 	const char	*p, *sp, *np, *adkim, *aspf, *testing; /* NULL: as
 						 * published */
@@ -80,6 +83,10 @@ struct httpd_user {
 	char		*name;
 	char		*hash;		/* crypt(3) hash */
 	bool		 senders;	/* may edit approved senders */
+	/* the domain patterns the user may see (domain_pattern_ok); NULL:
+	 * every domain (no list in the users file, or "*") */
+	char		**domains;
+	size_t		 ndomains;
 };
 
 /* The connection pool: one read-only connection per worker thread. */
@@ -167,7 +174,15 @@ int	httpd_gzip(const void *data, size_t len, struct buf *out);
 int	httpd_gunzip(const void *data, size_t len, struct buf *out);
 
 /* auth.c */
-/* Reads the users file (refused when others may read it). */
+/* Reads a users file of "name:hash[:rights[:domains]]" lines (refused
+ * when others may read it) into users[0..max); *n_r: how many. */
+int	httpd_users_load(const char *path, struct httpd_user *users,
+	    size_t max, size_t *n_r, char *err, size_t errlen);
+void	httpd_users_free(struct httpd_user *users, size_t n);
+void	httpd_user_free_domains(struct httpd_user *u);
+/* Whether u (NULL: no users file) may see domain (as stored). */
+bool	httpd_user_sees(const struct httpd_user *u, const char *domain);
+/* httpd_users_load of cfg.users_file into h. */
 int	httpd_auth_load(struct httpd *h, char *err, size_t errlen);
 void	httpd_auth_free(struct httpd *h);
 /* The user when name/password match (crypt_r, constant-time compare),
@@ -207,10 +222,12 @@ struct api_param {
 #define API_PARAMS_MAX	16
 
 /* Answers GET /api/<path> with params into reply (status 200, 400, 404,
- * 503 with a JSON {"error": ...} body). */
+ * 503 with a JSON {"error": ...} body), for user (NULL: no users file):
+ * only what is of the domains the user may see (a domain they may not is
+ * 404, as one that does not exist). */
 void	api_handle(struct httpd *h, const char *path,
 	    const struct api_param *params, size_t nparams,
-	    struct httpd_reply *reply);
+	    const struct httpd_user *user, struct httpd_reply *reply);
 /* Answers POST /api/<path>: the approved-sender edits (POST /api/senders),
  * for user (NULL: no users file, no edits); csrf_ok: the request carried
  * the token of /api/meta and came from this origin. */
@@ -229,6 +246,10 @@ struct api_ctx {
 	struct httpd_reply	*reply;
 	const char		*domain, *reporter, *ip, *sort, *order;
 	const char		*service, *service_type;	/* "": none */
+	/* the domains the user may see, a text[] literal (in domains_buf);
+	 * NULL: every domain.  $11 of every filtered query. */
+	const char		*domains;
+	struct buf		 domains_buf;
 	char			 from[16], to[16];
 	char			 limit_s[24], offset_s[24], id_s[24];
 	int64_t			 limit, offset, id;
@@ -237,6 +258,14 @@ struct api_ctx {
 	const char		*p, *sp, *np, *adkim, *aspf, *testing;
 	int			 pct;
 };
+
+/* The parameters of every filtered query, as db/queries.h numbers them
+ * ($1 ...); each query is sent all of them. */
+#define API_VALS(x) \
+	{ (x)->domain, (x)->from, (x)->to, (x)->reporter, (x)->ip, \
+	  (x)->limit_s, (x)->offset_s, (x)->id_s, (x)->service, \
+	  (x)->service_type, (x)->domains }
+#define API_NV	11
 
 /* Opens the response object with the filter as applied. */
 int	api_begin(struct api_ctx *x);
@@ -247,6 +276,11 @@ int	api_end(struct api_ctx *x, int rc);
  * error. */
 int	api_add_query(struct api_ctx *x, const char *key, const char *sql,
 	    int n, const char *const *vals, bool one);
+
+/* Runs a query: 1 when it has a row, 0 when none, -1 when answered with
+ * an error. */
+int	api_exists(struct api_ctx *x, const char *sql, int n,
+	    const char *const *vals);
 
 /* api_reports.c: failure and TLS reports */
 int	api_forensic(struct api_ctx *x);

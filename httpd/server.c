@@ -399,7 +399,7 @@ httpd_api(struct httpd *h, struct MHD_Connection *c, const char *method,
 		api_handle_post(h, url + 5, args.p, args.n, who,
 		    httpd_csrf_ok(h, c), &reply);
 	else
-		api_handle(h, url + 5, args.p, args.n, &reply);
+		api_handle(h, url + 5, args.p, args.n, who, &reply);
 	ret = httpd_send_reply(h, c, &reply);
 	buf_free(&reply.body);
 	log_debug("%s %s %u", method, url, reply.status);
@@ -480,6 +480,11 @@ httpd_route(void *cls, struct MHD_Connection *c, const char *url,
 		return httpd_probe(h, c, true);
 	if (!httpd_authorized(h, c, &ret, &who))
 		return ret;
+	/* the server's counters are every domain's */
+	if (strcmp(url, "/metrics") == 0 && who != NULL &&
+	    who->domains != NULL)
+		return httpd_send_text(h, c, MHD_HTTP_FORBIDDEN, "the metrics "
+		    "are every domain's: for a user who sees every domain\n");
 	if (strcmp(url, "/metrics") == 0)
 		return httpd_probe(h, c, false);
 	if (strncmp(url, "/api/", 5) == 0)

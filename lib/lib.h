@@ -98,6 +98,12 @@ size_t	utf8_len(const unsigned char *s, size_t n);
 /* A domain name as stored: lower case, without the root's final dot; NULL
  * is left alone. */
 void	str_domain_norm(char *s);
+/* A pattern of the domains a user may see (http_users): a domain, "*.D"
+ * (every subdomain of D, at any depth, not D itself) or "*" (every
+ * domain); as stored (str_domain_norm).  domain_pattern_match compares a
+ * stored domain with one. */
+bool	domain_pattern_ok(const char *pattern);
+bool	domain_pattern_match(const char *pattern, const char *domain);
 /* strtoll on a trimmed decimal string; 0 on success, -1 if not a whole
  * number in [min, max]. */
 int	parse_int64(const char *s, int64_t min, int64_t max, int64_t *v_r);

@@ -115,6 +115,43 @@ str_domain_norm(char *s)
 		s[n - 1] = '\0';
 }
 
+bool
+domain_pattern_ok(const char *p)
+{
+	const unsigned char	*c;
+	size_t			 n = strlen(p);
+
+	if (strcmp(p, "*") == 0)
+		return true;
+	if (p[0] == '*' && p[1] == '.')
+		p += 2, n -= 2;
+	if (n == 0 || n > 253 || p[0] == '.' || p[n - 1] == '.' ||
+	    strstr(p, "..") != NULL)
+		return false;
+	/* what a stored domain may be: no white space, no wildcard left,
+	 * nothing str_domain_norm would change */
+	for (c = (const unsigned char *)p; *c != '\0'; c++)
+		if (*c <= 0x20 || *c == 0x7f || *c == '*' || *c == ',' ||
+		    *c == ':' || (*c >= 'A' && *c <= 'Z'))
+			return false;
+	return true;
+}
+
+bool
+domain_pattern_match(const char *p, const char *domain)
+{
+	size_t	pn, dn;
+
+	if (strcmp(p, "*") == 0)
+		return true;
+	if (p[0] != '*')
+		return strcmp(p, domain) == 0;
+	/* "*.d": a name ending in ".d", longer than it */
+	pn = strlen(p + 1);
+	dn = strlen(domain);
+	return dn > pn && strcmp(domain + dn - pn, p + 1) == 0;
+}
+
 size_t
 utf8_len(const unsigned char *s, size_t n)
 {

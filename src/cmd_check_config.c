@@ -51,6 +51,19 @@ cmd_check_config(int argc, char **argv)
 		cmd_env_free(&env);
 		return EXIT_CONFIG;
 	}
+	/* the users file serve, summary --user and export --user read */
+	if (env.conf.http_users != NULL && *env.conf.http_users != '\0') {
+		struct httpd_user	users[HTTPD_USERS_MAX];
+		size_t			n;
+
+		if (httpd_users_load(env.conf.http_users, users,
+		    nitems(users), &n, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: http_users: %s\n", name, err);
+			cmd_env_free(&env);
+			return EXIT_CONFIG;
+		}
+		httpd_users_free(users, n);
+	}
 	if (lmtp_metrics_check(env.conf.lmtp_metrics_listen, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "%s: lmtp_metrics_listen: %s\n", name, err);

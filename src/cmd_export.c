@@ -1,7 +1,8 @@
 /*
  * cmd_export.c - `dmarcd export [--type aggregate|forensic|tlsrpt|all]
- * [--format json|csv] [--domain D] [--since T] [--until T]`: stored
- * reports, streamed to stdout.  Failure and TLS reports are JSON only, in
+ * [--format json|csv] [--domain D] [--since T] [--until T] [--user NAME]`:
+ * stored reports (only the domains of the users file's NAME), streamed
+ * to stdout.  Failure and TLS reports are JSON only, in
  * their `dmarcd parse` lines.
  */
 #include "config.h"
@@ -20,7 +21,7 @@ export_usage(void)
 {
 	fprintf(stderr, "usage: dmarcd export [-f FILE] [--db URL] "
 	    "[--type aggregate|forensic|tlsrpt|all] [--format json|csv] "
-	    "[--domain D] [--since T] [--until T]\n");
+	    "[--domain D] [--since T] [--until T] [--user NAME]\n");
 }
 
 /* n digits at *p; advances past them. */
@@ -126,12 +127,15 @@ cmd_export(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "type", required_argument, NULL, 't' },
+		{ "user", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_env		 env;
 	struct db_export_filter	 filter;
 	enum db_export_format	 fmt = DB_EXPORT_JSON;
 	struct db		*db = NULL;
+	struct buf		 ub;
+	const char		*user = NULL;
 	char			 err[1024];
 	int			 ch, rc;
 	bool			 agg = true, arf = false, tls = false;
@@ -155,6 +159,9 @@ cmd_export(int argc, char **argv)
 			if ((rc = export_filter_opt("export", &filter, ch,
 			    optarg)) != 0)
 				return rc;
+			break;
+		case 'U':
+			user = optarg;
 			break;
 		case 't':
 			agg = strcmp(optarg, "aggregate") == 0 ||
@@ -190,7 +197,15 @@ cmd_export(int argc, char **argv)
 		cmd_env_free(&env);
 		return rc;
 	}
-	rc = 0;
+	buf_init(&ub, DB_USER_DOMAINS_MAX);
+	rc = user != NULL ? cmd_user_domains(&env, db, "export", user,
+	    filter.domain, &ub, &filter.domains) : 0;
+	if (rc != 0) {
+		buf_free(&ub);
+		db_close(&db);
+		cmd_env_free(&env);
+		return rc;
+	}
 	if (agg)
 		rc = db_export(db, &filter, fmt, stdout, err, sizeof(err));
 	if (rc == 0 && arf)
@@ -200,6 +215,7 @@ cmd_export(int argc, char **argv)
 		rc = db_export_tlsrpt(db, &filter, stdout, err, sizeof(err));
 	if (rc != 0)
 		log_warnx("%s", err);
+	buf_free(&ub);
 	db_close(&db);
 	cmd_env_free(&env);
 	return rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;

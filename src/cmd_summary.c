@@ -1,8 +1,8 @@
 /*
  * cmd_summary.c - `dmarcd summary [--period Nd | --since DATE --until DATE]
- * [--domain D] [--to ADDR] [--send] [--format mime|text|html]`: the
- * summary of a period, printed as a MIME message or mailed through
- * sendmail.
+ * [--domain D] [--user NAME] [--to ADDR] [--send] [--format mime|text|html]`:
+ * the summary of a period (of the domains the users file's NAME sees),
+ * printed as a MIME message or mailed through sendmail.
  */
 #include "config.h"
 
@@ -34,7 +34,7 @@ summary_usage(void)
 {
 	fprintf(stderr, "usage: dmarcd summary [-f FILE] [--db URL] "
 	    "[--period Nd | --since YYYY-MM-DD --until YYYY-MM-DD]\n"
-	    "       [--domain D] [--to ADDR] [--send] "
+	    "       [--domain D] [--user NAME] [--to ADDR] [--send] "
 	    "[--format mime|text|html]\n");
 }
 
@@ -89,6 +89,7 @@ cmd_summary(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "domain", required_argument, NULL, 'd' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "send", no_argument, NULL, 'S' },
 		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
@@ -101,6 +102,8 @@ cmd_summary(int argc, char **argv)
 	struct db		*db = NULL;
 	enum summary_format	 fmt = FORMAT_MIME;
 	const char		*period = NULL, *since = NULL, *until = NULL;
+	const char		*user = NULL;
+	struct buf		 ub;
 	char			 err[1024], from[300];
 	bool			 send = false;
 	int			 ch, rc;
@@ -121,6 +124,9 @@ cmd_summary(int argc, char **argv)
 			break;
 		case 'd':
 			o.domain = optarg;
+			break;
+		case 'U':
+			user = optarg;
 			break;
 		case 'S':
 			send = true;
@@ -196,6 +202,14 @@ cmd_summary(int argc, char **argv)
 		cmd_env_free(&env);
 		return rc;
 	}
+	buf_init(&ub, DB_USER_DOMAINS_MAX);
+	if (user != NULL && (rc = cmd_user_domains(&env, db, "summary", user,
+	    o.domain, &ub, &o.domains)) != 0) {
+		buf_free(&ub);
+		db_close(&db);
+		cmd_env_free(&env);
+		return rc;
+	}
 	rc = summary_collect(db, &o, &s, err, sizeof(err));
 	if (rc == 0 && env.conf.http_public_url != NULL &&
 	    *env.conf.http_public_url != '\0')
@@ -203,6 +217,7 @@ cmd_summary(int argc, char **argv)
 	db_close(&db);
 	if (rc != 0) {
 		log_warnx("%s", err);
+		buf_free(&ub);
 		cmd_env_free(&env);
 		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
@@ -210,6 +225,7 @@ cmd_summary(int argc, char **argv)
 	rc = summary_output(s, &m, fmt, send);
 	g_mime_shutdown();
 	summary_free(&s);
+	buf_free(&ub);
 	cmd_env_free(&env);
 	return rc;
 }

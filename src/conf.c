@@ -170,7 +170,8 @@ static const struct conf_entry conf_table[] = {
 	{ "http_tls_key", S(http_tls_key, NULL), "serve", "tls-key", "FILE",
 	  "TLS private key (PEM; not readable by others)", false },
 	{ "http_users", S(http_users, NULL), "serve", "users", "FILE",
-	  "users file, name:crypt-hash lines (not readable by others)",
+	  "users file, name:crypt-hash[:senders[:domains]] lines (not "
+	  "readable by others)",
 	  false },
 	{ "http_public_url", S(http_public_url, NULL), NOOPT("summary"),
 	  "the dashboard's address as its users reach it (https://...); "

@@ -39,6 +39,16 @@ int	cmd_bad_value(const char *cmd, const char *opt, const char *v,
 struct db_export_filter;
 int	export_filter_opt(const char *cmd, struct db_export_filter *f,
 	    int ch, const char *arg);
+/* cmd_user.c: --user NAME of summary and export: the domains the user
+ * of http_users sees (a text[] literal in out) into *domains_r, NULL
+ * when every domain; domain (--domain, or NULL) must be one of them.
+ * EXIT_OK, or the exit status after a message. */
+struct cmd_env;
+struct db;
+struct buf;
+int	cmd_user_domains(const struct cmd_env *env, struct db *db,
+	    const char *cmd, const char *name, const char *domain,
+	    struct buf *out, const char **domains_r);
 /* cmd_sources.c */
 int	cmd_sources(int argc, char **argv);
 /* cmd_simulate.c */

@@ -532,6 +532,7 @@ simulation_api(struct db *db, const struct httpd_sim_query *q,
 
 	memset(&f, 0, sizeof(f));
 	f.domain = q->domain;
+	f.domains = q->domains;
 	f.since = q->since;
 	f.until = q->until;
 	o.p = q->p;

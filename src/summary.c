@@ -127,7 +127,7 @@ summary_totals(struct summary_q *q, struct summary *s)
 	struct summary_counts	*c;
 	PGresult		*res;
 	char			 prev[16], since[16], until[16];
-	const char		*p[4], *name;
+	const char		*p[5], *name;
 	int			 rc, i, n;
 
 	summary_date(s->prev_since, prev, sizeof(prev));
@@ -137,7 +137,8 @@ summary_totals(struct summary_q *q, struct summary *s)
 	p[1] = since;
 	p[2] = until;
 	p[3] = s->only_domain;
-	if ((rc = summary_query(q, "summary totals", Q_SUMMARY_TOTALS, 4, p,
+	p[4] = s->only_domains;
+	if ((rc = summary_query(q, "summary totals", Q_SUMMARY_TOTALS, 5, p,
 	    &res)) != 0)
 		return rc;
 	n = PQntuples(res);
@@ -516,6 +517,7 @@ summary_steps(struct db *db, struct summary *s, char *err, size_t errlen)
 	snprintf(until, sizeof(until), "%lld", (long long)s->until);
 	memset(&f, 0, sizeof(f));
 	f.domain = s->only_domain;
+	f.domains = s->only_domains;
 	f.since = since;
 	f.until = until;
 	memset(&o, 0, sizeof(o));
@@ -564,15 +566,16 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 		Q_FORENSIC_DAY, Q_TLSRPT_REPORT_DAY
 	};
 	PGresult	*res;
-	const char	*p[2] = { since, until };
-	const char	*cp[3] = { since, until, s->only_domain };
+	const char	*p[3] = { since, until, s->only_domains };
+	const char	*cp[4] = { since, until, s->only_domain,
+			    s->only_domains };
 	char		 sql[512];
 	bool		 exists[2];
 	size_t		 i, j;
 	int		 rc;
 
 	if ((rc = summary_query(q, "summary quarantine",
-	    Q_SUMMARY_QUARANTINE, 2, p, &res)) != 0)
+	    Q_SUMMARY_QUARANTINE, 3, p, &res)) != 0)
 		return rc;
 	for (i = 0; i < (size_t)PQntuples(res); i++) {
 		const char	*dom = PQgetvalue(res, i, 0);
@@ -588,8 +591,8 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 	}
 	PQclear(res);
 
-	if ((rc = summary_query(q, "summary status", Q_SUMMARY_GLOBAL, 0, NULL,
-	    &res)) != 0)
+	if ((rc = summary_query(q, "summary status", Q_SUMMARY_GLOBAL, 1,
+	    &s->only_domains, &res)) != 0)
 		return rc;
 	s->quarantine_open = col_u64(res, 0, 0);
 	s->last_received = (time_t)col_u64(res, 0, 1);
@@ -603,10 +606,9 @@ summary_global(struct summary_q *q, struct summary *s, const char *since,
 			continue;
 		/* fixed strings only */
 		snprintf(sql, sizeof(sql), Q_SUMMARY_REPORT_COUNT, tables[i],
-		    days[i], days[i], s->only_domain != NULL ?
-		    Q_SUMMARY_AND_DOMAIN : "");
-		if ((rc = summary_query(q, "summary report counts", sql,
-		    s->only_domain != NULL ? 3 : 2, cp, &res)) != 0)
+		    days[i], days[i]);
+		if ((rc = summary_query(q, "summary report counts", sql, 4, cp,
+		    &res)) != 0)
 			return rc;
 		if (i == 0)
 			s->forensic = (int64_t)col_u64(res, 0, 0);
@@ -642,6 +644,7 @@ summary_collect(struct db *db, const struct summary_opts *o,
 	s->days = (unsigned)((o->until - o->since) / DAY);
 	s->prev_since = o->since - (o->until - o->since);
 	s->only_domain = o->domain;
+	s->only_domains = o->domains;
 	s->generated = time(NULL);
 	summary_date(s->prev_since, prev, sizeof(prev));
 	summary_date(s->since, since, sizeof(since));

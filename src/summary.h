@@ -33,6 +33,9 @@ struct summary_opts {
 	time_t		 since;		/* UTC midnight, included */
 	time_t		 until;		/* UTC midnight, excluded */
 	const char	*domain;	/* NULL: every domain with data */
+	/* and only these, a text[] literal (summary --user); NULL: no
+	 * limit */
+	const char	*domains;
 };
 
 /* Messages of one period, from the daily rollups. */
@@ -118,10 +121,12 @@ struct summary {
 	unsigned		 days;
 	time_t			 generated;
 	const char		*only_domain;
+	const char		*only_domains;	/* text[] literal or NULL */
 	struct summary_domain	*domains;
 	size_t			 n_domains;
 	uint64_t		 quarantined;	/* first seen in the period */
-	uint64_t		 quarantine_open;	/* unresolved, any time */
+	uint64_t		 quarantine_open;	/* unresolved, any time
+						 * (of only_domains) */
 	int64_t			 forensic;	/* -1: table absent */
 	int64_t			 tlsrpt;	/* -1: table absent */
 	time_t			 last_received;	/* 0: nothing ever */

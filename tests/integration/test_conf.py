@@ -180,18 +180,29 @@ for setting, option, values in (
            "--%s %s and %s = %s agree" % (option, v, setting, v),
            fres.rc, cres.rc, fres.err[-200:], cres.err[-200:])
 
-# check-config refuses what serve refuses at start
+# check-config refuses what serve refuses at start, and reads the users
+# file (not the TLS files)
+USERS_OK = os.path.join(tmp, "users")
+USERS_BAD = os.path.join(tmp, "users.bad")
+for path, line in ((USERS_OK, "u:$6$salt$%s\n" % ("a" * 86)),
+                   (USERS_BAD, "u:$6$salt$%s::Not A Domain\n" % ("a" * 86))):
+    with open(path, "w") as f:
+        f.write(line)
+    os.chmod(path, 0o600)
 for text, want, name in (
+        ("http_users = %s\n" % USERS_BAD, 78, "a users file with a bad "
+         "domain pattern"),
         ("http_listen = 0.0.0.0:80\n", 78, "public address without TLS"),
         ("http_listen = [::]:8443\nhttp_tls_cert = /c.pem\n", 78,
          "a certificate without a key"),
         ("http_listen = nonsense\n", 78, "no port"),
         ("http_listen = 0.0.0.0:443\nhttp_tls_cert = /c.pem\n"
-         "http_tls_key = /k.pem\nhttp_users = /u\n", 0,
+         "http_tls_key = /k.pem\nhttp_users = %s\n" % USERS_OK, 0,
          "public with TLS and users"),
         ("http_listen = 127.0.0.1:80\n", 0, "loopback")):
     res = run([exe, "check-config", "-f", conf(text)])
-    ok(res.rc == want and (want == 0 or b"serve:" in res.err),
+    ok(res.rc == want and (want == 0 or b"serve:" in res.err or
+                           b"http_users: " in res.err),
        "check-config: %s -> %d" % (name, want), res.rc, res.err[-300:])
 res = run([exe, "serve", "-f", conf("http_listen = 0.0.0.0:80\n"), "--db",
            "postgresql:///nowhere?host=/nonexistent"], timeout=20)

@@ -124,6 +124,31 @@ test_util(void)
 	    "parse_int64: overflow refused");
 }
 
+/* The users file's domain patterns (http_users). */
+static void
+test_domain_pattern(void)
+{
+	ok(domain_pattern_ok("example.com") && domain_pattern_ok("*") &&
+	    domain_pattern_ok("*.example.com"), "domain_pattern_ok: forms");
+	ok(!domain_pattern_ok("") && !domain_pattern_ok("*.") &&
+	    !domain_pattern_ok("a.*.com") && !domain_pattern_ok("Example.com")
+	    && !domain_pattern_ok("a..com") && !domain_pattern_ok("a.com.") &&
+	    !domain_pattern_ok("**.com") && !domain_pattern_ok("a b") &&
+	    !domain_pattern_ok("a,b"), "domain_pattern_ok: refused");
+	ok(domain_pattern_match("example.com", "example.com") &&
+	    !domain_pattern_match("example.com", "mail.example.com") &&
+	    !domain_pattern_match("example.com", "example.co"),
+	    "domain_pattern_match: a domain is itself only");
+	ok(domain_pattern_match("*.example.com", "mail.example.com") &&
+	    domain_pattern_match("*.example.com", "a.b.example.com") &&
+	    !domain_pattern_match("*.example.com", "example.com") &&
+	    !domain_pattern_match("*.example.com", "badexample.com") &&
+	    !domain_pattern_match("*.example.com", ".example.com"),
+	    "domain_pattern_match: *.D is D's subdomains");
+	ok(domain_pattern_match("*", "anything.example"),
+	    "domain_pattern_match: * is every domain");
+}
+
 /* buf_wrap: --help's columns and the summary's paragraphs. */
 static void
 test_wrap(void)
@@ -204,5 +229,6 @@ main(void)
 	test_utf8();
 	test_spool();
 	test_util();
+	test_domain_pattern();
 	return done_testing();
 }
