@@ -58,6 +58,9 @@ struct parse {
 	size_t		 nsvcs, svccap;
 	struct dom	*doms;
 	size_t		 ndoms, domcap;
+	bool		 refused;	/* the last service line was: its
+					 * stanza's lines are not the one
+					 * before's */
 };
 
 static void *
@@ -172,7 +175,8 @@ finish_stanza(struct parse *p)
 {
 	struct pending	*sp;
 
-	if (p->nsvcs == 0)
+	/* after a refused service line the last stanza is finished */
+	if (p->nsvcs == 0 || p->refused)
 		return;
 	sp = &p->svcs[p->nsvcs - 1];
 	if (sp->svc.type == NULL)
@@ -189,6 +193,7 @@ start_stanza(struct parse *p, unsigned line, const char *name, size_t len)
 	size_t		 i;
 
 	finish_stanza(p);
+	p->refused = true;
 	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
 		len--;
 	if (len == 0) {
@@ -226,6 +231,7 @@ start_stanza(struct parse *p, unsigned line, const char *name, size_t len)
 	sp->svc.name[len] = '\0';
 	sp->line = line;
 	sp->first = p->ndoms;
+	p->refused = false;
 }
 
 static void
@@ -287,6 +293,8 @@ parse_line(struct parse *p, unsigned line, const char *s, size_t len)
 		start_stanza(p, line, s, end - s);
 		return;
 	}
+	if (p->refused)
+		return;		/* blamed on its service line */
 	if (p->nsvcs == 0) {
 		perr_word(p, line, "before any service line:", w, wl);
 		return;

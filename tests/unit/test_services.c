@@ -154,6 +154,28 @@ main(void)
 	    catalogue_match(cat, SVC_SPF, "fine.example.com") == NULL,
 	    "a refused file changes nothing");
 
+	/* the lines of a refused service line are not the stanza before's:
+	 * not its second type, not its domain listed twice */
+	errs = parse_errs(cat, "service One\n"	/* 1 */
+	    "type esp\n"				/* 2 */
+	    "ptr one.example.com\n"		/* 3 */
+	    "service one\n"			/* 4 */
+	    "type crm\n"				/* 5 */
+	    "ptr one.example.com\n"		/* 6 */
+	    "service Two\n"			/* 7 */
+	    "spf two.example.com\n", &rc);	/* 8 */
+	ok(rc == -1 && strstr(errs, "user.conf:4: service one: already "
+	    "defined at line 1") != NULL, "a service defined twice, in "
+	    "another case: refused");
+	ok(strstr(errs, "user.conf:5") == NULL &&
+	    strstr(errs, "user.conf:6") == NULL &&
+	    strstr(errs, "user.conf:1:") == NULL,
+	    "its lines are not blamed on the stanza before");
+	ok(strstr(errs, "user.conf:7: service Two: no type") != NULL &&
+	    strstr(errs, "user.conf:8") == NULL, "the next stanza checked");
+	diag("%s", errs);
+	free(errs);
+
 	/* caps: a long line, a long name, a NUL, too many errors */
 	big = malloc(SVC_LINE_MAX + 64);
 	strcpy(big, "service X\ntype esp\nptr ");
