@@ -128,10 +128,12 @@ int
 db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
     char *err, size_t errlen)
 {
-	const char	*keys[] = { "dbname", "client_encoding", "options",
+	/* connect_timeout before dbname: the URL's own overrides it */
+	const char	*keys[] = { "connect_timeout", "dbname",
+			    "client_encoding", "options",
 			    "fallback_application_name", NULL };
-	const char	*vals[] = { NULL, "UTF8", "-c TimeZone=UTC",
-			    "dmarcd", NULL };
+	const char	*vals[] = { DB_CONNECT_TIMEOUT, NULL, "UTF8",
+			    "-c TimeZone=UTC", "dmarcd", NULL };
 	char		 conninfo[1024], clean[400], *perr = NULL;
 	PQconninfoOption *opts;
 	struct db	*db;
@@ -143,7 +145,7 @@ db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
 		if ((rc = db_cluster_start(cfg, conninfo, sizeof(conninfo),
 		    err, errlen)) != 0)
 			return rc;
-		vals[0] = conninfo;
+		vals[1] = conninfo;
 	} else {
 		if ((opts = PQconninfoParse(cfg->url, &perr)) == NULL) {
 			snprintf(err, errlen, "database URL: %s",
@@ -152,7 +154,7 @@ db_open(const struct db_config *cfg, bool migrate, struct db **db_r,
 			return DB_EPERM;
 		}
 		PQconninfoFree(opts);
-		vals[0] = cfg->url;
+		vals[1] = cfg->url;
 	}
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -39,6 +39,9 @@ struct message_sink;
 #define DB_EFULL	(-4)	/* a cap of the data: db_senders_add */
 
 #define DB_NAME		"dmarcd"	/* database of the embedded cluster */
+/* seconds a connection may take to open, unless the URL says
+ * (connect_timeout): libpq's default waits as long as TCP does */
+#define DB_CONNECT_TIMEOUT	"10"
 /* the embedded cluster's user (as root) and shared_buffers by default */
 #define DB_CLUSTER_USER		"dmarcd"
 #define DB_SHARED_BUFFERS	"32MB"

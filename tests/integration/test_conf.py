@@ -209,6 +209,26 @@ res = run([exe, "serve", "-f", conf("http_listen = 0.0.0.0:80\n"), "--db",
 ok(res.rc == 78 and b"refusing to listen on 0.0.0.0" in res.err,
    "serve refuses it too, with the same words", res.rc, res.err[-300:])
 
+# A database that accepts the connection and never answers (a hung server,
+# a firewall's half-open port): the connection gives up after
+# DB_CONNECT_TIMEOUT (10 s), or the URL's own connect_timeout, as a
+# temporary failure, instead of waiting as long as TCP would.
+mute = socket.socket()
+mute.bind(("127.0.0.1", 0))
+mute.listen(8)
+for url, want in (("postgresql://u@127.0.0.1:%d/db" % mute.getsockname()[1],
+                   10),
+                  ("postgresql://u@127.0.0.1:%d/db?connect_timeout=2" %
+                   mute.getsockname()[1], 2)):
+    t = time.time()
+    res = run([exe, "export", "-f", empty, "--db", url], timeout=60)
+    took = time.time() - t
+    ok(res.rc == 75 and b"timeout" in res.err and
+       want - 1 <= took < want + 5, "a database that never answers: exit 75 "
+       "after ~%d s (%s)" % (want, "the URL's" if want == 2 else "default"),
+       res.rc, took, res.err[-300:])
+mute.close()
+
 # export: bad values get our message naming the option, before any database
 for args, opt in ((["--since", "garbage"], b"--since"),
                   (["--until", "2024-13"], b"--until"),
