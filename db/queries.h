@@ -390,7 +390,7 @@
 	" $1 AND report = $2::bigint AND gz IS NOT NULL"
 
 /* GET /api/quarantine: $1 all ('t': resolved ones too), $2 limit,
- * $3 offset, $4 the user's domains (DB_DOMAINS_AND).  quarantine:
+ * $3 offset, $11 the user's domains (DB_DOMAINS_AND).  quarantine:
  * domain, id, sha256 (hex), size, reason, source, first_seen, last_seen
  * (epoch), times_seen, resolved (epoch or null), total. */
 #define Q_QUARANTINE_LIST \
@@ -400,7 +400,7 @@
 	" extract(epoch FROM last_seen)::bigint AS last_seen, times_seen," \
 	" extract(epoch FROM resolved)::bigint AS resolved," \
 	" count(*) OVER () AS total FROM quarantine WHERE ($1::boolean OR" \
-	" resolved IS NULL)" DB_DOMAINS_AND("domain", 4) \
+	" resolved IS NULL)" Q_USER("domain") \
 	" ORDER BY last_seen DESC, id DESC LIMIT $2::int" \
 	" OFFSET $3::bigint"
 

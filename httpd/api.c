@@ -352,10 +352,13 @@ api_exec(struct api_ctx *x, const char *sql, int n, const char *const *vals,
 	PGresult	*res;
 	char		 err[512];
 
+	/* all text, so a parameter a query leaves unused is no error; $11,
+	 * the user's domains, a text[] as it is: sent as text, its cast
+	 * would parse it for each row (array_in is not immutable, so the
+	 * planner cannot fold it) */
 	static const Oid types[] = { 25, 25, 25, 25, 25, 25, 25, 25, 25, 25,
-	    25, 25 };
+	    1009 };
 
-	/* all text, so a parameter a query leaves unused is no error */
 	if ((size_t)n > nitems(types))
 		fatalx("api_exec: %d parameters", n);
 	res = PQexecParams(x->db->conn, sql, n, types, vals, NULL, NULL,
@@ -527,7 +530,6 @@ api_add_query(struct api_ctx *x, const char *key, const char *sql, int n,
 	}
 	return 0;
 }
-
 
 /* The per-IP rows of the filter (Q_IP_ROWS_*): a reporter's records, one
  * domain's or every domain's rollup. */
@@ -924,13 +926,14 @@ api_report_document(struct api_ctx *x)
 static int
 api_quarantine(struct api_ctx *x)
 {
-	const char	*vals[] = { x->all ? "t" : "f", x->limit_s,
-			    x->offset_s, x->domains };
+	const char	*vals[API_NV] = { x->all ? "t" : "f", x->limit_s,
+			    x->offset_s };
 	struct buf	*b = &x->reply->body;
 
+	vals[API_NV - 1] = x->domains;
 	if (buf_adds(b, "{") != 0 || json_key(b, "all", true) != 0 ||
 	    buf_adds(b, x->all ? "true" : "false") != 0 ||
-	    api_add_query(x, "quarantine", Q_QUARANTINE_LIST, 4, vals,
+	    api_add_query(x, "quarantine", Q_QUARANTINE_LIST, API_NV, vals,
 	    false) != 0)
 		return -1;
 	return api_end(x, 0);

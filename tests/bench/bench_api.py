@@ -4,18 +4,26 @@ million) records loaded directly with generate_series into report, record
 and (through dmarcd_rollup_set, the store's own) the rollups, then every API call the
 pages make, timed: p50/p95/max in ms.  Figures, not pass/fail.
 
+--users also times every call through a users file (issue 15, item 4):
+as "admin" (every domain) and as "half", limited to 25 of the 50 domains
+(d0.example ... d24.example: resolved each request), both with
+basic authentication (sha512-crypt at its fewest rounds, so the hash costs
+little beside the query), beside each other.
+
 --keep DIR keeps the cluster in DIR: the first run loads it, later runs
 with the same DIR and RECORDS start it (serve migrates it, as an upgrade
 would) and only time the calls; psql -h DIR -U postgres dmarcd reaches it
 between runs (start it with pg_ctl -D DIR/data, as nobody when root).
 
-usage: bench_api.py DMARCD [RECORDS] [--keep DIR]"""
+usage: bench_api.py DMARCD [RECORDS] [--keep DIR] [--users]"""
+import base64
 import json
 import os
 import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
@@ -27,6 +35,9 @@ if "--keep" in args:
     i = args.index("--keep")
     KEEP = args[i + 1]
     del args[i:i + 2]
+USERS = "--users" in args
+if USERS:
+    args.remove("--users")
 D = args[0] if args else os.environ.get("DMARCD")
 N = int(args[1] if len(args) > 1 else
         os.environ.get("BENCH_RECORDS", "10000000"))
@@ -181,33 +192,69 @@ CALLS = [
     ("report detail", "/api/report?domain=d1.example&id=1&limit=500"),
     ("quarantine", "/api/quarantine"),
 ]
+
+
+def timed(path, auth=None):
+    """(sorted times in ms, body size) of RUNS calls, or (None, why)."""
+    times = []
+    size = 0
+    for _ in range(RUNS):
+        req = urllib.request.Request(dash.base + path)
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(
+                auth.encode()).decode())
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(req) as r:
+                body = r.read()
+        except urllib.error.HTTPError as e:
+            return None, "HTTP %d %s after %d runs" % (e.code, e.read()[:200],
+                                                      len(times))
+        times.append((time.perf_counter() - t) * 1000)
+        size = len(body)
+    json.loads(body)
+    times.sort()
+    return times, size
+
+
+def p95(times):
+    return times[int(0.95 * (len(times) - 1))]
+
+
 print("# %-26s %8s %8s %8s %8s" % ("call", "p50 ms", "p95 ms", "max ms",
                                    "bytes"))
 worst = 0
 for name, path in CALLS:
-    times = []
-    size = 0
-    failed = None
-    for _ in range(RUNS):
-        t = time.perf_counter()
-        try:
-            with urllib.request.urlopen(dash.base + path) as r:
-                body = r.read()
-        except urllib.error.HTTPError as e:
-            failed = "HTTP %d %s" % (e.code, e.read()[:200])
-            break
-        times.append((time.perf_counter() - t) * 1000)
-        size = len(body)
-    if failed:
-        print("# %-26s failed after %d runs: %s" % (name, len(times),
-                                                   failed))
+    times, size = timed(path)
+    if times is None:
+        print("# %-26s failed: %s" % (name, size))
         continue
-    json.loads(body)
-    times.sort()
-    p95 = times[int(0.95 * (len(times) - 1))]
-    worst = max(worst, p95)
+    worst = max(worst, p95(times))
     print("# %-26s %8.1f %8.1f %8.1f %8d" % (name, times[len(times) // 2],
-                                           p95, times[-1], size))
+                                           p95(times), times[-1], size))
+if USERS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import crypt
+        h = crypt.crypt("pw", "$6$rounds=1000$benchsalt$")
+    users = os.path.join(pg.dir, "bench-users")
+    with open(users, "w") as f:
+        f.write("admin:%s\nhalf:%s::%s\n" % (h, h, ",".join(
+            "d%d.example" % i for i in range(25))))
+    os.chmod(users, 0o600)
+    dash.stop()
+    dash.serve(["--users", users])
+    print("# through the users file: admin (every domain) beside half "
+          "(25 of 50 domains)")
+    print("# %-26s %8s %8s %8s %8s" % ("call", "admin p50", "p95",
+                                       "half p50", "p95"))
+    for name, path in CALLS:
+        row = []
+        for who in ("admin", "half"):
+            times, size = timed(path, who + ":pw")
+            row += ([times[len(times) // 2], p95(times)] if times else
+                    [float("nan")] * 2)
+        print("# %-26s %8.1f %8.1f %8.1f %8.1f" % tuple([name] + row))
 plan = pg.psql("dmarcd", "EXPLAIN SELECT domain, sum(messages) FROM "
                "dash_day WHERE day BETWEEN '%s' AND '%s' GROUP BY domain"
                % (ago(29), today))
