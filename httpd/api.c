@@ -550,8 +550,39 @@ api_ip_rows(const struct api_ctx *x)
 #define SUMMARY_TABLE(x) \
 	((x)->reporter != NULL ? Q_SUMMARY_REPORTER : Q_SUMMARY_DAY)
 
+/* The user of the request as the pages show it: {"name", "senders",
+ * "domains": their patterns, null for every domain}; null without a
+ * users file. */
+static int
+api_user_json(struct buf *b, const struct httpd_user *u)
+{
+	size_t	i;
+	int	rc;
+
+	if (u == NULL)
+		return buf_adds(b, "null");
+	rc = buf_addc(b, '{');
+	rc |= json_key(b, "name", true);
+	rc |= json_str(b, u->name);
+	rc |= json_key(b, "senders", false);
+	rc |= buf_adds(b, u->senders ? "true" : "false");
+	rc |= json_key(b, "domains", false);
+	if (u->domains == NULL)
+		rc |= buf_adds(b, "null");
+	else {
+		rc |= buf_addc(b, '[');
+		for (i = 0; i < u->ndomains; i++) {
+			if (i > 0)
+				rc |= buf_addc(b, ',');
+			rc |= json_str(b, u->domains[i]);
+		}
+		rc |= buf_addc(b, ']');
+	}
+	return rc | buf_addc(b, '}');
+}
+
 /* GET /api/meta: domains, reporters, the span of the data (aggregate,
- * failure and TLS reports), features. */
+ * failure and TLS reports), features, the user. */
 static int
 api_meta(struct api_ctx *x)
 {
@@ -565,6 +596,8 @@ api_meta(struct api_ctx *x)
 	/* what an approved-sender edit must carry (X-Dmarcd-CSRF) */
 	rc |= json_key(b, "csrf", false);
 	rc |= json_str(b, x->h->csrf);
+	rc |= json_key(b, "user", false);
+	rc |= api_user_json(b, x->user);
 	if (rc != 0 ||
 	    api_add_query(x, "domains", Q_META_DOMAINS, API_NV, vals,
 	    false) != 0 ||
@@ -1257,6 +1290,7 @@ api_handle(struct httpd *h, const char *path, const struct api_param *params,
 	memset(&x, 0, sizeof(x));
 	x.h = h;
 	x.reply = reply;
+	x.user = user;
 	if (api_parse_params(&x, e->params, params, nparams) != 0)
 		return;
 	if ((x.db = httpd_pool_get(&h->pool, err, sizeof(err))) == NULL) {

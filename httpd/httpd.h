@@ -244,6 +244,7 @@ struct api_ctx {
 	struct httpd		*h;
 	struct db		*db;
 	struct httpd_reply	*reply;
+	const struct httpd_user	*user;		/* NULL: no users file */
 	const char		*domain, *reporter, *ip, *sort, *order;
 	const char		*service, *service_type;	/* "": none */
 	/* the domains the user may see, a text[] literal (in domains_buf);

@@ -356,7 +356,7 @@ async function pageOverview(q) {
     t.messages += r.messages; t.pass += r.pass; t.spf += r.spf_aligned;
     t.dkim += r.dkim_aligned; t.reports += r.reports;
   }
-  const out = [el('h1', {}, 'Overview', el('span', { class: 'sub' }, q.get('domain') || 'all domains'))];
+  const out = [el('h1', {}, 'Overview', el('span', { class: 'sub' }, q.get('domain') || allDomains()))];
   if (t.messages === 0) return out.concat(emptyState(q, 'aggregate reports', 'The latest aggregate report covers'));
   const rl = reportsLink(q);
   out.push(el('div', { class: 'cards' },
@@ -1095,10 +1095,20 @@ const PAGES = {
 
 /* ---- the shell ---------------------------------------------------------- */
 
+/* A user limited to some domains (the users file) sees theirs only: say so. */
+function limitedUser() {
+  return !!(META && META.user && META.user.domains);
+}
+
+function allDomains() {
+  return limitedUser() ? 'all your domains' : 'all domains';
+}
+
 function fillFilters(q) {
   const dom = document.getElementById('f-domain');
   const rep = document.getElementById('f-reporter');
   if (dom.options.length === 1 && META) {
+    if (limitedUser()) dom.options[0].textContent = 'All your domains';
     for (const d of META.domains) dom.appendChild(el('option', { value: d.domain }, d.domain));
     for (const r of META.reporters) rep.appendChild(el('option', { value: r.reporter }, r.reporter || '(unnamed)'));
   }

@@ -199,6 +199,10 @@ for user, o in OWN.items():
            "domains" % (user, path.split("&")[0]), s, leaked, text[:300])
     # what they see is theirs, and all of it
     s, j, _ = get("/api/meta", user)
+    ok(j["user"] == dict(name=user, senders=user == "bob", domains=(
+        ["alpha.example", "*.alpha.example"] if user == "alice" else
+        ["beta.example"])), "%s: meta says who they are and what they see"
+       % user, j["user"])
     ok(sorted(d["domain"] for d in j["domains"]) == o["domains"],
        "%s: meta lists exactly their domains" % user, j["domains"])
     ok(j["features"]["quarantined"] == 0,
@@ -268,6 +272,11 @@ ok(s == 200 and j["domains"] == [] and j["days"] == [],
    "carol: an empty overview, not every domain's", j)
 s, j, _ = get("/api/sources?" + PERIOD, "carol")
 ok(s == 200 and j["sources"] == [], "carol: no sources", j)
+s, j, _ = get("/api/meta", "admin")
+ok(j["user"] == dict(name="admin", senders=False, domains=None),
+   "admin: meta says every domain (domains null)", j["user"])
+s, j, _ = get("/api/meta", "root2")
+ok(j["user"]["domains"] is None, "a list of * is every domain", j["user"])
 for admin in ("admin", "root2"):
     s, j, _ = get("/api/overview?" + PERIOD, admin)
     ok(sum(d["messages"] for d in j["domains"]) == 57,
