@@ -38,7 +38,7 @@ simulate_usage(void)
 	    "       [--p none|quarantine|reject] [--sp ...] [--np ...] "
 	    "[--pct N]\n"
 	    "       [--adkim r|s] [--aspf r|s] [--testing y|n] [--top N] "
-	    "[--format json|text]\n");
+	    "[--user NAME] [--format json|text]\n");
 }
 
 static void
@@ -144,6 +144,7 @@ cmd_simulate(int argc, char **argv)
 		{ "aspf", required_argument, NULL, 'a' },
 		{ "testing", required_argument, NULL, 't' },
 		{ "top", required_argument, NULL, 'T' },
+		{ "user", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_env		 env;
@@ -151,8 +152,9 @@ cmd_simulate(int argc, char **argv)
 	struct sim_opts		 o;
 	struct out_opts		 oo;
 	struct sim_result	*res = NULL;
-	struct buf		 b;
+	struct buf		 b, ub;
 	struct db		*db = NULL;
+	const char		*user = NULL;
 	char			 err[1024], since[32], *end;
 	long			 v;
 	size_t			 i;
@@ -222,6 +224,9 @@ cmd_simulate(int argc, char **argv)
 			rc = word_opt("testing", optarg, "y", "n",
 			    &o.testing);
 			break;
+		case 'U':
+			user = optarg;
+			break;
 		default:
 			if (cmd_common_opt(&env, ch, optarg) == -1) {
 				simulate_usage();
@@ -242,6 +247,14 @@ cmd_simulate(int argc, char **argv)
 	if ((rc = cmd_env_load(&env)) != 0)
 		return rc;
 	if ((rc = cmd_env_open(&env, &db)) != 0) {
+		cmd_env_free(&env);
+		return rc;
+	}
+	buf_init(&ub, DB_USER_DOMAINS_MAX);
+	if (user != NULL && (rc = cmd_user_domains(&env, db, "simulate", user,
+	    filter.domain, &ub, &filter.domains)) != 0) {
+		buf_free(&ub);
+		db_close(&db);
 		cmd_env_free(&env);
 		return rc;
 	}
@@ -274,6 +287,7 @@ cmd_simulate(int argc, char **argv)
 		}
 	}
 	simulation_free(&res);
+	buf_free(&ub);
 	db_close(&db);
 	cmd_env_free(&env);
 	if (rc != 0) {

@@ -47,7 +47,8 @@ static void
 sources_usage(void)
 {
 	fprintf(stderr, "usage: dmarcd sources [-f FILE] [--db URL] "
-	    "[--domain D] [--since T] [--until T] [--format json|text]\n");
+	    "[--domain D] [--since T] [--until T] [--user NAME]\n"
+	    "       [--format json|text]\n");
 }
 
 static int
@@ -266,12 +267,15 @@ cmd_sources(int argc, char **argv)
 		{ "domain", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "user", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_env		 env;
 	struct db_export_filter	 filter;
 	struct sources_out	 o;
 	struct db		*db = NULL;
+	struct buf		 ub;
+	const char		*user = NULL;
 	char			 err[1024];
 	int			 ch, rc;
 
@@ -298,6 +302,9 @@ cmd_sources(int argc, char **argv)
 			    optarg)) != 0)
 				return rc;
 			break;
+		case 'U':
+			user = optarg;
+			break;
 		default:
 			if (cmd_common_opt(&env, ch, optarg) == -1) {
 				sources_usage();
@@ -315,6 +322,14 @@ cmd_sources(int argc, char **argv)
 		cmd_env_free(&env);
 		return rc;
 	}
+	buf_init(&ub, DB_USER_DOMAINS_MAX);
+	if (user != NULL && (rc = cmd_user_domains(&env, db, "sources", user,
+	    filter.domain, &ub, &filter.domains)) != 0) {
+		buf_free(&ub);
+		db_close(&db);
+		cmd_env_free(&env);
+		return rc;
+	}
 	buf_init(&o.b, SOURCES_LINE_CAP);
 	rc = db_sources(db, &filter, sources_row, &o, err, sizeof(err));
 	if (rc == 0 && !o.json)
@@ -327,6 +342,7 @@ cmd_sources(int argc, char **argv)
 		log_warnx("%s", err);
 	text_free(&o.t);
 	buf_free(&o.b);
+	buf_free(&ub);
 	db_close(&db);
 	cmd_env_free(&env);
 	return rc == 0 ? 0 : rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;

@@ -367,6 +367,16 @@ ok(r.returncode == 0 and len(lines) == 3 and "alpha.example" not in out
    and "192.0.2." not in out and "beta.example" in out,
    "export --type all --user bob: his aggregate, failure and TLS report",
    r.stderr, out[:1500])
+r = cli("sources", "--since", "2023-11-01", "--until", "2023-12-01",
+        "--user", "alice")
+ips = sorted(json.loads(x)["ip"] for x in r.stdout.decode().splitlines())
+ok(r.returncode == 0 and ips == ["192.0.2.11", "192.0.2.12", "192.0.2.13"],
+   "sources --user alice: her sources only", r.stderr, ips)
+r = cli("simulate", "--since", "2023-11-01", "--until", "2023-12-01",
+        "--p", "reject", "--user", "bob")
+doms = [json.loads(x)["domain"] for x in r.stdout.decode().splitlines()]
+ok(r.returncode == 0 and doms == ["beta.example"],
+   "simulate --user bob: his domain only", r.stderr, doms)
 r = cli("export", "--user", "carol")
 ok(r.returncode == 0 and r.stdout.strip() == b"",
    "export --user carol: nothing", r.stderr, r.stdout[:300])
