@@ -1,7 +1,8 @@
 /*
- * cmd_user.c - `--user NAME` of summary and export: what a user of the
- * users file (http_users) sees on the dashboard, and no more: their
- * domain patterns resolved against the database (db_user_domains).
+ * cmd_user.c - `--user NAME` of summary, export, sources and simulate:
+ * what a user of the users file (http_users) sees on the dashboard, and
+ * no more: their domain patterns resolved against the database
+ * (db_user_domains).
  */
 #include "config.h"
 

@@ -39,10 +39,10 @@ int	cmd_bad_value(const char *cmd, const char *opt, const char *v,
 struct db_export_filter;
 int	export_filter_opt(const char *cmd, struct db_export_filter *f,
 	    int ch, const char *arg);
-/* cmd_user.c: --user NAME of summary and export: the domains the user
- * of http_users sees (a text[] literal in out) into *domains_r, NULL
- * when every domain; domain (--domain, or NULL) must be one of them.
- * EXIT_OK, or the exit status after a message. */
+/* cmd_user.c: --user NAME of summary, export, sources and simulate: the
+ * domains the user of http_users sees (a text[] literal in out) into
+ * *domains_r, NULL when every domain; domain (--domain, or NULL) must be
+ * one of them.  EXIT_OK, or the exit status after a message. */
 struct cmd_env;
 struct db;
 struct buf;
