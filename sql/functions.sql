@@ -242,10 +242,14 @@ DO UPDATE SET reports = dash_reporter.reports + excluded.reports,
 -- messages under it.  Statements of their own: the join must see the
 -- profiles this one inserted, and those a concurrent store committed
 -- while this one waited on them (READ COMMITTED: a snapshot a statement).
-INSERT INTO auth_profile (domain, digest, header_from, dkim_domain,
+-- A record finds its profile by the hash of the columns and their
+-- equality (sql/016_profile_hash.sql), not by the digest.
+INSERT INTO auth_profile (domain, digest, hash, header_from, dkim_domain,
     dkim_result, spf_domain, spf_scope, spf_result, reason_type)
 SELECT g.domain, dmarcd_auth_digest(g.header_from, g.dkim_domain,
     g.dkim_result, g.spf_domain, g.spf_scope, g.spf_result, g.reason_type),
+    dmarcd_auth_hash(g.header_from, g.dkim_domain, g.dkim_result,
+    g.spf_domain, g.spf_scope, g.spf_result, g.reason_type),
     g.header_from, g.dkim_domain, g.dkim_result, g.spf_domain, g.spf_scope,
     g.spf_result, g.reason_type
 FROM (SELECT c.domain, c.header_from, c.dkim_domain, c.dkim_result,
@@ -261,9 +265,13 @@ SELECT c.domain, dmarcd_report_day(r.begin_time, r.end_time), c.source_ip,
 FROM (SELECT DISTINCT * FROM unnest(p_domain, p_id)) b(domain, id)
 JOIN report r ON r.domain = b.domain AND r.id = b.id
 JOIN record c ON c.domain = r.domain AND c.report = r.id
-JOIN auth_profile p ON p.domain = c.domain AND p.digest =
-    dmarcd_auth_digest(c.header_from, c.dkim_domain, c.dkim_result,
+JOIN auth_profile p ON p.domain = c.domain AND p.hash =
+    dmarcd_auth_hash(c.header_from, c.dkim_domain, c.dkim_result,
     c.spf_domain, c.spf_scope, c.spf_result, c.reason_type)
+    AND ROW(p.header_from, p.dkim_domain, p.dkim_result, p.spf_domain,
+    p.spf_scope, p.spf_result, p.reason_type) IS NOT DISTINCT FROM
+    ROW(c.header_from, c.dkim_domain, c.dkim_result, c.spf_domain,
+    c.spf_scope, c.spf_result, c.reason_type)
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 ON CONFLICT (domain, day, source_ip, profile)
 DO UPDATE SET messages = sim_day.messages + excluded.messages;

@@ -65,19 +65,21 @@ def strip_source(objs):
 # --- migrations -------------------------------------------------------------
 # sql/010_schema.sql is 001..010 squashed: a database those left at
 # version 10 takes 011 (source_host), 012 (classifier), 013 (senders),
-# 014 (alerts) and 015 (the simulator's rollup) on its data;
+# 014 (alerts), 015 (the simulator's rollup) and 016 (its profiles'
+# hash) on its data;
 # the functions (sql/functions.sql) are applied at the latest version,
 # whenever the database's copy differs from the binary's.
 FUNCS = "SELECT count(*) FROM dmarcd_functions"
 url = pg.createdb("mig")
 r = dm(url, "db", "status")
-ok(r.returncode == 0 and b"schema: version 0 of 15" in r.stdout
+ok(r.returncode == 0 and b"schema: version 0 of 16" in r.stdout
    and b"pending: 010_schema" in r.stdout and
    b"pending: 011_source_host" in r.stdout and
    b"pending: 012_classifier" in r.stdout and
    b"pending: 013_senders" in r.stdout and
    b"pending: 014_alerts" in r.stdout and
-   b"pending: 015_simulator" in r.stdout, "db status on an empty database",
+   b"pending: 015_simulator" in r.stdout and
+   b"pending: 016_profile_hash" in r.stdout, "db status on an empty database",
    r.stdout, r.stderr)
 r = dm(url, "db", "migrate", "--to", "10")
 ok(r.returncode == 0 and b"from version 0 to 10" in r.stdout,
@@ -110,14 +112,14 @@ pg.psql("mig", "INSERT INTO report (domain, org_name, report_id,"
         " FROM report r, generate_series(1, 3) o WHERE r.domain ="
         " 'old.example'")
 r = dm(url, "db", "migrate")
-ok(r.returncode == 0 and b"from version 10 to 15" in r.stdout and
+ok(r.returncode == 0 and b"from version 10 to 16" in r.stdout and
    pg.psql("mig", "SELECT string_agg(version::text, ',' ORDER BY version)"
-           " FROM dmarcd_schema").strip() == "10,11,12,13,14,15" and
+           " FROM dmarcd_schema").strip() == "10,11,12,13,14,15,16" and
    pg.psql("mig", "SELECT count(*) FROM pg_tables WHERE tablename IN"
            " ('sender_rule', 'alert_episode', 'alert_mark')").strip() == "3" and
    pg.psql("mig", FUNCS).strip() == "1" and
    pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
-   .strip() == "1", "011 to 015 on a version-10 database, then the functions",
+   .strip() == "1", "011 to 016 on a version-10 database, then the functions",
    r.stdout, r.stderr)
 ok(pg.psql("mig", "SELECT string_agg(p.dkim_domain[1] || ' ' || s.messages,"
            " ',' ORDER BY s.messages) FROM sim_day s JOIN auth_profile p"
@@ -126,6 +128,10 @@ ok(pg.psql("mig", "SELECT string_agg(p.dkim_domain[1] || ' ' || s.messages,"
    pg.psql("mig", "SELECT count(*) FROM auth_profile").strip() == "2",
    "015: the rolled-up report's records in sim_day by profile, the queued"
    " report's left to its fold")
+ok(pg.psql("mig", "SELECT count(*) FROM auth_profile WHERE hash ="
+           " dmarcd_auth_hash(header_from, dkim_domain, dkim_result,"
+           " spf_domain, spf_scope, spf_result, reason_type)").strip() ==
+   "2", "016: every stored profile has its hash")
 pg.psql("mig", "SELECT dmarcd_rollup_queued(10)")
 ok(pg.psql("mig", "SELECT string_agg(p.dkim_domain[1] || ' ' || s.day || ' '"
            " || s.messages, ',' ORDER BY s.day, s.messages) FROM sim_day s"
