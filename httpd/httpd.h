@@ -108,7 +108,7 @@ enum httpd_endpoint {
 	HTTPD_EP_HEALTHZ,
 	HTTPD_EP_COUNT
 };
-#define HTTPD_STATUS_CLASSES	4	/* 2xx 3xx 4xx 5xx */
+#define HTTPD_STATUS_CLASSES	METRICS_STATUS_CLASSES	/* 2xx .. 5xx */
 
 struct httpd_metrics {
 	metrics_counter		 requests[HTTPD_EP_COUNT][HTTPD_STATUS_CLASSES];

@@ -20,9 +20,6 @@ static const char *const endpoint_names[HTTPD_EP_COUNT] = {
 	[HTTPD_EP_METRICS] = "metrics",
 	[HTTPD_EP_HEALTHZ] = "healthz",
 };
-static const char *const class_names[HTTPD_STATUS_CLASSES] = {
-	"2xx", "3xx", "4xx", "5xx",
-};
 
 void
 httpd_metrics_init(struct httpd_metrics *m)
@@ -72,7 +69,7 @@ metrics_server(const struct httpd_metrics *m, struct buf *out)
 	for (e = 0; e < HTTPD_EP_COUNT; e++)
 		for (k = 0; k < HTTPD_STATUS_CLASSES; k++) {
 			labels[1] = endpoint_names[e];
-			labels[3] = class_names[k];
+			labels[3] = metrics_status_classes[k];
 			if (metrics_sample(out, "dmarcd_http_requests_total",
 			    labels, metrics_get(&m->requests[e][k])) == -1)
 				return -1;

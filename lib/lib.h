@@ -150,6 +150,14 @@ int	metrics_sample(struct buf *out, const char *name,
 	    const char *const *labels, uint64_t value);
 int	metrics_sample_double(struct buf *out, const char *name,
 	    const char *const *labels, double value);
+/* A counter family with one sample per value of one label: name{label=
+ * "values[i]"} c[i], i < n. */
+int	metrics_counters(struct buf *out, const char *name, const char *help,
+	    const char *label, const char *const *values,
+	    const metrics_counter *c, size_t n);
+/* The label values of HTTP and LMTP status classes, 2xx to 5xx. */
+#define METRICS_STATUS_CLASSES	4
+extern const char *const metrics_status_classes[METRICS_STATUS_CLASSES];
 /* A histogram's _bucket lines (cumulative, le="+Inf" last), _sum and
  * _count, with labels on each. */
 int	metrics_histogram_write(struct buf *out, const char *name,

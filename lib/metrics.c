@@ -70,6 +70,10 @@ metrics_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+const char *const metrics_status_classes[METRICS_STATUS_CLASSES] = {
+	"2xx", "3xx", "4xx", "5xx",
+};
+
 /* HELP text: backslash and newline escaped (quotes are allowed there). */
 static int
 metrics_help(struct buf *out, const char *s)
@@ -189,5 +193,23 @@ metrics_histogram_write(struct buf *out, const char *name,
 	    metrics_series(out, name, "_count", labels, NULL) == -1 ||
 	    buf_printf(out, " %llu\n", (unsigned long long)cum) == -1)
 		return -1;
+	return 0;
+}
+
+int
+metrics_counters(struct buf *out, const char *name, const char *help,
+    const char *label, const char *const *values, const metrics_counter *c,
+    size_t n)
+{
+	const char	*l[3] = { label, NULL, NULL };
+	size_t		 i;
+
+	if (metrics_family(out, name, "counter", help) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		l[1] = values[i];
+		if (metrics_sample(out, name, l, metrics_get(&c[i])) == -1)
+			return -1;
+	}
 	return 0;
 }

@@ -122,7 +122,7 @@ enum lmtp_delivery {
 };
 enum lmtp_report_kind { LMTP_KIND_AGGREGATE, LMTP_KIND_FAILURE,
 	LMTP_KIND_TLS, LMTP_KIND_COUNT };
-#define LMTP_REPLY_CLASSES	4	/* 2xx 3xx 4xx 5xx */
+#define LMTP_REPLY_CLASSES	METRICS_STATUS_CLASSES	/* 2xx .. 5xx */
 
 /* lmtp_metrics.c's counters (bumped by the event loop) and its listener
  * (a libmicrohttpd thread of its own, with a database connection of its

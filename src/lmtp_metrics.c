@@ -45,9 +45,6 @@ static const char *const kind_names[LMTP_KIND_COUNT] = {
 	[LMTP_KIND_FAILURE] = "failure",
 	[LMTP_KIND_TLS] = "tls",
 };
-static const char *const class_names[LMTP_REPLY_CLASSES] = {
-	"2xx", "3xx", "4xx", "5xx",
-};
 
 void
 lmtp_metrics_init(struct lmtp_metrics *m)
@@ -183,50 +180,21 @@ metrics_render(struct daemon *d, struct buf *out, bool up,
     const struct db_gauges *g)
 {
 	struct lmtp_metrics	*m = &d->metrics;
-	const char		*l[3] = { NULL, NULL, NULL };
-	unsigned		 i;
 
-	if (metrics_family(out, "dmarcd_lmtp_deliveries_total", "counter",
+	if (metrics_counters(out, "dmarcd_lmtp_deliveries_total",
 	    "LMTP messages delivered, by outcome (one per message after "
-	    "DATA)") == -1)
-		return -1;
-	l[0] = "outcome";
-	for (i = 0; i < LMTP_DELIVERY_COUNT; i++) {
-		l[1] = delivery_names[i];
-		if (metrics_sample(out, "dmarcd_lmtp_deliveries_total", l,
-		    metrics_get(&m->deliveries[i])) == -1)
-			return -1;
-	}
-	if (metrics_family(out, "dmarcd_lmtp_replies_total", "counter",
-	    "LMTP replies sent, by status class") == -1)
-		return -1;
-	l[0] = "class";
-	for (i = 0; i < LMTP_REPLY_CLASSES; i++) {
-		l[1] = class_names[i];
-		if (metrics_sample(out, "dmarcd_lmtp_replies_total", l,
-		    metrics_get(&m->replies[i])) == -1)
-			return -1;
-	}
-	if (metrics_family(out, "dmarcd_reports_stored_total", "counter",
-	    "new reports stored, by kind") == -1)
-		return -1;
-	l[0] = "kind";
-	for (i = 0; i < LMTP_KIND_COUNT; i++) {
-		l[1] = kind_names[i];
-		if (metrics_sample(out, "dmarcd_reports_stored_total", l,
-		    metrics_get(&m->reports[i])) == -1)
-			return -1;
-	}
-	if (metrics_family(out, "dmarcd_report_duplicates_total", "counter",
+	    "DATA)", "outcome", delivery_names, m->deliveries,
+	    LMTP_DELIVERY_COUNT) == -1 ||
+	    metrics_counters(out, "dmarcd_lmtp_replies_total",
+	    "LMTP replies sent, by status class", "class",
+	    metrics_status_classes, m->replies, LMTP_REPLY_CLASSES) == -1 ||
+	    metrics_counters(out, "dmarcd_reports_stored_total",
+	    "new reports stored, by kind", "kind", kind_names, m->reports,
+	    LMTP_KIND_COUNT) == -1 ||
+	    metrics_counters(out, "dmarcd_report_duplicates_total",
 	    "reports received again (stored before, not stored twice), by "
-	    "kind") == -1)
+	    "kind", "kind", kind_names, m->duplicates, LMTP_KIND_COUNT) == -1)
 		return -1;
-	for (i = 0; i < LMTP_KIND_COUNT; i++) {
-		l[1] = kind_names[i];
-		if (metrics_sample(out, "dmarcd_report_duplicates_total", l,
-		    metrics_get(&m->duplicates[i])) == -1)
-			return -1;
-	}
 	if (metrics_family(out, "dmarcd_records_stored_total", "counter",
 	    "records of the new aggregate reports stored") == -1 ||
 	    metrics_sample(out, "dmarcd_records_stored_total", NULL,

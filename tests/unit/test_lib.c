@@ -211,6 +211,20 @@ test_metrics(void)
 	    "t_seconds_sum 2.002001\n"
 	    "t_seconds_count 3\n",
 	    "metrics: buckets cumulative, +Inf last, _sum in seconds");
+	{
+		static metrics_counter	two[2];
+
+		buf_reset(&b);
+		metrics_add(&two[1], 5);
+		metrics_counters(&b, "r_total", "by class", "class",
+		    metrics_status_classes, two, 2);
+		buf_addc(&b, '\0');
+		is_str(b.data, "# HELP r_total by class\n"
+		    "# TYPE r_total counter\n"
+		    "r_total{class=\"2xx\"} 0\n"
+		    "r_total{class=\"3xx\"} 5\n",
+		    "metrics: a counter family by one label");
+	}
 	buf_free(&b);
 	buf_init(&b, 8);
 	ok(metrics_family(&b, "long_name", "gauge", "h") == -1,
