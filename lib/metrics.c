@@ -74,15 +74,18 @@ const char *const metrics_status_classes[METRICS_STATUS_CLASSES] = {
 	"2xx", "3xx", "4xx", "5xx",
 };
 
-/* HELP text: backslash and newline escaped (quotes are allowed there). */
+/* HELP text and label values: backslash and newline escaped, and in a
+ * label value the double quote (the format allows it in HELP). */
 static int
-metrics_help(struct buf *out, const char *s)
+metrics_escape(struct buf *out, const char *s, bool quote)
 {
 	int	r = 0;
 
 	for (; *s != '\0' && r == 0; s++)
 		if (*s == '\\')
 			r = buf_adds(out, "\\\\");
+		else if (*s == '"' && quote)
+			r = buf_adds(out, "\\\"");
 		else if (*s == '\n')
 			r = buf_adds(out, "\\n");
 		else
@@ -95,28 +98,10 @@ metrics_family(struct buf *out, const char *name, const char *type,
     const char *help)
 {
 	if (buf_printf(out, "# HELP %s ", name) == -1 ||
-	    metrics_help(out, help) == -1 ||
+	    metrics_escape(out, help, false) == -1 ||
 	    buf_printf(out, "\n# TYPE %s %s\n", name, type) == -1)
 		return -1;
 	return 0;
-}
-
-/* A label value: backslash, double quote and newline escaped. */
-static int
-metrics_label_value(struct buf *out, const char *s)
-{
-	int	r = 0;
-
-	for (; *s != '\0' && r == 0; s++)
-		if (*s == '\\')
-			r = buf_adds(out, "\\\\");
-		else if (*s == '"')
-			r = buf_adds(out, "\\\"");
-		else if (*s == '\n')
-			r = buf_adds(out, "\\n");
-		else
-			r = buf_addc(out, *s);
-	return r;
 }
 
 /* name{labels[,le="le"]} without the value; le may be NULL. */
@@ -131,8 +116,8 @@ metrics_series(struct buf *out, const char *name, const char *suffix,
 	for (; labels != NULL && labels[0] != NULL; labels += 2) {
 		if (buf_printf(out, "%s%s=\"", open ? "," : "{",
 		    labels[0]) == -1 ||
-		    metrics_label_value(out, labels[1] != NULL ? labels[1] :
-		    "") == -1 || buf_addc(out, '"') == -1)
+		    metrics_escape(out, labels[1] != NULL ? labels[1] :
+		    "", true) == -1 || buf_addc(out, '"') == -1)
 			return -1;
 		open = true;
 	}
