@@ -220,6 +220,7 @@ struct db_store {
 	char		*domain;	/* owned */
 	uint32_t	 ordinal;
 	int64_t		 begin, end;
+	char		 month[32];	/* record.month of the report (a date) */
 	uint64_t	 records_pending, messages_pending;
 	struct buf	 copy;		/* COPY lines not yet sent */
 	bool		 duplicate;

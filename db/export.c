@@ -38,6 +38,7 @@
 	" h.asn, h.as_org, h.country" \
 	" FROM report r LEFT JOIN record c" \
 	" ON c.domain = r.domain AND c.report = r.id" \
+	" AND c.month = dmarcd_report_month(r.begin_time, r.end_time)" \
 	" LEFT JOIN source_host h ON h.ip = c.source_ip" \
 	" WHERE ($1::text IS NULL OR r.domain = $1)" \
 	DB_DOMAINS_AND("r.domain", 4) \

@@ -32,6 +32,14 @@
  */
 #define Q_USER(col)	DB_DOMAINS_AND(col, 11)
 
+/* A join of record c to its report r whose report days are from..to
+ * (date expressions): the month of each (sql/017_partitions.sql), so that
+ * only those months' partitions of record are read. */
+#define Q_RECORD_MONTH(from, to) \
+	" AND c.month = dmarcd_report_month(r.begin_time, r.end_time) AND" \
+	" c.month BETWEEN date_trunc('month', (" from ")::timestamp)::date" \
+	" AND (" to ")"
+
 /* The filter of a rollup with a reporter column. */
 #define Q_ROLLUP_WHERE \
 	" ($1::text IS NULL OR domain = $1) AND day BETWEEN $2::date AND" \
@@ -72,7 +80,8 @@
 	" THEN '{}'::text[] ELSE ARRAY[coalesce(c.header_from," \
 	" '')] END AS fail_header_from, ARRAY[r.domain] AS domains" \
 	" FROM report r JOIN record c ON c.domain = r.domain AND" \
-	" c.report = r.id WHERE ($1::text IS NULL OR r.domain = $1)" \
+	" c.report = r.id" Q_RECORD_MONTH("$2::date", "$3::date") \
+	" WHERE ($1::text IS NULL OR r.domain = $1)" \
 	Q_USER("r.domain") " AND coalesce(r.org_name, '') = $4 AND" \
 	" dmarcd_report_day(r.begin_time, r.end_time) BETWEEN" \
 	" $2::date AND $3::date"
@@ -294,7 +303,8 @@
 	" coalesce(c.disposition, '') AS disposition," \
 	" sum(c.count)::bigint AS messages, count(*)::bigint AS records" \
 	" FROM record c JOIN report r ON r.domain = c.domain AND r.id =" \
-	" c.report WHERE c.source_ip = $5::inet AND ($1::text IS NULL OR" \
+	" c.report" Q_RECORD_MONTH("$2::date", "$3::date") \
+	" WHERE c.source_ip = $5::inet AND ($1::text IS NULL OR" \
 	" c.domain = $1)" Q_USER("c.domain") " AND" \
 	" dmarcd_report_day(r.begin_time, r.end_time)" \
 	" BETWEEN $2::date AND $3::date AND ($4::text IS NULL OR" \
@@ -311,8 +321,10 @@
 	" c.dkim, c.spf, c.header_from, c.envelope_from, c.dkim_domain," \
 	" c.dkim_selector, c.dkim_result, c.spf_domain, c.spf_result," \
 	" c.reason_type, count(*) OVER () AS total FROM record c JOIN" \
-	" report r ON r.domain = c.domain AND r.id = c.report WHERE" \
-	" c.source_ip = $5::inet AND ($1::text IS NULL OR c.domain = $1)" \
+	" report r ON r.domain = c.domain AND r.id = c.report" \
+	Q_RECORD_MONTH("$2::date", "$3::date") \
+	" WHERE c.source_ip = $5::inet AND ($1::text IS NULL OR" \
+	" c.domain = $1)" \
 	Q_USER("c.domain") " AND dmarcd_report_day(r.begin_time," \
 	" r.end_time) BETWEEN" \
 	" $2::date AND $3::date AND ($4::text IS NULL OR" \
@@ -352,7 +364,8 @@
 	" r.end_time) BETWEEN $2::date AND $3::date AND ($4::text IS NULL" \
 	" OR coalesce(r.org_name, '') = $4) AND ($5::inet IS NULL OR" \
 	" (r.domain, r.id) IN (SELECT domain, report FROM record WHERE" \
-	" source_ip = $5::inet)) ORDER BY 7 DESC, r.id DESC LIMIT $6::int" \
+	" source_ip = $5::inet AND month BETWEEN date_trunc('month'," \
+	" $2::date::timestamp)::date AND $3::date)) ORDER BY 7 DESC, r.id DESC LIMIT $6::int" \
 	" OFFSET $7::bigint"
 
 /* GET /api/report: $1 domain, $8 id.  document (one row or none): size,
@@ -380,7 +393,9 @@
 	" dkim_selector, dkim_result, dkim_human_result, spf_domain," \
 	" spf_scope, spf_result, spf_human_result," Q_HOST_COLUMNS \
 	" FROM record LEFT JOIN source_host e ON e.ip = source_ip WHERE" \
-	" domain = $1 AND report = $8::bigint AND $6::int > 0 AND" \
+	" domain = $1 AND report = $8::bigint AND month = (SELECT" \
+	" dmarcd_report_month(begin_time, end_time) FROM report WHERE" \
+	" domain = $1 AND id = $8::bigint) AND $6::int > 0 AND" \
 	" $7::bigint >= 0 ORDER BY ordinal LIMIT $6::int OFFSET" \
 	" $7::bigint"
 
@@ -621,6 +636,7 @@
 	"WITH f AS (SELECT c.source_ip, coalesce(c.header_from, '') AS hf," \
 	" c.reason_type, c.dkim_result, c.spf_result" \
 	" FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id" \
+	Q_RECORD_MONTH("$2::date", "$3::date - 1") \
 	" WHERE r.domain = $1 AND r.begin_time < $3::date" \
 	" AND r.end_time >= $2::date" \
 	" AND " Q_SUMMARY_REPORT_DAY " >= $2::date AND " \

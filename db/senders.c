@@ -269,6 +269,7 @@ db_senders_load(struct db *db, const char *domain, struct sender_rules *rs,
 	"  WHERE u.res = 'pass' AND u.d IS NOT NULL)))" \
 	" FROM report r JOIN record c" \
 	" ON c.domain = r.domain AND c.report = r.id" \
+	" AND c.month = dmarcd_report_month(r.begin_time, r.end_time)" \
 	" LEFT JOIN source_host h ON h.ip = c.source_ip" \
 	" WHERE ($1::text IS NULL OR r.domain = $1)" \
 	DB_DOMAINS_AND("r.domain", 4) \

@@ -41,7 +41,9 @@
 	" host(c.source_ip), h.service, h.service_type, h.ptr," \
 	" coalesce(h.ptr_verified, false), sum(c.count)" \
 	" FROM report r JOIN record c ON c.domain = r.domain AND" \
-	" c.report = r.id LEFT JOIN source_host h ON h.ip = c.source_ip"
+	" c.report = r.id" \
+	" AND c.month = dmarcd_report_month(r.begin_time, r.end_time)" \
+	" LEFT JOIN source_host h ON h.ip = c.source_ip"
 #define SIM_ROWS_TAIL \
 	" GROUP BY c.domain, c.source_ip, c.header_from, c.dkim_domain," \
 	" c.dkim_result, c.spf_domain, c.spf_scope, c.spf_result," \

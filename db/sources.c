@@ -27,6 +27,7 @@
 	"   FILTER (WHERE c.header_from IS NOT NULL), '{}') AS domains" \
 	"  FROM report r JOIN record c" \
 	"  ON c.domain = r.domain AND c.report = r.id" \
+	"  AND c.month = dmarcd_report_month(r.begin_time, r.end_time)" \
 	"  WHERE ($1::text IS NULL OR r.domain = $1)" \
 	DB_DOMAINS_AND("r.domain", 4) \
 	"  AND ($2::timestamptz IS NULL OR r.end_time >= $2::timestamptz)" \

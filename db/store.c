@@ -36,14 +36,15 @@ static const char store_duplicate[] = "duplicate report";
 	" VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint)," \
 	" to_timestamp($7::bigint), $8::text[], $9, $10, $11, $12, $13, $14," \
 	" $15, $16::smallint, $17, $18, $19, $20::boolean, $21, $22, $23)" \
-	" ON CONFLICT DO NOTHING RETURNING id"
+	" ON CONFLICT DO NOTHING RETURNING id," \
+	" dmarcd_partition(dmarcd_report_month(begin_time, end_time))"
 
 #define COPY_RECORDS \
 	"COPY record (domain, report, ordinal, source_ip, count, disposition," \
 	" dkim, spf, reason_type, reason_comment, header_from, envelope_from," \
 	" envelope_to, dkim_domain, dkim_selector, dkim_result," \
 	" dkim_human_result, spf_domain, spf_scope, spf_result," \
-	" spf_human_result) FROM STDIN"
+	" spf_human_result, month) FROM STDIN"
 
 /* The reports of the transaction, at its end (sql/functions.sql): their
  * totals, documents and rollups. */
@@ -192,6 +193,8 @@ store_begin(void *ctx, const struct agg_report *r, const char **error_r)
 		return -1;
 	}
 	st->report = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	/* the partition's month (sql/017_partitions.sql), made if new */
+	snprintf(st->month, sizeof(st->month), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	if (st->domain == NULL) {
 		*error_r = "out of memory";
@@ -280,6 +283,8 @@ store_record(void *ctx, const struct agg_report *r,
 	    true);
 	rc |= buf_addc(b, '\t');
 	rc |= db_array_field(b, ARR(auth_spf, human_result, rec->n_spf), true);
+	rc |= buf_addc(b, '\t');
+	rc |= buf_adds(b, st->month);
 	rc |= buf_addc(b, '\n');
 	if (rc) {
 		*error_r = "record too large to store";

@@ -66,6 +66,7 @@ SELECT r.domain, dmarcd_report_day(r.begin_time, r.end_time) AS day,
     coalesce(c.disposition, '') AS disposition,
     sum(c.count)::bigint AS messages, count(*)::bigint AS records
 FROM report r JOIN record c ON c.domain = r.domain AND c.report = r.id
+    AND c.month = dmarcd_report_month(r.begin_time, r.end_time)
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
 
@@ -84,7 +85,8 @@ BEGIN
 WITH r AS MATERIALIZED (
 	SELECT r.domain, r.id, dmarcd_report_day(r.begin_time, r.end_time)
 	    AS day, coalesce(r.org_name, '') AS reporter, r.messages,
-	    r.n_records, r.received
+	    r.n_records, r.received,
+	    dmarcd_report_month(r.begin_time, r.end_time) AS month
 	FROM (SELECT DISTINCT * FROM unnest(p_domain, p_id)) b(domain, id)
 	JOIN report r ON r.domain = b.domain AND r.id = b.id
 ), c AS MATERIALIZED (
@@ -96,6 +98,7 @@ WITH r AS MATERIALIZED (
 	    c.reason_type, c.dkim_domain, c.dkim_selector, c.dkim_result,
 	    c.spf_domain, c.spf_scope, c.spf_result
 	FROM r JOIN record c ON c.domain = r.domain AND c.report = r.id
+	    AND c.month = r.month
 ), sm AS MATERIALIZED (
 	SELECT domain, day, reporter, dkim_aligned, spf_aligned, disposition,
 	    sum(count) AS messages, count(*) AS records
@@ -255,7 +258,9 @@ SELECT g.domain, dmarcd_auth_digest(g.header_from, g.dkim_domain,
 FROM (SELECT c.domain, c.header_from, c.dkim_domain, c.dkim_result,
 	c.spf_domain, c.spf_scope, c.spf_result, c.reason_type
     FROM (SELECT DISTINCT * FROM unnest(p_domain, p_id)) b(domain, id)
-    JOIN record c ON c.domain = b.domain AND c.report = b.id
+    JOIN report r ON r.domain = b.domain AND r.id = b.id
+    JOIN record c ON c.domain = r.domain AND c.report = r.id
+	AND c.month = dmarcd_report_month(r.begin_time, r.end_time)
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) g
 ORDER BY 1, 2
 ON CONFLICT (domain, digest) DO NOTHING;
@@ -265,6 +270,7 @@ SELECT c.domain, dmarcd_report_day(r.begin_time, r.end_time), c.source_ip,
 FROM (SELECT DISTINCT * FROM unnest(p_domain, p_id)) b(domain, id)
 JOIN report r ON r.domain = b.domain AND r.id = b.id
 JOIN record c ON c.domain = r.domain AND c.report = r.id
+    AND c.month = dmarcd_report_month(r.begin_time, r.end_time)
 JOIN auth_profile p ON p.domain = c.domain AND p.hash =
     dmarcd_auth_hash(c.header_from, c.dkim_domain, c.dkim_result,
     c.spf_domain, c.spf_scope, c.spf_result, c.reason_type)

@@ -76,9 +76,11 @@ def load():
     """ % (", ".join("'%s'" % r for r in REPORTERS), PER_REPORT, REPORTS))
     pg.psql("dmarcd", """
     SET synchronous_commit = off;
+    SELECT dmarcd_partition(m) FROM (SELECT DISTINCT
+        dmarcd_report_month(begin_time, end_time) FROM report) s(m);
     INSERT INTO record (domain, report, ordinal, source_ip, count, disposition,
         dkim, spf, reason_type, header_from, dkim_domain, dkim_selector,
-        dkim_result, spf_domain, spf_scope, spf_result)
+        dkim_result, spf_domain, spf_scope, spf_result, month)
     SELECT r.domain, r.id, o, ('10.' || (h / 65536) || '.' || (h / 256 %% 256)
         || '.' || (h %% 256))::inet,
         1 + (r.id + o) %% 20,
@@ -91,7 +93,8 @@ def load():
         ARRAY[r.domain], ARRAY['s' || o %% 4],
         ARRAY[CASE WHEN o %% 10 < 2 THEN 'fail' ELSE 'pass' END],
         ARRAY[r.domain], '{mfrom}',
-        ARRAY[CASE WHEN o %% 5 = 0 THEN 'softfail' ELSE 'pass' END]
+        ARRAY[CASE WHEN o %% 5 = 0 THEN 'softfail' ELSE 'pass' END],
+        dmarcd_report_month(r.begin_time, r.end_time)
     FROM report r, generate_series(0, %d) o,
         LATERAL (SELECT CASE WHEN o %% 4 = 0
             THEN 9000 + (r.id * 31 + o) %% 1000        -- shared ESPs

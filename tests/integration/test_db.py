@@ -72,14 +72,15 @@ def strip_source(objs):
 FUNCS = "SELECT count(*) FROM dmarcd_functions"
 url = pg.createdb("mig")
 r = dm(url, "db", "status")
-ok(r.returncode == 0 and b"schema: version 0 of 16" in r.stdout
+ok(r.returncode == 0 and b"schema: version 0 of 17" in r.stdout
    and b"pending: 010_schema" in r.stdout and
    b"pending: 011_source_host" in r.stdout and
    b"pending: 012_classifier" in r.stdout and
    b"pending: 013_senders" in r.stdout and
    b"pending: 014_alerts" in r.stdout and
    b"pending: 015_simulator" in r.stdout and
-   b"pending: 016_profile_hash" in r.stdout, "db status on an empty database",
+   b"pending: 016_profile_hash" in r.stdout and
+   b"pending: 017_partitions" in r.stdout, "db status on an empty database",
    r.stdout, r.stderr)
 r = dm(url, "db", "migrate", "--to", "10")
 ok(r.returncode == 0 and b"from version 0 to 10" in r.stdout,
@@ -112,14 +113,14 @@ pg.psql("mig", "INSERT INTO report (domain, org_name, report_id,"
         " FROM report r, generate_series(1, 3) o WHERE r.domain ="
         " 'old.example'")
 r = dm(url, "db", "migrate")
-ok(r.returncode == 0 and b"from version 10 to 16" in r.stdout and
+ok(r.returncode == 0 and b"from version 10 to 17" in r.stdout and
    pg.psql("mig", "SELECT string_agg(version::text, ',' ORDER BY version)"
-           " FROM dmarcd_schema").strip() == "10,11,12,13,14,15,16" and
+           " FROM dmarcd_schema").strip() == "10,11,12,13,14,15,16,17" and
    pg.psql("mig", "SELECT count(*) FROM pg_tables WHERE tablename IN"
            " ('sender_rule', 'alert_episode', 'alert_mark')").strip() == "3" and
    pg.psql("mig", FUNCS).strip() == "1" and
    pg.psql("mig", "SELECT count(*) FROM pg_views WHERE viewname = 'daily'")
-   .strip() == "1", "011 to 016 on a version-10 database, then the functions",
+   .strip() == "1", "011 to 017 on a version-10 database, then the functions",
    r.stdout, r.stderr)
 ok(pg.psql("mig", "SELECT string_agg(p.dkim_domain[1] || ' ' || s.messages,"
            " ',' ORDER BY s.messages) FROM sim_day s JOIN auth_profile p"
@@ -871,14 +872,15 @@ pg.psql("rollup5", "INSERT INTO report (domain, org_name, report_id,"
 pg.psql("rollup5", "INSERT INTO record (domain, report, ordinal, source_ip,"
         " count, disposition, dkim, spf, reason_type, header_from,"
         " dkim_domain, dkim_selector, dkim_result, spf_domain, spf_scope,"
-        " spf_result) SELECT r.domain, r.id, o, ('192.0.2.' || ((r.id + o)"
+        " spf_result, month) SELECT r.domain, r.id, o, ('192.0.2.' || ((r.id + o)"
         " % 7))::inet, 1 + o, (ARRAY['none', 'quarantine', 'reject',"
         " NULL])[1 + o % 4], (ARRAY['pass', 'fail'])[1 + (r.id + o) % 2],"
         " (ARRAY['pass', 'fail', NULL])[1 + o % 3], CASE WHEN o % 3 = 0"
         " THEN '{forwarded}'::text[] ELSE '{}' END, CASE WHEN o % 5 > 0"
         " THEN (ARRAY['a.example', 'b.example'])[1 + o % 2] END,"
         " ARRAY[r.domain], ARRAY['s' || o % 2], ARRAY['pass'],"
-        " ARRAY[r.domain], '{mfrom}', ARRAY['softfail'] FROM report r,"
+        " ARRAY[r.domain], '{mfrom}', ARRAY['softfail'],"
+        " dmarcd_report_month(r.begin_time, r.end_time) FROM report r,"
         " generate_series(1, 6) o")
 pg.psql("rollup5", "UPDATE report r SET n_records = 6, messages = 27,"
         " sha256 = '\\x00'")
@@ -944,9 +946,10 @@ pg.psql("overflow", "INSERT INTO report (domain, org_name, report_id,"
         " '2024-05-01', '2024-05-01 23:59'), ('big.example', 'o', 'b2',"
         " '2024-05-01', '2024-05-01 23:59'), ('small.example', 'o', 's1',"
         " '2024-05-01', '2024-05-01 23:59');"
-        " INSERT INTO record (domain, report, ordinal, source_ip, count)"
-        " SELECT domain, id, 1, '192.0.2.1', CASE WHEN domain ="
-        " 'big.example' THEN 4611686018427387904 ELSE 5 END FROM report;"
+        " INSERT INTO record (domain, report, ordinal, source_ip, count,"
+        " month) SELECT domain, id, 1, '192.0.2.1', CASE WHEN domain ="
+        " 'big.example' THEN 4611686018427387904 ELSE 5 END,"
+        " dmarcd_report_month(begin_time, end_time) FROM report;"
         " INSERT INTO rollup_queue SELECT domain, id FROM report")
 ok(pg.psql("overflow", "SELECT dmarcd_rollup_queued(100)").strip() == "3" and
    pg.psql("overflow", "SELECT count(*) FROM rollup_queue").strip() == "0" and
@@ -959,8 +962,9 @@ ok(pg.psql("overflow", "SELECT dmarcd_rollup_queued(100)").strip() == "3" and
 pg.psql("overflow", "INSERT INTO report (domain, org_name, report_id,"
         " begin_time, end_time) VALUES ('small.example', 'o', 's2',"
         " '2024-05-02', '2024-05-02 23:59'); INSERT INTO record (domain,"
-        " report, ordinal, source_ip, count) SELECT domain, id, 1,"
-        " '192.0.2.1', 6 FROM report WHERE report_id = 's2';"
+        " report, ordinal, source_ip, count, month) SELECT domain, id, 1,"
+        " '192.0.2.1', 6, dmarcd_report_month(begin_time, end_time) FROM"
+        " report WHERE report_id = 's2';"
         " INSERT INTO rollup_queue SELECT domain, id FROM report"
         " WHERE report_id = 's2'")
 ok(pg.psql("overflow", "SELECT dmarcd_rollup_queued(100)").strip() == "1" and
