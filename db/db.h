@@ -577,6 +577,16 @@ int	db_user_domains(struct db *db, const char *const *patterns, size_t n,
 int	db_grant(struct db *db, const char *role, bool ingest, bool *created_r,
 	    char *err, size_t errlen);
 
+/* prune.c: retention.  Drops the months of records (and the record-sized
+ * rollups, the reports' documents) older than months, and the per-day
+ * rollups and reports older than rollup_months (0: either off), in one
+ * transaction after folding the queued rollups; with dry, drops nothing.
+ * Writes what it drops (would drop) to out; *n_r: how many tables lose
+ * something.  Returns 0, DB_ETEMP (a lock not had in 10 s, among
+ * others) or DB_EPERM. */
+int	db_prune(struct db *db, unsigned months, unsigned rollup_months,
+	    bool dry, FILE *out, unsigned *n_r, char *err, size_t errlen);
+
 /* alerts.c: the alert rules' conditions over the rollups and the
  * quarantine, and their episodes (sql/014_alerts.sql).  An episode opens
  * when a rule starts to hold for a key and closes at the first evaluation

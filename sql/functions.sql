@@ -434,3 +434,137 @@ END $$;
 DROP TRIGGER IF EXISTS tlsrpt_rollup ON tlsrpt_policy;
 CREATE TRIGGER tlsrpt_rollup AFTER INSERT ON tlsrpt_policy
     FOR EACH ROW EXECUTE FUNCTION dmarcd_tlsrpt_rollup();
+
+-- --- retention (dmarcd db prune, db/prune.c) ------------------------------
+
+-- The first day of the month before which retention (months) drops
+-- everything: a month goes once its last day is older than that many
+-- months.
+CREATE OR REPLACE FUNCTION dmarcd_prune_cutoff(p_months int) RETURNS date
+    LANGUAGE sql STABLE AS $$
+SELECT date_trunc('month', (now() AT TIME ZONE 'UTC') -
+    make_interval(months => p_months))::date
+$$;
+
+-- What retention (p_months of records, p_rollup_months of the per-day
+-- rollups and the reports' headers; 0: off) drops, and drops it unless
+-- p_dry: one row for each table it takes rows from, with the rows and
+-- (for a whole partition or the documents) bytes.  The record-sized tables lose
+-- whole partitions (sql/017_partitions.sql); their default partitions,
+-- which hold only the months that get no partition, and the per-report
+-- and per-day tables lose rows, by index.  The caller folds the queued
+-- rollups first and sets lock_timeout: dropping a partition waits for the
+-- queries reading its table.
+CREATE OR REPLACE FUNCTION dmarcd_prune(p_months int, p_rollup_months int,
+    p_dry boolean)
+    RETURNS TABLE (action text, tbl text, rows bigint, bytes bigint)
+    LANGUAGE plpgsql SET datestyle = 'ISO, YMD' AS $$
+DECLARE
+	cut	date;
+	rcut	date;
+	t	record;
+	n	bigint;
+BEGIN
+	IF p_months > 0 THEN
+		cut := dmarcd_prune_cutoff(p_months);
+		action := 'records before ' || cut;
+		tbl := NULL; rows := NULL; bytes := NULL;
+		RETURN NEXT;
+		FOR t IN
+			SELECT c.oid::regclass AS part, c.relname,
+			    pg_total_relation_size(c.oid) AS size
+			FROM dmarcd_partitioned() d
+			JOIN pg_inherits i ON i.inhparent = to_regclass(d.name)
+			JOIN pg_class c ON c.oid = i.inhrelid
+			WHERE (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+			    'TO [(]''([0-9-]+)''[)]'))[1]::date <= cut
+			ORDER BY c.relname
+		LOOP
+			EXECUTE format('SELECT count(*) FROM %s', t.part)
+			    INTO rows;
+			action := 'drop'; tbl := t.relname; bytes := t.size;
+			RETURN NEXT;
+			IF NOT p_dry THEN
+				EXECUTE format('DROP TABLE %s', t.part);
+			END IF;
+		END LOOP;
+		FOR t IN SELECT * FROM dmarcd_partitioned() LOOP
+			IF p_dry THEN
+				EXECUTE format('SELECT count(*) FROM %I WHERE'
+				    ' %I < $1', t.name || '_default', t.key)
+				    INTO n USING cut;
+			ELSE
+				EXECUTE format('WITH d AS (DELETE FROM %I WHERE'
+				    ' %I < $1 RETURNING 1) SELECT count(*)'
+				    ' FROM d', t.name || '_default', t.key)
+				    INTO n USING cut;
+			END IF;
+			CONTINUE WHEN n = 0;
+			action := 'delete'; tbl := t.name || '_default';
+			rows := n; bytes := NULL;
+			RETURN NEXT;
+		END LOOP;
+		-- the reports' documents go with their records
+		SELECT count(*), coalesce(sum(length(d.gz)), 0) INTO rows, bytes
+		FROM report r JOIN report_document d ON d.domain = r.domain
+		    AND d.report = r.id
+		WHERE dmarcd_report_day(r.begin_time, r.end_time) < cut;
+		IF rows > 0 THEN
+			action := 'delete'; tbl := 'report_document';
+			RETURN NEXT;
+			IF NOT p_dry THEN
+				DELETE FROM report_document d USING report r
+				WHERE d.domain = r.domain AND d.report = r.id
+				    AND dmarcd_report_day(r.begin_time,
+				    r.end_time) < cut;
+			END IF;
+		END IF;
+	END IF;
+	IF p_rollup_months > 0 THEN
+		rcut := dmarcd_prune_cutoff(p_rollup_months);
+		action := 'rollups and reports before ' || rcut;
+		tbl := NULL; rows := NULL; bytes := NULL;
+		RETURN NEXT;
+		FOREACH tbl IN ARRAY ARRAY['dash_summary', 'dash_day',
+		    'dash_auth', 'dash_reason', 'dash_reporter',
+		    'dash_auth_day', 'dash_reason_day'] LOOP
+			IF p_dry THEN
+				EXECUTE format('SELECT count(*) FROM %I WHERE'
+				    ' day < $1', tbl) INTO n USING rcut;
+			ELSE
+				EXECUTE format('WITH d AS (DELETE FROM %I WHERE'
+				    ' day < $1 RETURNING 1) SELECT count(*)'
+				    ' FROM d', tbl) INTO n USING rcut;
+			END IF;
+			CONTINUE WHEN n = 0;
+			action := 'delete'; rows := n; bytes := NULL;
+			RETURN NEXT;
+		END LOOP;
+		-- the headers, the dedup key: a report sent again after this
+		-- is stored and counted again
+		IF p_dry THEN
+			SELECT count(*) INTO n FROM report r
+			WHERE dmarcd_report_day(r.begin_time, r.end_time) < rcut;
+		ELSE
+			DELETE FROM rollup_queue q USING report r
+			WHERE q.domain = r.domain AND q.report = r.id AND
+			    dmarcd_report_day(r.begin_time, r.end_time) < rcut;
+			WITH d AS (DELETE FROM report r WHERE
+			    dmarcd_report_day(r.begin_time, r.end_time) < rcut
+			    RETURNING 1)
+			SELECT count(*) INTO n FROM d;
+		END IF;
+		IF n > 0 THEN
+			action := 'delete'; tbl := 'report'; rows := n;
+			bytes := NULL;
+			RETURN NEXT;
+		END IF;
+	END IF;
+	IF NOT p_dry THEN
+		-- this month's and the next one's partitions, ahead
+		PERFORM dmarcd_partition(date_trunc('month',
+		    (now() AT TIME ZONE 'UTC') + make_interval(months => m))::date)
+		FROM generate_series(0, 1) m;
+	END IF;
+END;
+$$;

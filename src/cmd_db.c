@@ -1,6 +1,6 @@
 /*
- * cmd_db.c - `dmarcd db migrate|status|start|stop|grant`: the schema, the
- * embedded cluster and the roles of a shared server.
+ * cmd_db.c - `dmarcd db migrate|status|start|stop|grant|prune`: the schema,
+ * the embedded cluster, the roles of a shared server and retention.
  */
 #include "config.h"
 
@@ -18,7 +18,7 @@ db_usage(void)
 {
 	fprintf(stderr, "usage: dmarcd db [-f FILE] [--db URL] "
 	    "migrate [--to N] | status | start | stop |\n"
-	    "       grant ROLE --read-only|--ingest\n");
+	    "       grant ROLE --read-only|--ingest | prune [--dry-run]\n");
 }
 
 static int
@@ -131,6 +131,38 @@ db_grant_cmd(struct cmd_env *env, const char *role, int kind)
 	return 0;
 }
 
+static int
+db_prune_cmd(struct cmd_env *env, bool dry)
+{
+	struct db	*db = NULL;
+	char		 err[1024];
+	unsigned	 n;
+	int		 rc;
+
+	if (env->conf.retention == 0) {
+		printf("db prune: retention is off (dmarcd.conf(5)): every "
+		    "record is kept, nothing to prune\n");
+		return 0;
+	}
+	if ((rc = db_open(&env->dbc, true, &db, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
+	}
+	rc = db_prune(db, (unsigned)env->conf.retention,
+	    (unsigned)env->conf.rollup_retention, dry, stdout, &n, err,
+	    sizeof(err));
+	db_close(&db);
+	if (rc != 0) {
+		log_warnx("%s", err);
+		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
+	}
+	if (n == 0)
+		printf("nothing %s\n", dry ? "to drop" : "dropped");
+	else if (dry)
+		printf("dry run: nothing dropped\n");
+	return 0;
+}
+
 int
 cmd_db(int argc, char **argv)
 {
@@ -139,12 +171,14 @@ cmd_db(int argc, char **argv)
 		{ "to", required_argument, NULL, 'T' },
 		{ "read-only", no_argument, NULL, 'R' },
 		{ "ingest", no_argument, NULL, 'I' },
+		{ "dry-run", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_env	 env;
 	const char	*sub, *role = NULL;
 	char		 err[1024], conninfo[1024];
 	int		 ch, rc, target = 0, kind = 0;
+	bool		 dry = false;
 
 	memset(&env, 0, sizeof(env));
 	while ((ch = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1)
@@ -166,6 +200,8 @@ cmd_db(int argc, char **argv)
 		else if ((ch == 'R' || ch == 'I') && strcmp(sub, "grant") == 0 &&
 		    (kind == 0 || kind == ch))
 			kind = ch;
+		else if (ch == 'N' && strcmp(sub, "prune") == 0)
+			dry = true;
 		else if (cmd_common_opt(&env, ch, optarg) == -1) {
 			db_usage();
 			return EXIT_USAGE;
@@ -185,6 +221,8 @@ cmd_db(int argc, char **argv)
 		rc = db_status_cmd(&env);
 	else if (strcmp(sub, "grant") == 0)
 		rc = db_grant_cmd(&env, role, kind);
+	else if (strcmp(sub, "prune") == 0)
+		rc = db_prune_cmd(&env, dry);
 	else if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0) {
 		if (env.dbc.url != NULL && *env.dbc.url != '\0') {
 			log_warnx("db %s: a database URL is configured; only "

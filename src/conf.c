@@ -32,6 +32,7 @@ enum conf_type {
 	CONF_SIZE,	/* a number that takes K, M, G */
 	CONF_MODE,	/* a file mode, in octal */
 	CONF_CHOICE,	/* one of the words of arg, "a|b|c" */
+	CONF_MONTHS,	/* months: Nmo, Ny (12N) or off (0) */
 };
 
 /*
@@ -60,6 +61,7 @@ struct conf_entry {
 #define Z(f, d, lo, hi)	CONF_SIZE, offsetof(struct conf, f), d, NULL, lo, hi
 #define M(f, d)	CONF_MODE, offsetof(struct conf, f), d, NULL, 0, 0777
 #define C(f, d)	CONF_CHOICE, offsetof(struct conf, f), 0, d, 0, 0
+#define MO(f, d, lo, hi) CONF_MONTHS, offsetof(struct conf, f), d, NULL, lo, hi
 #define NOOPT(cmd)	cmd, NULL, NULL
 
 static const struct conf_entry conf_table[] = {
@@ -110,6 +112,15 @@ static const struct conf_entry conf_table[] = {
 	  "gzipped bytes kept of an aggregate report's XML document (shown "
 	  "by the dashboard); larger ones are not kept; 0 keeps none",
 	  false },
+	{ "retention", MO(retention, 0, 0, 1200), NOOPT("db prune"),
+	  "how long records are kept, by the month of their report "
+	  "(13mo, 2y; off keeps them all): dmarcd db prune drops the months "
+	  "older, with the report documents", false },
+	{ "rollup_retention", MO(rollup_retention, 0, 0, 1200),
+	  NOOPT("db prune"),
+	  "how long the per-day rollups (the dashboard's figures) and the "
+	  "reports' headers are kept; at least retention; off keeps them "
+	  "all", false },
 	{ "lmtp_listen", L(lmtp_listen, "unix:/run/dmarcd/lmtp.sock"),
 	  "lmtp", "listen", "SPEC",
 	  "where to listen, a list of unix:PATH or HOST:PORT", false },
@@ -317,6 +328,8 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 	uint64_t		 mult = 1;
 
 	errno = 0;
+	if (e->type == CONF_MONTHS && strcmp(v, "off") == 0)
+		v = "0";
 	if (*v < '0' || *v > '9') {
 		snprintf(why, whylen, "%s: not a number: %s", e->name, v);
 		return -1;
@@ -329,11 +342,22 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 		case 'g': case 'G': mult = 1ULL << 30; end++; break;
 		}
 	}
+	if (e->type == CONF_MONTHS && n > 0) {
+		if (strcmp(end, "mo") == 0)
+			end += 2;
+		else if (strcmp(end, "y") == 0 && n <= UINT64_MAX / 12) {
+			mult = 12;
+			end++;
+		} else
+			end = (char *)"?";	/* a number alone: of what? */
+	}
 	if (*end != '\0' || errno == ERANGE ||
 	    (mult > 1 && n > UINT64_MAX / mult)) {
 		snprintf(why, whylen, "%s: not a %s: %s", e->name,
 		    e->type == CONF_SIZE ? "size (N, NK, NM, NG)" :
-		    e->type == CONF_MODE ? "mode (octal)" : "number", v);
+		    e->type == CONF_MODE ? "mode (octal)" :
+		    e->type == CONF_MONTHS ? "duration (13mo, 2y or off)" :
+		    "number", v);
 		return -1;
 	}
 	n *= mult;
@@ -341,6 +365,9 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 		if (e->type == CONF_MODE)
 			snprintf(why, whylen, "%s: %llo out of range 0..0777",
 			    e->name, n);
+		else if (e->type == CONF_MONTHS)
+			snprintf(why, whylen, "%s: %llu months, more than %llu",
+			    e->name, n, (unsigned long long)e->max);
 		else
 			snprintf(why, whylen, "%s: %llu out of range "
 			    "%llu..%llu", e->name, n,
@@ -356,8 +383,12 @@ parse_value(const struct conf_entry *e, const char *v, uint64_t *n_r,
 static const char *
 format_number(const struct conf_entry *e, uint64_t n, char *buf, size_t len)
 {
-	snprintf(buf, len, e->type == CONF_MODE ? "%04llo" : "%llu",
-	    (unsigned long long)n);
+	if (e->type == CONF_MONTHS && n == 0)
+		snprintf(buf, len, "off");
+	else
+		snprintf(buf, len, e->type == CONF_MODE ? "%04llo" :
+		    e->type == CONF_MONTHS ? "%llumo" : "%llu",
+		    (unsigned long long)n);
 	return buf;
 }
 
@@ -487,6 +518,19 @@ conf_parse(struct conf *c, const char *file, const char *text, size_t len,
 			fprintf(errs, "%s:%u: %s\n", file, lineno, clean);
 			nerr++;
 		}
+	}
+	/* the reports' headers outlive their records: the dedup key */
+	if (c->rollup_retention != 0 && c->retention == 0) {
+		fprintf(errs, "%s: rollup_retention needs retention: the "
+		    "rollups outlive the records, not the other way\n", file);
+		nerr++;
+	} else if (c->rollup_retention != 0 &&
+	    c->rollup_retention < c->retention) {
+		fprintf(errs, "%s: rollup_retention (%llumo) is shorter than "
+		    "retention (%llumo)\n", file,
+		    (unsigned long long)c->rollup_retention,
+		    (unsigned long long)c->retention);
+		nerr++;
 	}
 	return nerr ? -1 : 0;
 }

@@ -41,6 +41,9 @@ struct conf {
 	uint64_t	 max_text;
 	uint64_t	 max_stored_document;	/* gzip bytes; 0: none */
 	uint64_t	 ingest_fold_rollups;	/* 1: on a second connection */
+	/* retention (db/prune.c), in months; 0: off */
+	uint64_t	 retention;
+	uint64_t	 rollup_retention;	/* >= retention */
 	/* lmtp (cmd_lmtp.c) */
 	char		*lmtp_listen;		/* list: unix:PATH or HOST:PORT */
 	uint64_t	 lmtp_socket_mode;	/* 0..0777, written in octal */
