@@ -295,16 +295,23 @@ db_status_print(struct db *db, FILE *out, char *err, size_t errlen)
 	    " (SELECT coalesce(sum(n_records), 0) FROM report),"
 	    " (SELECT coalesce(sum(messages), 0) FROM report),"
 	    " (SELECT count(*) FROM quarantine WHERE resolved IS NULL),"
-	    " (SELECT count(*) FROM daily)");
+	    " (SELECT count(*) FROM daily),"
+	    /* record's month partitions (sql/017_partitions.sql) */
+	    " (SELECT count(*) || coalesce(', ' || min(m) || ' to ' || max(m),"
+	    "  '') FROM (SELECT left((regexp_match(pg_get_expr(c.relpartbound,"
+	    "  c.oid), 'FROM [(]''([0-9-]+)'))[1], 7) AS m FROM pg_inherits i"
+	    "  JOIN pg_class c ON c.oid = i.inhrelid"
+	    "  WHERE i.inhparent = 'record'::regclass) s WHERE m IS NOT NULL)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = db_result_error(db, res, "status", err, errlen);
 		PQclear(res);
 		return rc;
 	}
 	fprintf(out, "reports: %s\nrecords: %s\nmessages: %s\n"
-	    "quarantined: %s\ndaily rows: %s\n", PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-	    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
+	    "quarantined: %s\ndaily rows: %s\nrecord months: %s\n",
+	    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+	    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
 	PQclear(res);
 	return 0;
 }

@@ -265,6 +265,13 @@ ok(q("ret", "SELECT count(*) FROM report_document d JOIN report r ON"
 r = dm("db", "prune", db=url)
 ok(r.returncode == 0 and b"nothing dropped" in r.stdout,
    "db prune again: nothing more", r.stdout, r.stderr)
+months = sorted(p[len("record_y"):].replace("m", "-") for p in
+                partitions("ret", "record") if p != "record_default")
+r = dm("db", "status", db=url)
+ok(r.returncode == 0 and ("record months: %d, %s to %s\n" % (
+    len(months), months[0], months[-1])).encode() in r.stdout,
+   "db status: how many months of records, from when to when", r.stdout,
+   months)
 # a report sent again whose header was kept is still a duplicate
 d = os.path.join(TMP, "again")
 write(os.path.join(d, "m14.xml"), report_xml(
