@@ -1,14 +1,15 @@
 /*
  * prune.c - retention (`dmarcd db prune [--dry-run]`): drops the months of
- * records older than retention, as whole partitions of the record-sized
- * tables (sql/017_partitions.sql), and the per-day rollups and reports'
+ * records older than retention, as whole partitions of record and sim_day
+ * (sql/017_partitions.sql), and the per-day rollups and reports'
  * headers older than rollup_retention; says what it drops, or with
  * --dry-run what it would.  The work is dmarcd_prune() (sql/functions.sql),
  * in one transaction: all of it or nothing.
  *
- * May touch: db.c, store.c (db_rollup_drain); drops partitions of record,
- * dash_ip, dash_ip_all and sim_day, deletes from their default partitions,
- * report_document, the per-day rollups, rollup_queue and report.
+ * May touch: db.c, store.c (db_rollup_drain); drops partitions of record
+ * and sim_day, deletes from their default partitions, dash_ip,
+ * dash_ip_all, report_document, the per-day rollups, rollup_queue and
+ * report.
  */
 #include "config.h"
 
@@ -23,7 +24,7 @@
 /* a partition is dropped under an ACCESS EXCLUSIVE lock of its table,
  * which waits for the dashboard's queries on it: not for ever */
 #define PRUNE_LOCK	"SET LOCAL lock_timeout = '10s'"
-#define PRUNE_ANALYZE	"ANALYZE record, dash_ip, dash_ip_all, sim_day"
+#define PRUNE_ANALYZE	"ANALYZE record, sim_day"
 
 static void
 print_row(FILE *out, PGresult *res, int i, bool dry)

@@ -2,9 +2,18 @@
 -- (dmarcd db prune, db/prune.c) drops a month as a whole table instead of
 -- deleting its rows one by one.  record by the month of its report's day
 -- (a column of its own: a partition key must be one of the table's, and
--- in its primary key); the rollups of about one row per record (dash_ip,
--- dash_ip_all, sim_day) by their day.  The per-day rollups, a few rows a
--- day, stay as they are: they are kept longer (rollup_retention).
+-- in its primary key); sim_day, the simulator's rollup of about one row
+-- per record, by its day.  The per-day rollups, a few rows a day, stay as
+-- they are: they are kept longer (rollup_retention).
+--
+-- Not the sources' rollups (dash_ip, dash_ip_all), though as large: the
+-- sources pages read 30 days of them, and a month's partition holds about
+-- as many rows as those days, so PostgreSQL reads each partition whole
+-- instead of the sums from the primary key (INCLUDE, 010_schema.sql), and
+-- the page's addresses by a second pass over both partitions.  Measured at
+-- 10M records (tests/bench/bench_api.py), the same database, the table
+-- swapped: /api/sources of 30 days p50 217-227 ms partitioned, 56-83 ms as
+-- one table.  Retention deletes their old days by their keys instead.
 --
 -- A month's partitions are made when its first report is stored
 -- (dmarcd_partition(), from the store's INSERT of the report), for every
@@ -14,7 +23,7 @@
 -- month comes into that range, its partition takes its rows from the
 -- default one.
 --
--- The migration copies every row of the four tables (and keeps them: a
+-- The migration copies every row of the two tables (and keeps them: a
 -- record whose report is missing, which the store never writes, goes to
 -- the default partition).  It takes as long as copying them and twice
 -- their disk space while it runs.
@@ -28,8 +37,7 @@ CREATE FUNCTION dmarcd_report_month(b timestamptz, e timestamptz)
 -- rollups' day.  db/prune.c reads the same list from the catalog.
 CREATE FUNCTION dmarcd_partitioned() RETURNS TABLE (name text, key text)
     LANGUAGE sql IMMUTABLE
-    AS $$ VALUES ('record', 'month'), ('dash_ip', 'day'),
-	('dash_ip_all', 'day'), ('sim_day', 'day') $$;
+    AS $$ VALUES ('record', 'month'), ('sim_day', 'day') $$;
 
 -- Makes month p_month's partition of each table if it has none and the
 -- month is one that gets its own (above); returns p_month.  SECURITY
@@ -75,11 +83,6 @@ ALTER FUNCTION dmarcd_partition(date) SET search_path FROM CURRENT;
 ALTER TABLE record RENAME TO record_v16;
 ALTER INDEX record_pkey RENAME TO record_v16_pkey;
 ALTER INDEX record_source_ip RENAME TO record_v16_source_ip;
-ALTER TABLE dash_ip RENAME TO dash_ip_v16;
-ALTER INDEX dash_ip_pkey RENAME TO dash_ip_v16_pkey;
-ALTER TABLE dash_ip_all RENAME TO dash_ip_all_v16;
-ALTER INDEX dash_ip_all_pkey RENAME TO dash_ip_all_v16_pkey;
-ALTER INDEX dash_ip_all_ip RENAME TO dash_ip_all_v16_ip;
 ALTER TABLE sim_day RENAME TO sim_day_v16;
 ALTER INDEX sim_day_pkey RENAME TO sim_day_v16_pkey;
 ALTER INDEX sim_day_day RENAME TO sim_day_v16_day;
@@ -94,19 +97,6 @@ CREATE TABLE record (
 ) PARTITION BY RANGE (month);
 CREATE INDEX record_source_ip ON record (source_ip);
 
-CREATE TABLE dash_ip (
-	LIKE dash_ip_v16 INCLUDING DEFAULTS INCLUDING STORAGE,
-	PRIMARY KEY (domain, day, source_ip)
-	    INCLUDE (messages, pass, fail_quarantine, fail_reject, records)
-) PARTITION BY RANGE (day);
-
-CREATE TABLE dash_ip_all (
-	LIKE dash_ip_all_v16 INCLUDING DEFAULTS INCLUDING STORAGE,
-	PRIMARY KEY (day, source_ip)
-	    INCLUDE (messages, pass, fail_quarantine, fail_reject, records)
-) PARTITION BY RANGE (day);
-CREATE INDEX dash_ip_all_ip ON dash_ip_all (source_ip, day);
-
 CREATE TABLE sim_day (
 	LIKE sim_day_v16 INCLUDING DEFAULTS INCLUDING STORAGE,
 	PRIMARY KEY (domain, day, source_ip, profile) INCLUDE (messages)
@@ -117,15 +107,11 @@ CREATE STATISTICS sim_day_groups (ndistinct) ON profile, source_ip
     FROM sim_day;
 
 CREATE TABLE record_default PARTITION OF record DEFAULT;
-CREATE TABLE dash_ip_default PARTITION OF dash_ip DEFAULT;
-CREATE TABLE dash_ip_all_default PARTITION OF dash_ip_all DEFAULT;
 CREATE TABLE sim_day_default PARTITION OF sim_day DEFAULT;
 
 -- the months the database holds, and this one and the next
 SELECT dmarcd_partition(m) FROM (
 	SELECT dmarcd_report_month(begin_time, end_time) FROM report
-	UNION SELECT date_trunc('month', day::timestamp)::date FROM dash_ip_v16
-	UNION SELECT date_trunc('month', day::timestamp)::date FROM dash_ip_all_v16
 	UNION SELECT date_trunc('month', day::timestamp)::date FROM sim_day_v16
 	UNION SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date
 	UNION SELECT (date_trunc('month', now() AT TIME ZONE 'UTC') +
@@ -136,13 +122,11 @@ INSERT INTO record
 SELECT c.*, coalesce(dmarcd_report_month(r.begin_time, r.end_time),
     date '0001-01-01')
 FROM record_v16 c LEFT JOIN report r ON r.domain = c.domain AND r.id = c.report;
-INSERT INTO dash_ip SELECT * FROM dash_ip_v16;
-INSERT INTO dash_ip_all SELECT * FROM dash_ip_all_v16;
 INSERT INTO sim_day SELECT * FROM sim_day_v16;
 
-DROP TABLE record_v16, dash_ip_v16, dash_ip_all_v16, sim_day_v16;
+DROP TABLE record_v16, sim_day_v16;
 
 -- autovacuum analyses the partitions, never the partitioned tables
 -- themselves (whose statistics plan a query over several months):
 -- dmarcd db prune analyses them too
-ANALYZE record, dash_ip, dash_ip_all, sim_day;
+ANALYZE record, sim_day;

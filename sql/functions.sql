@@ -449,10 +449,10 @@ $$;
 -- What retention (p_months of records, p_rollup_months of the per-day
 -- rollups and the reports' headers; 0: off) drops, and drops it unless
 -- p_dry: one row for each table it takes rows from, with the rows and
--- (for a whole partition or the documents) bytes.  The record-sized tables lose
+-- (for a whole partition or the documents) bytes.  record and sim_day lose
 -- whole partitions (sql/017_partitions.sql); their default partitions,
--- which hold only the months that get no partition, and the per-report
--- and per-day tables lose rows, by index.  The caller folds the queued
+-- which hold only the months that get no partition, the sources' rollups
+-- and the per-report and per-day tables lose rows, by index.  The caller folds the queued
 -- rollups first and sets lock_timeout: dropping a partition waits for the
 -- queries reading its table.
 CREATE OR REPLACE FUNCTION dmarcd_prune(p_months int, p_rollup_months int,
@@ -502,6 +502,21 @@ BEGIN
 			CONTINUE WHEN n = 0;
 			action := 'delete'; tbl := t.name || '_default';
 			rows := n; bytes := NULL;
+			RETURN NEXT;
+		END LOOP;
+		-- the sources' rollups, not partitioned (017_partitions.sql):
+		-- by day, through the keys that lead with it (dash_ip_all's)
+		FOREACH tbl IN ARRAY ARRAY['dash_ip', 'dash_ip_all'] LOOP
+			IF p_dry THEN
+				EXECUTE format('SELECT count(*) FROM %I WHERE'
+				    ' day < $1', tbl) INTO n USING cut;
+			ELSE
+				EXECUTE format('WITH d AS (DELETE FROM %I WHERE'
+				    ' day < $1 RETURNING 1) SELECT count(*)'
+				    ' FROM d', tbl) INTO n USING cut;
+			END IF;
+			CONTINUE WHEN n = 0;
+			action := 'delete'; rows := n; bytes := NULL;
 			RETURN NEXT;
 		END LOOP;
 		-- the reports' documents go with their records
