@@ -365,8 +365,8 @@
 	" OR coalesce(r.org_name, '') = $4) AND ($5::inet IS NULL OR" \
 	" (r.domain, r.id) IN (SELECT domain, report FROM record WHERE" \
 	" source_ip = $5::inet AND month BETWEEN date_trunc('month'," \
-	" $2::date::timestamp)::date AND $3::date)) ORDER BY 7 DESC, r.id DESC LIMIT $6::int" \
-	" OFFSET $7::bigint"
+	" $2::date::timestamp)::date AND $3::date)) ORDER BY 7 DESC," \
+	" r.id DESC LIMIT $6::int OFFSET $7::bigint"
 
 /* GET /api/report: $1 domain, $8 id.  document (one row or none): size,
  * kept. */
