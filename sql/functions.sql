@@ -446,15 +446,34 @@ SELECT date_trunc('month', (now() AT TIME ZONE 'UTC') -
     make_interval(months => p_months))::date
 $$;
 
+-- The rows of p_table whose p_key is before p_cut: deleted (unless
+-- p_dry) and counted.
+CREATE OR REPLACE FUNCTION dmarcd_prune_rows(p_table text, p_key text,
+    p_cut date, p_dry boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n	bigint;
+BEGIN
+	IF p_dry THEN
+		EXECUTE format('SELECT count(*) FROM %I WHERE %I < $1', p_table,
+		    p_key) INTO n USING p_cut;
+	ELSE
+		EXECUTE format('WITH d AS (DELETE FROM %I WHERE %I < $1'
+		    ' RETURNING 1) SELECT count(*) FROM d', p_table, p_key)
+		    INTO n USING p_cut;
+	END IF;
+	RETURN n;
+END;
+$$;
+
 -- What retention (p_months of records, p_rollup_months of the per-day
 -- rollups and the reports' headers; 0: off) drops, and drops it unless
 -- p_dry: one row for each table it takes rows from, with the rows and
 -- (for a whole partition or the documents) bytes.  record and sim_day lose
 -- whole partitions (sql/017_partitions.sql); their default partitions,
 -- which hold only the months that get no partition, the sources' rollups
--- and the per-report and per-day tables lose rows, by index.  The caller folds the queued
--- rollups first and sets lock_timeout: dropping a partition waits for the
--- queries reading its table.
+-- and the per-report and per-day tables lose rows, by index.  The caller
+-- folds the queued rollups first and sets lock_timeout: dropping a
+-- partition waits for the queries reading its table.
 CREATE OR REPLACE FUNCTION dmarcd_prune(p_months int, p_rollup_months int,
     p_dry boolean)
     RETURNS TABLE (action text, tbl text, rows bigint, bytes bigint)
@@ -489,16 +508,8 @@ BEGIN
 			END IF;
 		END LOOP;
 		FOR t IN SELECT * FROM dmarcd_partitioned() LOOP
-			IF p_dry THEN
-				EXECUTE format('SELECT count(*) FROM %I WHERE'
-				    ' %I < $1', t.name || '_default', t.key)
-				    INTO n USING cut;
-			ELSE
-				EXECUTE format('WITH d AS (DELETE FROM %I WHERE'
-				    ' %I < $1 RETURNING 1) SELECT count(*)'
-				    ' FROM d', t.name || '_default', t.key)
-				    INTO n USING cut;
-			END IF;
+			n := dmarcd_prune_rows(t.name || '_default', t.key, cut,
+			    p_dry);
 			CONTINUE WHEN n = 0;
 			action := 'delete'; tbl := t.name || '_default';
 			rows := n; bytes := NULL;
@@ -507,14 +518,7 @@ BEGIN
 		-- the sources' rollups, not partitioned (017_partitions.sql):
 		-- by day, through the keys that lead with it (dash_ip_all's)
 		FOREACH tbl IN ARRAY ARRAY['dash_ip', 'dash_ip_all'] LOOP
-			IF p_dry THEN
-				EXECUTE format('SELECT count(*) FROM %I WHERE'
-				    ' day < $1', tbl) INTO n USING cut;
-			ELSE
-				EXECUTE format('WITH d AS (DELETE FROM %I WHERE'
-				    ' day < $1 RETURNING 1) SELECT count(*)'
-				    ' FROM d', tbl) INTO n USING cut;
-			END IF;
+			n := dmarcd_prune_rows(tbl, 'day', cut, p_dry);
 			CONTINUE WHEN n = 0;
 			action := 'delete'; rows := n; bytes := NULL;
 			RETURN NEXT;
@@ -543,14 +547,7 @@ BEGIN
 		FOREACH tbl IN ARRAY ARRAY['dash_summary', 'dash_day',
 		    'dash_auth', 'dash_reason', 'dash_reporter',
 		    'dash_auth_day', 'dash_reason_day'] LOOP
-			IF p_dry THEN
-				EXECUTE format('SELECT count(*) FROM %I WHERE'
-				    ' day < $1', tbl) INTO n USING rcut;
-			ELSE
-				EXECUTE format('WITH d AS (DELETE FROM %I WHERE'
-				    ' day < $1 RETURNING 1) SELECT count(*)'
-				    ' FROM d', tbl) INTO n USING rcut;
-			END IF;
+			n := dmarcd_prune_rows(tbl, 'day', rcut, p_dry);
 			CONTINUE WHEN n = 0;
 			action := 'delete'; rows := n; bytes := NULL;
 			RETURN NEXT;
