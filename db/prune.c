@@ -3,8 +3,10 @@
  * records older than retention, as whole partitions of record and sim_day
  * (sql/017_partitions.sql), and the per-day rollups and reports'
  * headers older than rollup_retention; says what it drops, or with
- * --dry-run what it would.  The work is dmarcd_prune() (sql/functions.sql),
- * in one transaction: all of it or nothing.
+ * --dry-run what it would; and, retention or not, the housekeeping of the
+ * partitions: next month's made ahead, record and sim_day analysed.  The
+ * work is dmarcd_prune() (sql/functions.sql), in one transaction: all of it
+ * or nothing.
  *
  * May touch: db.c, store.c (db_rollup_drain); drops partitions of record
  * and sim_day, deletes from their default partitions, dash_ip,
@@ -91,8 +93,9 @@ db_prune(struct db *db, unsigned months, unsigned rollup_months, bool dry,
 	PQclear(res);
 	if ((rc = db_exec(db, dry ? "ROLLBACK" : "COMMIT", err, errlen)) != 0)
 		return rc;
-	/* autovacuum never analyses a partitioned table itself */
-	if (!dry && *n_r > 0)
+	/* autovacuum never analyses a partitioned table itself: this does,
+	 * whether or not anything went (the daily timer's other job) */
+	if (!dry)
 		rc = db_exec(db, PRUNE_ANALYZE, err, errlen);
 	return rc;
 }

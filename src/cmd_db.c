@@ -139,11 +139,10 @@ db_prune_cmd(struct cmd_env *env, bool dry)
 	unsigned	 n;
 	int		 rc;
 
-	if (env->conf.retention == 0) {
+	/* off, it still does the housekeeping below */
+	if (env->conf.retention == 0)
 		printf("db prune: retention is off (dmarcd.conf(5)): every "
-		    "record is kept, nothing to prune\n");
-		return 0;
-	}
+		    "record is kept\n");
 	if ((rc = db_open(&env->dbc, true, &db, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
 		return rc == DB_ETEMP ? EXIT_TEMPFAIL : EXIT_FAIL;
@@ -160,6 +159,9 @@ db_prune_cmd(struct cmd_env *env, bool dry)
 		printf("nothing %s\n", dry ? "to drop" : "dropped");
 	else if (dry)
 		printf("dry run: nothing dropped\n");
+	if (!dry)
+		printf("made this and next month's partitions; analysed record"
+		    " and sim_day\n");
 	return 0;
 }
 

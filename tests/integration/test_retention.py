@@ -192,9 +192,31 @@ r = run([D, "check-config", "-v", "-f", CONF], env=ENV)
 ok(r.returncode == 0 and b"retention = 13mo" in r.stdout and
    b"rollup_retention = 36mo" in r.stdout, "and takes 13mo and 3y",
    r.stdout, r.stderr)
+# without retention, prune drops nothing but still does the housekeeping:
+# next month's partitions ahead, and the statistics of the partitioned
+# tables themselves (pg_statistic rows of the parent: stainherit), which
+# autovacuum never makes
+STATS = ("SELECT count(*) FROM pg_statistic WHERE stainherit AND starelid ="
+         " '%s'::regclass")
+n_kept = q("ret", "SELECT count(*) FROM record")
+# the migration made next month's partitions: gone (empty), prune's to make
+for t in PARTED:
+    q("ret", "DROP TABLE %s" % part(t, 1))
+ahead = [part(t, 1) in partitions("ret", t) for t in PARTED]
+stats = [q("ret", STATS % t) for t in PARTED]
 r = dm("db", "prune", db=url, env=dict(ENV, DMARCD_CONF=os.devnull))
-ok(r.returncode == 0 and b"retention is off" in r.stdout,
+ok(r.returncode == 0 and b"retention is off" in r.stdout and
+   b"nothing dropped" in r.stdout and
+   q("ret", "SELECT count(*) FROM record") == n_kept,
    "db prune without retention: says so, drops nothing", r.stdout, r.stderr)
+ok(ahead == [False, False] and
+   all(part(t, 1) in partitions("ret", t) for t in PARTED) and
+   b"made this and next month's partitions" in r.stdout,
+   "and makes next month's partitions ahead", ahead, r.stdout)
+ok(stats == ["0", "0"] and all(int(q("ret", STATS % t)) > 0
+                                for t in PARTED),
+   "and analyses record and sim_day themselves", stats,
+   [q("ret", STATS % t) for t in PARTED])
 
 
 def state():
