@@ -587,6 +587,10 @@ int	db_grant(struct db *db, const char *role, bool ingest, bool *created_r,
  * others) or DB_EPERM. */
 int	db_prune(struct db *db, unsigned months, unsigned rollup_months,
 	    bool dry, FILE *out, unsigned *n_r, char *err, size_t errlen);
+/* Makes this and next month's partitions if they are missing (the rollup
+ * folder, hourly), waiting at most 2 s for a lock.  Returns 0 or a DB_E*
+ * status. */
+int	db_partitions_ahead(struct db *db, char *err, size_t errlen);
 
 /* alerts.c: the alert rules' conditions over the rollups and the
  * quarantine, and their episodes (sql/014_alerts.sql).  An episode opens

@@ -54,6 +54,26 @@ print_row(FILE *out, PGresult *res, int i, bool dry)
 	fputc('\n', out);
 }
 
+/* attaching a partition waits for the queries on the default partition,
+ * and queries after it wait behind it: briefly, else the next time */
+#define AHEAD_LOCK	"SET LOCAL lock_timeout = '2s'"
+
+int
+db_partitions_ahead(struct db *db, char *err, size_t errlen)
+{
+	int	rc;
+
+	if ((rc = db_exec(db, "BEGIN", err, errlen)) != 0)
+		return rc;
+	if ((rc = db_exec(db, AHEAD_LOCK, err, errlen)) != 0 ||
+	    (rc = db_exec(db, "SELECT dmarcd_partitions_ahead()", err,
+	    errlen)) != 0) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_exec(db, "COMMIT", err, errlen);
+}
+
 int
 db_prune(struct db *db, unsigned months, unsigned rollup_months, bool dry,
     FILE *out, unsigned *n_r, char *err, size_t errlen)

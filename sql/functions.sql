@@ -437,6 +437,18 @@ CREATE TRIGGER tlsrpt_rollup AFTER INSERT ON tlsrpt_policy
 
 -- --- retention (dmarcd db prune, db/prune.c) ------------------------------
 
+-- This month's and the next one's partitions (sql/017_partitions.sql), made
+-- ahead of their first report: then that report's store does not make them
+-- inside its transaction, holding the default partitions' lock until it
+-- commits.  By db prune and the rollup folder (hourly); cheap when they are
+-- there.
+CREATE OR REPLACE FUNCTION dmarcd_partitions_ahead() RETURNS void
+    LANGUAGE sql AS $$
+SELECT dmarcd_partition(date_trunc('month', (now() AT TIME ZONE 'UTC') +
+    make_interval(months => m))::date)
+FROM generate_series(0, 1) m;
+$$;
+
 -- The first day of the month before which retention (months) drops
 -- everything: a month goes once its last day is older than that many
 -- months.
@@ -573,10 +585,7 @@ BEGIN
 		END IF;
 	END IF;
 	IF NOT p_dry THEN
-		-- this month's and the next one's partitions, ahead
-		PERFORM dmarcd_partition(date_trunc('month',
-		    (now() AT TIME ZONE 'UTC') + make_interval(months => m))::date)
-		FROM generate_series(0, 1) m;
+		PERFORM dmarcd_partitions_ahead();
 	END IF;
 END;
 $$;

@@ -2,8 +2,9 @@
  * rollup_folder.c - the one rollup folder, for `dmarcd ingest`
  * (ingest_fold_rollups) and `dmarcd lmtp`: a thread that drains the rollup
  * queue (table rollup_queue, by db_rollup_drain) on a connection of its
- * own.  Touches only that connection, its stop fd and what the caller's
- * connect callback touches.
+ * own, and at its start and hourly makes next month's partitions ahead
+ * (db_partitions_ahead).  Touches only that connection, its stop fd and
+ * what the caller's connect callback touches.
  */
 #include "config.h"
 
@@ -19,6 +20,11 @@
 #include "db.h"
 #include "rollup_folder.h"
 
+/* how often the folder makes this and next month's partitions ahead, and
+ * again after a failure (a lock not had) */
+#define FOLDER_PARTITIONS_S	3600
+#define FOLDER_RETRY_S		60
+
 static void *
 folder_main(void *arg)
 {
@@ -26,6 +32,7 @@ folder_main(void *arg)
 	struct pollfd		 pfd;
 	char			 err[512];
 	bool			 stop = false;
+	double			 ahead = 0;	/* when next, monotonic */
 
 	pfd.fd = f->stopfd;
 	pfd.events = POLLIN;
@@ -36,6 +43,14 @@ folder_main(void *arg)
 			continue;
 		if (f->db == NULL)
 			continue;	/* gave up: the caller folds the rest */
+		if (now_seconds() >= ahead) {
+			/* next month's first report then finds them made */
+			ahead = now_seconds() + FOLDER_PARTITIONS_S;
+			if (db_partitions_ahead(f->db, err, sizeof(err)) != 0) {
+				log_warnx("partitions ahead: %s", err);
+				ahead = now_seconds() + FOLDER_RETRY_S;
+			}
+		}
 		if (db_rollup_drain(f->db, err, sizeof(err)) != 0) {
 			/* what is left stays queued for the next drain */
 			log_warnx("%s", err);	/* "rollups: ..." */

@@ -171,6 +171,19 @@ ok(r.returncode == 0 and r2.returncode == 0 and
    "a report of a new month stored by the ingest role: its partitions made",
    r.stderr, r2.stderr)
 
+# the rollup folder (dmarcd ingest's, dmarcd lmtp's) makes next month's
+# partitions ahead, as the ingest role too: next month's first report then
+# does not make them inside its transaction
+for t in PARTED:
+    q("ret", "DROP TABLE IF EXISTS %s" % part(t, 1))
+gone_before = [part(t, 1) in partitions("ret", t) for t in PARTED]
+r = ingest(url, "w", [("m8b", mid_month(-8))],
+           role_db="postgresql:///ret?host=%s&user=writer" % pg.dir)
+ok(r.returncode == 0 and gone_before == [False, False] and
+   all(part(t, 1) in partitions("ret", t) for t in PARTED),
+   "the rollup folder makes next month's partitions ahead", gone_before,
+   r.stderr)
+
 # --- prune -------------------------------------------------------------------
 # the settings: months or years, never a bare number; the rollups outlive
 # the records
