@@ -375,15 +375,19 @@
 	" kept FROM report_document WHERE domain = $1 AND report =" \
 	" $8::bigint"
 /* report (one row or none): Q_REPORT_COLUMNS and every other column of
- * report (sha256 in hex, received as epoch). */
+ * report (sha256 in hex, received as epoch); records_pruned: retention
+ * dropped its records (and document), rollup_retention kept the header. */
 #define Q_REPORT \
 	"SELECT" Q_REPORT_COLUMNS "," \
 	" r.org_email, r.extra_contact_info, r.errors, r.generator," \
 	" r.version, r.adkim, r.aspf, r.sp, r.np, r.pct, r.fo, r.testing," \
 	" r.discovery_method, r.dmarcbis, r.source, r.item," \
 	" r.message_id, encode(r.sha256, 'hex') AS sha256," \
-	" extract(epoch FROM r.received)::bigint AS received FROM report" \
-	" r WHERE r.domain = $1 AND r.id = $8::bigint"
+	" extract(epoch FROM r.received)::bigint AS received," \
+	" r.n_records > 0 AND NOT EXISTS (SELECT FROM record c WHERE" \
+	" c.domain = r.domain AND c.report = r.id AND c.month =" \
+	" dmarcd_report_month(r.begin_time, r.end_time)) AS records_pruned" \
+	" FROM report r WHERE r.domain = $1 AND r.id = $8::bigint"
 /* records, also $6 limit, $7 offset: ordinal, ip and every column of
  * record, in report order, and Q_HOST_COLUMNS of its IP. */
 #define Q_REPORT_RECORDS \

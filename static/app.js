@@ -675,8 +675,11 @@ async function pageReport(q) {
       f('testing', r.testing), f('Source', r.source), f('Attachment', r.item),
       f('Message-ID', r.message_id), f('SHA-256', r.sha256 ? el('span', { class: 'mono' }, r.sha256) : null),
       f('Received', timeOf(r.received))))));
-  out.push(panel(`Records (${num(r.records)})`, recordsTable(d.records, q, false)));
-  out.push(documentPanel(d.document, r));
+  if (r.records_pruned)
+    out.push(panel(`Records (${num(r.records)})`, el('div', { class: 'note' }, 'Pruned: this report is older than retention, so its records and its XML are gone (dmarcd.conf(5)); the per-day figures it made stay until rollup_retention.')));
+  else
+    out.push(panel(`Records (${num(r.records)})`, recordsTable(d.records, q, false)));
+  out.push(r.records_pruned ? panel('Report XML', el('div', { class: 'note' }, 'Pruned with its records (retention).')) : documentPanel(d.document, r));
   return out;
 }
 

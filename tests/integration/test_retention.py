@@ -12,12 +12,16 @@ months are this month, last month, a year ago and older.
 """
 import calendar
 import datetime
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import httpdlib  # noqa: E402
 import pglib  # noqa: E402
 from dbfix import report_xml, write, run  # noqa: E402
 from testlib import ok, skip_all, done, dmarcd  # noqa: E402
@@ -306,6 +310,39 @@ ok(q("ret", "SELECT count(*) FROM report_document d JOIN report r ON"
      " r.domain = d.domain AND r.id = d.report WHERE r.report_id IN"
      " ('a-m0', 'a-m1')") == "2",
    "the documents of the pruned months gone, the others kept")
+
+# the dashboard's report page of a pruned report says so (its header kept
+# by rollup_retention, its records gone); a kept one shows its records
+sport = httpdlib.free_port()
+serve = subprocess.Popen([D, "serve", "--db", url, "--listen",
+                          "127.0.0.1:%d" % sport, "--static-dir",
+                          httpdlib.static_dir()], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(os.environ, **ENV))
+line = serve.stdout.readline().decode()
+
+
+def report_api(report_id):
+    domain, rid = q("ret", "SELECT domain || ' ' || id FROM report WHERE"
+                    " report_id = '%s'" % report_id).split()
+    with urllib.request.urlopen(
+            "http://127.0.0.1:%d/api/report?%s" % (sport, urllib.parse.
+            urlencode({"domain": domain, "id": rid})), timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+try:
+    old, new = report_api("a-m14"), report_api("a-m0")
+finally:
+    serve.terminate()
+    serve.wait(timeout=30)
+ok("dashboard at" in line and old["report"]["records_pruned"] is True and
+   old["report"]["records"] == 3 and old["records"] == [] and
+   old["document"] is None,
+   "/api/report of a pruned report: records_pruned, no records, no"
+   " document, its count kept", line, old)
+ok(new["report"]["records_pruned"] is False and len(new["records"]) == 3 and
+   new["document"] is not None,
+   "and of a kept one: not pruned, its records and document", new)
 r = dm("db", "prune", db=url)
 ok(r.returncode == 0 and b"nothing dropped" in r.stdout,
    "db prune again: nothing more", r.stdout, r.stderr)
