@@ -513,12 +513,28 @@
 	" (t.domain = " d " OR EXISTS (SELECT 1 FROM tlsrpt_policy p WHERE" \
 	" p.report_domain = t.domain AND p.report = t.id AND p.domain = " d \
 	"))"
+/* A TLS report t's n_policies, successful and failed: its own, or for a
+ * user ($11) those of the policies of their domains only (a report can
+ * hold policies of several domains); with Q_TLSRPT_VISIBLE after FROM.
+ * v.d: the first of those policies' domains, the report's name for that
+ * user (t.domain, its first policy's, may be another's). */
+#define Q_TLSRPT_TOTALS \
+	" coalesce(v.n, t.n_policies) AS n_policies, coalesce(v.s," \
+	" t.successful) AS successful, coalesce(v.f, t.failed) AS failed"
+#define Q_TLSRPT_VISIBLE \
+	" LEFT JOIN LATERAL (SELECT count(*)::int AS n," \
+	" coalesce(sum(p.successful), 0)::bigint AS s," \
+	" coalesce(sum(p.failed), 0)::bigint AS f, (array_agg(p.domain" \
+	" ORDER BY p.ordinal))[1] AS d FROM tlsrpt_policy p" \
+	" WHERE $11::text[] IS NOT NULL AND p.report_domain = t.domain AND" \
+	" p.report = t.id AND p.domain = ANY ($11::text[])) v ON $11::text[]" \
+	" IS NOT NULL"
 #define Q_TLSRPT_REPORTS \
-	"SELECT t.domain, t.id," \
+	"SELECT coalesce(v.d, t.domain) AS domain, t.id," \
 	" t.organization_name, t.report_id," \
 	" extract(epoch FROM t.begin_time)::bigint AS begin," \
-	" extract(epoch FROM t.end_time)::bigint AS end, t.n_policies," \
-	" t.successful, t.failed, count(*) OVER () AS total FROM tlsrpt t" \
+	" extract(epoch FROM t.end_time)::bigint AS end," Q_TLSRPT_TOTALS \
+	", count(*) OVER () AS total FROM tlsrpt t" Q_TLSRPT_VISIBLE \
 	" WHERE ($1::text IS NULL OR" Q_TLSRPT_SEEN("$1") ") AND" \
 	" ($11::text[] IS NULL OR" Q_TLSRPT_SEEN("ANY ($11::text[])") ")" \
 	" AND dmarcd_report_day(t.begin_time, t.end_time) BETWEEN" \
@@ -526,39 +542,46 @@
 	" t.organization_name = $4) ORDER BY t.begin_time DESC, t.id DESC" \
 	" LIMIT $6::int OFFSET $7::bigint"
 
-/* GET /api/tlsrpt/item: whether the user may see report $2 of $1: one
- * row or none ($11 as above; $1 is the report's domain, which the user
- * may not see when one of the report's policy domains is theirs). */
+/* GET /api/tlsrpt/item: report t is $2 (an identity) and $1 its domain
+ * or one of its policies' (the name Q_TLSRPT_REPORTS gives a user). */
+#define Q_TLSRPT_KEY \
+	" t.id = $2::bigint AND t.domain IN ($1, (SELECT k.report_domain" \
+	" FROM tlsrpt_policy k WHERE k.domain = $1 AND k.report =" \
+	" $2::bigint LIMIT 1))"
+/* whether the user ($11) may see report $2 as $1: one row or none. */
 #define Q_TLSRPT_ITEM_SEEN \
-	"SELECT 1 FROM tlsrpt t WHERE t.domain = $1 AND t.id = $2::bigint" \
-	" AND ($11::text[] IS NULL OR" Q_TLSRPT_SEEN("ANY ($11::text[])") ")"
+	"SELECT 1 FROM tlsrpt t WHERE" Q_TLSRPT_KEY \
+	" AND ($11::text[] IS NULL OR $1 = ANY ($11::text[]))"
 /* GET /api/tlsrpt/item: $1 domain, $2 id.  report (one row or none):
  * domain, id, organization_name, contact_info, report_id,
- * start_datetime, end_datetime, n_policies, successful, failed, source,
- * item, received (epoch). */
+ * start_datetime, end_datetime, n_policies, successful, failed
+ * (Q_TLSRPT_TOTALS), source, item, received (epoch). */
 #define Q_TLSRPT_ITEM \
-	"SELECT domain, id, organization_name," \
-	" contact_info, report_id, start_datetime, end_datetime," \
-	" n_policies, successful, failed, source, item," \
-	" extract(epoch FROM received)::bigint AS received FROM tlsrpt" \
-	" WHERE domain = $1 AND id = $2::bigint"
+	"SELECT CASE WHEN $11::text[] IS NULL THEN t.domain ELSE $1 END AS" \
+	" domain, t.id, t.organization_name," \
+	" t.contact_info, t.report_id, t.start_datetime, t.end_datetime," \
+	Q_TLSRPT_TOTALS ", t.source, t.item," \
+	" extract(epoch FROM t.received)::bigint AS received FROM tlsrpt t" \
+	Q_TLSRPT_VISIBLE " WHERE" Q_TLSRPT_KEY
 /* policies: ordinal, domain, policy_type, policy_string[], mx_host[],
- * successful, failed. */
+ * successful, failed; a user's ($11) of their domains only. */
 #define Q_TLSRPT_POLICIES \
-	"SELECT ordinal, domain, policy_type," \
-	" policy_string, mx_host, successful, failed FROM tlsrpt_policy" \
-	" WHERE report_domain = $1 AND report = $2::bigint ORDER BY" \
-	" ordinal"
-/* failures: policy, ordinal and every column of tlsrpt_failure. */
+	"SELECT p.ordinal, p.domain, p.policy_type, p.policy_string," \
+	" p.mx_host, p.successful, p.failed FROM tlsrpt t JOIN" \
+	" tlsrpt_policy p ON p.report_domain = t.domain AND p.report = t.id" \
+	" WHERE" Q_TLSRPT_KEY Q_USER("p.domain") " ORDER BY p.ordinal"
+/* failures: policy, ordinal and every column of tlsrpt_failure; a
+ * user's of their domains' policies only. */
 #define Q_TLSRPT_ITEM_FAILURES \
 	"SELECT f.policy, f.ordinal," \
 	" f.domain, f.result_type, f.sending_mta_ip," \
 	" f.receiving_mx_hostname, f.receiving_mx_helo, f.receiving_ip," \
 	" f.failed_session_count, f.additional_information," \
-	" f.failure_reason_code FROM tlsrpt_policy p JOIN tlsrpt_failure f" \
-	" ON f.domain = p.domain AND f.report = p.report AND" \
-	" f.policy = p.ordinal WHERE p.report_domain = $1 AND" \
-	" p.report = $2::bigint ORDER BY f.policy, f.ordinal LIMIT 10000"
+	" f.failure_reason_code FROM tlsrpt t JOIN tlsrpt_policy p ON" \
+	" p.report_domain = t.domain AND p.report = t.id JOIN" \
+	" tlsrpt_failure f ON f.domain = p.domain AND f.report = p.report" \
+	" AND f.policy = p.ordinal WHERE" Q_TLSRPT_KEY Q_USER("p.domain") \
+	" ORDER BY f.policy, f.ordinal LIMIT 10000"
 
 /* --- src/summary.c -------------------------------------------------------
  * Dates are UTC days (the session runs in UTC), periods half-open:

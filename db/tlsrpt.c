@@ -265,7 +265,8 @@ db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
 /* --- export ------------------------------------------------------------ */
 
 /* One row per failure detail (or per policy without any, or per report
- * without policies), in report, policy and detail order. */
+ * without policies), in report, policy and detail order; for a user ($4),
+ * the policies of their domains only (a report may hold others'). */
 #define TLSRPT_SELECT \
 	"SELECT t.domain, t.id, t.source, t.organization_name," \
 	" t.contact_info, t.report_id, t.start_datetime, t.end_datetime," \
@@ -280,6 +281,7 @@ db_store_tlsrpt(struct db *db, const struct tlsrpt_report *r,
 	" FROM tlsrpt t" \
 	" LEFT JOIN tlsrpt_policy p" \
 	"  ON p.report_domain = t.domain AND p.report = t.id" \
+	"  AND ($4::text[] IS NULL OR p.domain = ANY ($4::text[]))" \
 	" LEFT JOIN tlsrpt_failure f" \
 	"  ON f.domain = p.domain AND f.report = p.report" \
 	"  AND f.policy = p.ordinal" \

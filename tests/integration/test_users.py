@@ -385,6 +385,81 @@ r = subprocess.run([D, "export", "--user", "bob", "--db", dash.url],
                    env=dash.env, timeout=60)
 ok(r.returncode == 64 and b"http_users" in r.stderr,
    "export --user without http_users: 64 saying so", r.stderr)
+
+# a TLS report with policies of two users' domains (beta's first, which
+# names it): each sees it under their own domain with their policy, its
+# failures and its counts only; the admin sees both
+def policy(domain, good, bad):
+    return {"policy": {"policy-type": "sts", "policy-string": ["v: STSv1"],
+                       "policy-domain": domain},
+            "summary": {"total-successful-session-count": good,
+                        "total-failure-session-count": bad},
+            "failure-details": [{
+                "result-type": "certificate-expired",
+                "sending-mta-ip": "203.0.113.9",
+                "receiving-mx-hostname": "mx-shared." + domain,
+                "failed-session-count": bad}]}
+
+
+shared = os.path.join(TMP, "shared.json")
+with open(shared, "w") as f:
+    json.dump({"organization-name": "tls-shared.example",
+               "contact-info": "tls@tls-shared.example",
+               "report-id": "t-shared",
+               "date-range": {"start-datetime": "2023-11-16T00:00:00Z",
+                              "end-datetime": "2023-11-16T23:59:59Z"},
+               "policies": [policy("beta.example", 40, 3),
+                            policy("alpha.example", 7, 2)]}, f)
+r = subprocess.run([D, "ingest", "-q", "--db", dash.url, shared],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   env=dash.env, timeout=60)
+ok(r.returncode == 0, "a TLS report of both alpha's and beta's domains",
+   r.stderr)
+dash.serve(["--users", USERS])
+
+
+def shared_of(user):
+    s, j, text = get("/api/tlsrpt?" + PERIOD, user)
+    return [t for t in (j or {}).get("reports", [])
+            if t["organization_name"] == "tls-shared.example"], text
+
+
+for user, own, other, good, bad in (
+        ("alice", "alpha.example", "beta.example", 7, 2),
+        ("bob", "beta.example", "alpha.example", 40, 3)):
+    lst, text = shared_of(user)
+    ok(len(lst) == 1 and lst[0]["domain"] == own and
+       (lst[0]["n_policies"], lst[0]["successful"], lst[0]["failed"]) ==
+       (1, good, bad) and other not in text,
+       "%s: the shared TLS report in the list, under their domain, with"
+       " their policy's counts" % user, lst, text[:300])
+    s, j, text = get("/api/tlsrpt/item?domain=%s&id=%d" % (
+        own, lst[0]["id"] if lst else 0), user)
+    ok(s == 200 and [p["domain"] for p in j["policies"]] == [own] and
+       [f["receiving_mx_hostname"] for f in j["failures"]] ==
+       ["mx-shared." + own] and (j["report"]["n_policies"],
+       j["report"]["successful"], j["report"]["failed"]) == (1, good, bad)
+       and j["report"]["domain"] == own and other not in text,
+       "%s: its page: their policy, its failures, its counts, nothing of"
+       " the other's" % user, s, text[:600])
+    s, j, text = get("/api/tlsrpt/item?domain=%s&id=%d" % (
+        other, lst[0]["id"] if lst else 0), user)
+    ok(s == 404, "%s: the same report named by the other's domain: 404"
+       % user, s, text[:200])
+lst, _ = shared_of("admin")
+s, j, _ = get("/api/tlsrpt/item?domain=beta.example&id=%d" % (
+    lst[0]["id"] if lst else 0), "admin")
+ok(len(lst) == 1 and lst[0]["domain"] == "beta.example" and
+   (lst[0]["n_policies"], lst[0]["successful"], lst[0]["failed"]) ==
+   (2, 47, 5) and s == 200 and [p["domain"] for p in j["policies"]] ==
+   ["beta.example", "alpha.example"] and len(j["failures"]) == 2,
+   "admin: the shared report whole", lst, j)
+r = cli("export", "--type", "tlsrpt", "--user", "alice")
+out = r.stdout.decode()
+ok(r.returncode == 0 and "mx-shared.alpha.example" in out and
+   "beta.example" not in out,
+   "export --type tlsrpt --user alice: her policy of the shared report, not"
+   " bob's", r.stderr, out[:1500])
 dash.close()
 shutil.rmtree(TMP, ignore_errors=True)
 testlib.done()
