@@ -583,8 +583,8 @@ int	db_grant(struct db *db, const char *role, bool ingest, bool *created_r,
  * transaction after folding the queued rollups; with dry, drops nothing.
  * Writes what it drops (would drop) to out; *n_r: how many tables lose
  * something.  Unless dry, also makes this and next month's partitions and
- * analyses record and sim_day, with both months 0 too.  Returns 0, DB_ETEMP (a lock not had in 10 s, among
- * others) or DB_EPERM. */
+ * analyses record and sim_day, with both months 0 too.  Returns 0,
+ * DB_ETEMP (a lock not had in 10 s, among others) or DB_EPERM. */
 int	db_prune(struct db *db, unsigned months, unsigned rollup_months,
 	    bool dry, FILE *out, unsigned *n_r, char *err, size_t errlen);
 /* Makes this and next month's partitions if they are missing (the rollup
