@@ -505,7 +505,8 @@
 	" dmarcd_report_day(t.begin_time, t.end_time) BETWEEN $2::date AND" \
 	" $3::date AND ($4::text IS NULL OR t.organization_name = $4)" \
 	" GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2, 3, 4 LIMIT 200"
-/* reports, $6 limit, $7 offset: domain, id, organization_name,
+/* reports, $6 limit, $7 offset: domain (the one asked for, else
+ * Q_TLSRPT_VISIBLE's v.d, else its own), id, organization_name,
  * report_id, begin, end (epoch), n_policies, successful, failed, total;
  * a report is a domain's when it is addressed to it or any of its
  * policies is (Q_TLSRPT_SEEN). */
@@ -530,7 +531,7 @@
 	" p.report = t.id AND p.domain = ANY ($11::text[])) v ON $11::text[]" \
 	" IS NOT NULL"
 #define Q_TLSRPT_REPORTS \
-	"SELECT coalesce(v.d, t.domain) AS domain, t.id," \
+	"SELECT coalesce($1, v.d, t.domain) AS domain, t.id," \
 	" t.organization_name, t.report_id," \
 	" extract(epoch FROM t.begin_time)::bigint AS begin," \
 	" extract(epoch FROM t.end_time)::bigint AS end," Q_TLSRPT_TOTALS \

@@ -454,6 +454,17 @@ ok(len(lst) == 1 and lst[0]["domain"] == "beta.example" and
    (2, 47, 5) and s == 200 and [p["domain"] for p in j["policies"]] ==
    ["beta.example", "alpha.example"] and len(j["failures"]) == 2,
    "admin: the shared report whole", lst, j)
+# a user of both domains (root2: '*'): named by the domain asked for
+names = []
+for q in ("", "domain=alpha.example&", "domain=beta.example&"):
+    s, j, _ = get("/api/tlsrpt?" + q + PERIOD, "root2")
+    names.append([(t["domain"], t["n_policies"]) for t in
+                  (j or {}).get("reports", [])
+                  if t["organization_name"] == "tls-shared.example"])
+ok(names == [[("beta.example", 2)], [("alpha.example", 2)],
+             [("beta.example", 2)]],
+   "root2 (every domain): the shared report named by the domain filtered"
+   " on, both policies counted", names)
 r = cli("export", "--type", "tlsrpt", "--user", "alice")
 out = r.stdout.decode()
 ok(r.returncode == 0 and "mx-shared.alpha.example" in out and
