@@ -188,6 +188,32 @@ ok(r.returncode == 0 and gone_before == [False, False] and
    "the rollup folder makes next month's partitions ahead", gone_before,
    r.stderr)
 
+# and when a reader holds the default partition (ATTACH waits for it), the
+# folder gives up after its lock timeout: the ingest stores its report all
+# the same, and the partitions wait for the next try
+for t in PARTED:
+    q("ret", "DROP TABLE %s" % part(t, 1))
+reader = subprocess.Popen([os.path.join(BIN, "psql"), "-X", "-q", "-At",
+                           "-h", pg.dir, "-U", "postgres", "-d", "ret"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+reader.stdin.write(b"BEGIN;\nSELECT 'held', count(*) FROM record_default;\n")
+reader.stdin.flush()
+held = reader.stdout.readline()
+n_before = q("ret", "SELECT count(*) FROM %s" % part("record", -8))
+r = ingest(url, "w", [("m8c", mid_month(-8))],
+           role_db="postgresql:///ret?host=%s&user=writer" % pg.dir)
+reader.stdin.write(b"COMMIT;\n")
+reader.stdin.close()
+reader.wait(timeout=30)
+ok(held.startswith(b"held|") and r.returncode == 0 and
+   q("ret", "SELECT count(*) FROM %s" % part("record", -8)) ==
+   str(int(n_before) + 3) and b"partitions ahead" in r.stderr and
+   not any(part(t, 1) in partitions("ret", t) for t in PARTED),
+   "the default partition held by a reader: the folder's partitions wait"
+   " (a warning), the report is stored", held, r.returncode, r.stderr)
+q("ret", "SELECT dmarcd_partitions_ahead()")     # as the next try would
+
 # --- prune -------------------------------------------------------------------
 # the settings: months or years, never a bare number; the rollups outlive
 # the records
