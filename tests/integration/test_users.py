@@ -82,22 +82,26 @@ def arf(domain, ip, reporter):
                 domain)).encode()
 
 
+def policy(domain, good, bad, mx):
+    """One STS policy of a TLS report, its counts and one failure."""
+    return {"policy": {"policy-type": "sts", "policy-string": ["v: STSv1"],
+                       "policy-domain": domain},
+            "summary": {"total-successful-session-count": good,
+                        "total-failure-session-count": bad},
+            "failure-details": [{
+                "result-type": "certificate-expired",
+                "sending-mta-ip": "203.0.113.9",
+                "receiving-mx-hostname": mx,
+                "failed-session-count": bad}]}
+
+
 def tls(domain, org):
     return json.dumps({
         "organization-name": org, "contact-info": "tls@" + org,
         "report-id": "t-" + domain,
         "date-range": {"start-datetime": "2023-11-15T00:00:00Z",
                        "end-datetime": "2023-11-15T23:59:59Z"},
-        "policies": [{
-            "policy": {"policy-type": "sts", "policy-string": ["v: STSv1"],
-                       "policy-domain": domain},
-            "summary": {"total-successful-session-count": 40,
-                        "total-failure-session-count": 3},
-            "failure-details": [{
-                "result-type": "certificate-expired",
-                "sending-mta-ip": "203.0.113.9",
-                "receiving-mx-hostname": "mx." + domain,
-                "failed-session-count": 3}]}]}).encode()
+        "policies": [policy(domain, 40, 3, "mx." + domain)]}).encode()
 
 
 files["fa.eml"] = arf("alpha.example", "192.0.2.66", "ruf@fr-alpha.example")
@@ -389,18 +393,6 @@ ok(r.returncode == 64 and b"http_users" in r.stderr,
 # a TLS report with policies of two users' domains (beta's first, which
 # names it): each sees it under their own domain with their policy, its
 # failures and its counts only; the admin sees both
-def policy(domain, good, bad):
-    return {"policy": {"policy-type": "sts", "policy-string": ["v: STSv1"],
-                       "policy-domain": domain},
-            "summary": {"total-successful-session-count": good,
-                        "total-failure-session-count": bad},
-            "failure-details": [{
-                "result-type": "certificate-expired",
-                "sending-mta-ip": "203.0.113.9",
-                "receiving-mx-hostname": "mx-shared." + domain,
-                "failed-session-count": bad}]}
-
-
 shared = os.path.join(TMP, "shared.json")
 with open(shared, "w") as f:
     json.dump({"organization-name": "tls-shared.example",
@@ -408,8 +400,10 @@ with open(shared, "w") as f:
                "report-id": "t-shared",
                "date-range": {"start-datetime": "2023-11-16T00:00:00Z",
                               "end-datetime": "2023-11-16T23:59:59Z"},
-               "policies": [policy("beta.example", 40, 3),
-                            policy("alpha.example", 7, 2)]}, f)
+               "policies": [
+                   policy("beta.example", 40, 3, "mx-shared.beta.example"),
+                   policy("alpha.example", 7, 2,
+                          "mx-shared.alpha.example")]}, f)
 r = subprocess.run([D, "ingest", "-q", "--db", dash.url, shared],
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                    env=dash.env, timeout=60)
